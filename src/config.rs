@@ -1,0 +1,398 @@
+//! Settings: one TOML file (every key optional, defaults documented in `madoguchi.example.toml`),
+//! overlaid by environment variables `MADOGUCHI_<SECTION>_<KEY>` (`MADOGUCHI_HTTP_LISTEN`,
+//! `MADOGUCHI_DATA_DIR`). Problems are reported as `file:line: what is wrong`, all at once.
+
+use crate::diagnostic::{Problem, Problems, TomlLines};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Looked for in the working directory when no `--config` is given.
+pub const DEFAULT_FILE: &str = "madoguchi.toml";
+const ENV_PREFIX: &str = "MADOGUCHI_";
+/// Environment variables with the prefix that are not settings.
+const ENV_NOT_SETTINGS: &[&str] = &["MADOGUCHI_CONFIG", "MADOGUCHI_LOG"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite database, attachments and recordings live.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub sip: SipSettings,
+    pub mail: MailSettings,
+    pub routing: RoutingSettings,
+    pub intake: IntakeSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/db`; empty means
+    /// `sqlite://<data_dir>/madoguchi.db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    /// Largest request body accepted (attachments are sent inside the JSON, base64).
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSettings {
+    /// UDP and TCP on the same port.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// SMTP/LMTP listener the site's MTA relays to.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSettings {
+    /// The routing rules file; empty means the built-in rules (the same as `routing.toml`).
+    pub rules: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeSettings {
+    /// Contacts written to the store in one transaction at most (group commit).
+    pub batch_max: u32,
+    /// Contacts waiting for the writer; beyond this, intake answers "busy" (503).
+    pub queue_depth: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A tracing filter: `info`, `madoguchi=debug`, … (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("data"),
+            database: DatabaseSettings::default(),
+            http: HttpSettings::default(),
+            sip: SipSettings::default(),
+            mail: MailSettings::default(),
+            routing: RoutingSettings::default(),
+            intake: IntakeSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: String::new(), max_connections: 8 }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings { listen: ([0, 0, 0, 0], 5060).into() }
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings { listen: ([0, 0, 0, 0], 2525).into() }
+    }
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings { rules: String::new() }
+    }
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings { batch_max: 256, queue_depth: 4096 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings { level: "info".into() }
+    }
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("madoguchi.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn rules_path(&self) -> Option<PathBuf> {
+        (!self.routing.rules.is_empty()).then(|| PathBuf::from(&self.routing.rules))
+    }
+}
+
+/// Settings and the file they came from (none when running on the defaults).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub file: Option<PathBuf>,
+}
+
+/// Reads the configuration: `explicit` if given, else `./madoguchi.toml` if present, else the
+/// defaults; then the `MADOGUCHI_*` variables in `env` on top; then checks the values.
+pub fn load(explicit: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Loaded, Problems> {
+    let file = match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+    };
+    let (name, source) = match &file {
+        Some(path) => {
+            let name = path.display().to_string();
+            match std::fs::read_to_string(path) {
+                Ok(s) => (name, s),
+                Err(e) => return Err(Problems(vec![Problem::new(name, None, format!("cannot read: {e}"))])),
+            }
+        }
+        None => ("(defaults)".to_owned(), String::new()),
+    };
+
+    // Parse the file alone first, so type errors point at its lines.
+    if let Err(e) = toml::from_str::<Settings>(&source) {
+        return Err(Problems(vec![Problem::from_toml(&name, &source, &e)]));
+    }
+    let mut table: toml::Table =
+        toml::from_str(&source).map_err(|e| Problems(vec![Problem::from_toml(&name, &source, &e)]))?;
+    let mut problems = overlay_env(&mut table, env);
+    let settings = match Settings::deserialize(toml::Value::Table(table)) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(Problem::new("environment", None, e.message().trim().to_owned()));
+            return Err(Problems(problems));
+        }
+    };
+    problems.extend(validate(&settings, &name, &source));
+    if problems.is_empty() { Ok(Loaded { settings, file }) } else { Err(Problems(problems)) }
+}
+
+/// Applies `MADOGUCHI_<SECTION>_<KEY>=value`, converting the value to the type the setting has.
+fn overlay_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, String)>) -> Vec<Problem> {
+    let defaults = toml::Table::try_from(Settings::default()).expect("defaults serialise");
+    let mut problems = Vec::new();
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| {
+            k.starts_with(ENV_PREFIX) && !ENV_NOT_SETTINGS.contains(&k.as_str()) && !k.starts_with("MADOGUCHI_TEST_")
+        })
+        .collect();
+    vars.sort();
+    for (var, value) in vars {
+        let path = var[ENV_PREFIX.len()..].to_ascii_lowercase();
+        let located = match defaults.get(&path) {
+            Some(v) if !v.is_table() => Some((None, path.clone(), v)),
+            _ => path.split_once('_').and_then(|(section, key)| {
+                defaults.get(section)?.as_table()?.get(key).map(|v| (Some(section.to_owned()), key.to_owned(), v))
+            }),
+        };
+        let Some((section, key, default)) = located else {
+            problems.push(Problem::new("environment", None, format!("{var}: no such setting")));
+            continue;
+        };
+        let converted = match default {
+            toml::Value::String(_) => Ok(toml::Value::String(value)),
+            toml::Value::Integer(_) => value.trim().parse::<i64>().map(toml::Value::Integer).map_err(|_| "an integer"),
+            toml::Value::Boolean(_) => {
+                value.trim().parse::<bool>().map(toml::Value::Boolean).map_err(|_| "true or false")
+            }
+            toml::Value::Float(_) => value.trim().parse::<f64>().map(toml::Value::Float).map_err(|_| "a number"),
+            _ => toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .ok_or("a TOML value"),
+        };
+        let target = match &section {
+            None => &mut *table,
+            Some(s) => match table.entry(s.clone()).or_insert_with(|| toml::Value::Table(Default::default())) {
+                toml::Value::Table(t) => t,
+                _ => {
+                    problems.push(Problem::new(
+                        "environment",
+                        None,
+                        format!("{var}: [{s}] is not a table in the file"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        match converted {
+            Ok(v) => {
+                target.insert(key, v);
+            }
+            Err(expected) => problems.push(Problem::new("environment", None, format!("{var}: expected {expected}"))),
+        }
+    }
+    problems
+}
+
+fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
+    let lines = TomlLines::scan(source);
+    let mut problems = Vec::new();
+    let mut report = |section: &str, key: &str, message: String| {
+        problems.push(Problem::new(file, lines.find(section, None, Some(key)), message));
+    };
+    let url = s.database_url();
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        report("database", "url", "database url must start with sqlite:// or postgres://".into());
+    }
+    if s.database.max_connections == 0 {
+        report("database", "max_connections", "max_connections must be at least 1".into());
+    }
+    if s.http.max_body_bytes < 1024 {
+        report("http", "max_body_bytes", "max_body_bytes must be at least 1024".into());
+    }
+    if s.intake.batch_max == 0 {
+        report("intake", "batch_max", "batch_max must be at least 1".into());
+    }
+    if s.intake.queue_depth == 0 {
+        report("intake", "queue_depth", "queue_depth must be at least 1".into());
+    }
+    let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
+    for (i, (a, addr_a)) in tcp.iter().enumerate() {
+        for (b, addr_b) in &tcp[i + 1..] {
+            let overlap = addr_a.port() == addr_b.port()
+                && addr_a.port() != 0
+                && (addr_a.ip() == addr_b.ip() || addr_a.ip().is_unspecified() || addr_b.ip().is_unspecified());
+            if overlap {
+                report(b, "listen", format!("[{b}] listen {addr_b} uses the same TCP port as [{a}] listen {addr_a}"));
+            }
+        }
+    }
+    if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
+        report("log", "level", format!("'{}' is not a log filter (try info, debug, madoguchi=debug)", s.log.level));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(src: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(src.as_bytes()).unwrap();
+        f
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn empty_file_gives_the_documented_defaults() {
+        let f = write("");
+        let loaded = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+        assert_eq!(loaded.settings.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(loaded.settings.sip.listen.to_string(), "0.0.0.0:5060");
+        assert_eq!(loaded.settings.mail.listen.to_string(), "0.0.0.0:2525");
+        assert_eq!(loaded.settings.database_url(), "sqlite://data/madoguchi.db?mode=rwc");
+    }
+
+    #[test]
+    fn the_example_file_lists_every_default() {
+        let example = include_str!("../madoguchi.example.toml");
+        let parsed: Settings = toml::from_str(example).unwrap();
+        assert_eq!(parsed, Settings::default());
+        let table: toml::Table = toml::from_str(example).unwrap();
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        for (section, value) in &defaults {
+            match value.as_table() {
+                Some(keys) => {
+                    for key in keys.keys() {
+                        let present = table.get(section).and_then(|t| t.get(key)).is_some();
+                        assert!(present, "example lacks [{section}] {key}");
+                    }
+                }
+                None => assert!(table.contains_key(section), "example lacks {section}"),
+            }
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_typed_values() {
+        let f = write("[http]\nlisten = \"127.0.0.1:1\"\n");
+        let loaded = load(
+            Some(f.path()),
+            env(&[
+                ("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:18080"),
+                ("MADOGUCHI_DATA_DIR", "/tmp/x"),
+                ("MADOGUCHI_INTAKE_BATCH_MAX", "16"),
+                ("MADOGUCHI_DATABASE_URL", "postgres://postgres@127.0.0.1/test"),
+                ("MADOGUCHI_CONFIG", "ignored.toml"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.http.listen.to_string(), "127.0.0.1:18080");
+        assert_eq!(loaded.settings.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(loaded.settings.intake.batch_max, 16);
+        assert_eq!(loaded.settings.database_url(), "postgres://postgres@127.0.0.1/test");
+    }
+
+    #[test]
+    fn problems_name_file_line_and_what_is_wrong() {
+        let f = write("data_dir = \"d\"\n\n[http]\nlisten = \"not an address\"\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}:4:", f.path().display())), "{err}");
+        assert!(err.contains("socket address"), "{err}");
+
+        let f = write("[htp]\nlisten = \"127.0.0.1:1\"\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(":1:") && err.contains("htp"), "{err}");
+
+        let f = write("[database]\nurl = \"mysql://x\"\nmax_connections = 0\n[mail]\nlisten = \"127.0.0.1:8080\"\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(err.0.len(), 3, "{lines:?}");
+        assert!(lines[0].contains(":2: database url"), "{lines:?}");
+        assert!(lines[1].contains(":3: max_connections"), "{lines:?}");
+        assert!(lines[2].contains(":5: [mail] listen"), "{lines:?}");
+    }
+
+    #[test]
+    fn bad_environment_values_are_reported() {
+        let f = write("");
+        let err = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_LISTNE", "x"), ("MADOGUCHI_INTAKE_BATCH_MAX", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MADOGUCHI_HTTP_LISTNE: no such setting"), "{err}");
+        assert!(err.contains("MADOGUCHI_INTAKE_BATCH_MAX: expected an integer"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_a_problem() {
+        let err = load(Some(Path::new("/nonexistent/madoguchi.toml")), env(&[])).unwrap_err();
+        assert!(err.to_string().starts_with("/nonexistent/madoguchi.toml: cannot read"));
+    }
+}

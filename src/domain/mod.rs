@@ -1,0 +1,10 @@
+//! Pure helpdesk types: no I/O, no clocks, no database. Everything here is table-tested.
+
+pub mod contact;
+pub mod phone;
+pub mod text;
+pub mod ticket;
+pub mod time;
+
+pub use contact::{AttachmentUpload, CallerInfo, NewContact};
+pub use ticket::{Channel, ParseEnumError, Priority, Status, TicketNumber, Tier, TransitionError};

@@ -1,0 +1,89 @@
+//! API errors: JSON `{"error": {"code", "message"}}` with the status code that says what happened.
+//! Messages never carry callers' personal data or internal details.
+
+use crate::intake::IntakeError;
+use crate::store::{Refusal, StoreError};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("internal error; nothing was changed")]
+    Internal,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let mut response =
+            (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "store error");
+        ApiError::Internal
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> ApiError {
+        match e {
+            IntakeError::Refused(Refusal::NoSuchTicket(n)) => ApiError::NotFound(format!("ticket {n} does not exist")),
+            IntakeError::Refused(r @ (Refusal::Closed(_) | Refusal::Transition(_))) => {
+                ApiError::Conflict(r.to_string())
+            }
+            IntakeError::Busy | IntakeError::Stopped => ApiError::Busy(e.to_string()),
+            IntakeError::File(_) | IntakeError::Store(_) => {
+                tracing::error!(error = %e, "intake failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see docs/api.md".into())
+}
+
+pub async fn method_not_allowed() -> Response {
+    let body =
+        Json(json!({"error": {"code": "method_not_allowed", "message": "this endpoint does not take that method"}}));
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}

@@ -1,0 +1,38 @@
+//! The HTTP side: the JSON API (documented in `docs/api.md`) and, later, the operator console.
+//! Handlers are thin: they turn requests into domain values, call the intake or the store, and
+//! map each typed failure to a status code in [`error`].
+
+mod contacts;
+mod error;
+mod extract;
+mod health;
+mod tickets;
+
+pub use error::ApiError;
+
+use crate::intake::Intake;
+use crate::store::{AttachmentFiles, Store};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub intake: Intake,
+    pub files: AttachmentFiles,
+}
+
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/api/tickets", get(tickets::list))
+        .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
+        .route("/api/attachments/{id}", get(tickets::attachment))
+        .route("/api/contacts", axum::routing::post(contacts::create))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::Extension(extract::BodyLimit(max_body_bytes)))
+        .with_state(state)
+}

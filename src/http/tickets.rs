@@ -1,0 +1,151 @@
+//! `GET /api/tickets`, `GET|PATCH /api/tickets/{number}`, `GET /api/attachments/{id}`.
+
+use super::extract::{ApiJson, ApiQuery};
+use super::{ApiError, AppState};
+use crate::domain::{Channel, Priority, Status, TicketNumber, Tier};
+use crate::store::{TicketChange, TicketDetail, TicketFilter, TicketPage, TicketSummary};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 500;
+/// Who is acting, until the console's sign-in (a later issue) supplies it.
+pub const ACTOR_HEADER: &str = "x-madoguchi-actor";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Comma-separated statuses, or `open` for every status before resolved.
+    status: Option<String>,
+    channel: Option<Channel>,
+    tier: Option<i64>,
+    category: Option<String>,
+    q: Option<String>,
+    caller: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let status = match p.status.as_deref() {
+        None | Some("") => Vec::new(),
+        Some("open") => Status::ALL.iter().copied().filter(|s| s.is_open()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(e.to_string())))
+            .collect::<Result<_, _>>()?,
+    };
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let filter = TicketFilter {
+        status,
+        channel: p.channel,
+        tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        category: p.category.filter(|c| !c.is_empty()),
+        text: p.q.filter(|q| !q.trim().is_empty()),
+        caller: p.caller,
+        before: p.before,
+        limit,
+    };
+    Ok(Json(state.store.list_tickets(&filter).await?))
+}
+
+fn parse_number(raw: &str) -> Result<TicketNumber, ApiError> {
+    raw.parse().map_err(|_| ApiError::BadRequest("not a ticket number (expected YYYYMMDD-NNNN)".into()))
+}
+
+pub async fn show(State(state): State<AppState>, Path(number): Path<String>) -> Result<Json<TicketDetail>, ApiError> {
+    let number = parse_number(&number)?;
+    match state.store.ticket(&number).await? {
+        Some(t) => Ok(Json(t)),
+        None => Err(ApiError::NotFound(format!("ticket {number} does not exist"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    status: Option<Status>,
+    tier: Option<Tier>,
+    category: Option<String>,
+    priority: Option<Priority>,
+    note: Option<String>,
+}
+
+pub const NOTE_MAX_CHARS: usize = 20_000;
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> Result<Json<TicketSummary>, ApiError> {
+    let number = parse_number(&number)?;
+    let change = TicketChange {
+        status: body.status,
+        tier: body.tier,
+        category: body.category,
+        priority: body.priority,
+        note: body.note.filter(|n| !n.trim().is_empty()),
+    };
+    if change.is_empty() {
+        return Err(ApiError::Invalid("nothing to change: give status, tier, category, priority or note".into()));
+    }
+    if let Some(c) = &change.category {
+        let categories = &state.intake.rules().categories;
+        if !categories.is_empty() && !categories.contains_key(c) {
+            return Err(ApiError::Invalid(format!(
+                "unknown category; known: {}",
+                categories.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    if change.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
+        return Err(ApiError::Invalid(format!("note is longer than {NOTE_MAX_CHARS} characters")));
+    }
+    Ok(Json(state.intake.update(number, change, actor(&headers)).await?))
+}
+
+pub fn actor(headers: &HeaderMap) -> String {
+    headers
+        .get(ACTOR_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(100).collect::<String>())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "api".into())
+}
+
+pub async fn attachment(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let Some(a) = state.store.attachment(id).await? else {
+        return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
+    };
+    let files = state.files.clone();
+    let sha = a.sha256.clone();
+    let bytes =
+        tokio::task::spawn_blocking(move || files.read(&sha)).await.map_err(|_| ApiError::Internal)?.map_err(|e| {
+            tracing::error!(error = %e, attachment = id, "attachment file missing");
+            ApiError::Internal
+        })?;
+    let content_type =
+        HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&a.filename));
+    let disposition = HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"));
+    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,147 @@
+//! The one way contacts and ticket changes get into the store. Calls, mails and hand-logged
+//! contacts are routed here, their attachments written as files, and then handed to a single
+//! writer task that owns all writes: it takes whatever is waiting (up to `batch_max`) and
+//! commits it in one transaction, so one fsync covers many contacts. A caller is answered only
+//! after its write is committed.
+
+use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
+use crate::routing::{Decision, Rules};
+use crate::store::{
+    AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
+    WriteOp, WriteOutcome,
+};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("too many contacts are waiting to be stored; try again shortly")]
+    Busy,
+    #[error("the service is shutting down")]
+    Stopped,
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("could not store: {0}")]
+    Store(String),
+}
+
+type Reply = oneshot::Sender<Result<WriteOutcome, IntakeError>>;
+
+#[derive(Clone)]
+pub struct Intake {
+    queue: mpsc::Sender<(WriteOp, Reply)>,
+    rules: Arc<Rules>,
+    files: AttachmentFiles,
+}
+
+impl Intake {
+    /// Starts the writer on `tracker`; it stops when every `Intake` handle is dropped, after
+    /// writing what was queued.
+    pub fn start(
+        store: Store,
+        rules: Arc<Rules>,
+        files: AttachmentFiles,
+        batch_max: usize,
+        queue_depth: usize,
+        tracker: &TaskTracker,
+    ) -> Intake {
+        let (queue, rx) = mpsc::channel(queue_depth.max(1));
+        tracker.spawn(writer(store, rx, batch_max.max(1)));
+        Intake { queue, rules, files }
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Routes and records a contact: a new ticket, or the one it joins.
+    pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
+        let decision = self.rules.route(&contact);
+        let files = self.store_files(std::mem::take(&mut contact.attachments)).await?;
+        let channel = contact.channel;
+        let routed = RoutedContact { contact, decision: decision.clone(), files };
+        match self.send(WriteOp::Record(Box::new(routed))).await? {
+            WriteOutcome::Recorded(r) => {
+                tracing::info!(
+                    ticket = %r.ticket, created = r.created, channel = %channel,
+                    category = %decision.category, tier = %decision.tier, rule = decision.rule.as_deref().unwrap_or("(default)"),
+                    "contact recorded"
+                );
+                Ok((r, decision))
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            WriteOutcome::Updated(_) => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    pub async fn update(
+        &self,
+        number: TicketNumber,
+        change: TicketChange,
+        actor: String,
+    ) -> Result<TicketSummary, IntakeError> {
+        match self.send(WriteOp::Update { number, change, actor }).await? {
+            WriteOutcome::Updated(t) => {
+                tracing::info!(ticket = %t.number, status = %t.status, tier = %t.tier, category = %t.category, "ticket updated");
+                Ok(t)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            WriteOutcome::Recorded(_) => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    async fn send(&self, op: WriteOp) -> Result<WriteOutcome, IntakeError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue.try_send((op, tx)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => IntakeError::Busy,
+            mpsc::error::TrySendError::Closed(_) => IntakeError::Stopped,
+        })?;
+        rx.await.map_err(|_| IntakeError::Stopped)?
+    }
+
+    async fn store_files(&self, uploads: Vec<AttachmentUpload>) -> Result<Vec<StoredFile>, IntakeError> {
+        if uploads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let files = self.files.clone();
+        tokio::task::spawn_blocking(move || {
+            uploads
+                .into_iter()
+                .map(|a| {
+                    Ok(StoredFile {
+                        sha256: files.put(&a.bytes)?,
+                        size: a.bytes.len() as u64,
+                        filename: a.filename,
+                        content_type: a.content_type,
+                    })
+                })
+                .collect::<Result<Vec<_>, FileError>>()
+        })
+        .await
+        .map_err(|e| IntakeError::Store(e.to_string()))?
+        .map_err(IntakeError::from)
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteOp, Reply)>, batch_max: usize) {
+    let mut batch = Vec::with_capacity(batch_max);
+    while rx.recv_many(&mut batch, batch_max).await > 0 {
+        let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.drain(..).unzip();
+        match store.write_batch(&ops).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = ops.len(), "store write failed; nothing in this batch was acknowledged");
+                for reply in replies {
+                    let _ = reply.send(Err(IntakeError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+}

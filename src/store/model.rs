@@ -1,0 +1,169 @@
+//! What the store reads and writes.
+
+use crate::domain::{Channel, NewContact, Priority, Status, TicketNumber, Tier};
+use crate::routing::Decision;
+use serde::Serialize;
+
+/// A contact that routing has seen, ready to be recorded, with its attachments already stored
+/// as files.
+#[derive(Debug, Clone)]
+pub struct RoutedContact {
+    pub contact: NewContact,
+    pub decision: Decision,
+    pub files: Vec<StoredFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub sha256: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// An operator's change to a ticket. Unset fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketChange {
+    pub status: Option<Status>,
+    pub tier: Option<Tier>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    pub note: Option<String>,
+}
+
+impl TicketChange {
+    pub fn is_empty(&self) -> bool {
+        *self == TicketChange::default()
+    }
+}
+
+/// One write, done by the store's single writer inside a batch transaction.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Record(Box<RoutedContact>),
+    Update { number: TicketNumber, change: TicketChange, actor: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recorded {
+    pub ticket: TicketNumber,
+    pub ticket_id: i64,
+    pub contact_id: i64,
+    /// True when the contact opened a new ticket, false when it joined one.
+    pub created: bool,
+}
+
+/// Why one write of a batch was refused; the rest of the batch goes ahead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("ticket {0} does not exist")]
+    NoSuchTicket(TicketNumber),
+    #[error("ticket {0} is closed; log a new contact to open a new ticket")]
+    Closed(TicketNumber),
+    #[error(transparent)]
+    Transition(#[from] crate::domain::TransitionError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Recorded(Recorded),
+    Updated(TicketSummary),
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketSummary {
+    #[serde(skip)]
+    pub id: i64,
+    pub number: TicketNumber,
+    pub subject: String,
+    pub channel: Channel,
+    pub category: String,
+    pub priority: Priority,
+    pub tier: Tier,
+    pub status: Status,
+    pub contact_count: i64,
+    #[serde(serialize_with = "jst")]
+    pub created_at: i64,
+    #[serde(serialize_with = "jst")]
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactRecord {
+    pub id: i64,
+    pub channel: Channel,
+    #[serde(serialize_with = "jst")]
+    pub received_at: i64,
+    #[serde(serialize_with = "jst")]
+    pub recorded_at: i64,
+    pub subject: Option<String>,
+    pub body: String,
+    pub caller_number: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub fax_number: Option<String>,
+    pub dialed_number: Option<String>,
+    pub organisation: Option<String>,
+    pub menu_choices: Option<String>,
+    pub source_ref: Option<String>,
+    pub raw: Option<String>,
+    pub recorded_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentRecord {
+    pub id: i64,
+    pub contact_id: Option<i64>,
+    pub sha256: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    #[serde(serialize_with = "jst")]
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub id: i64,
+    #[serde(serialize_with = "jst")]
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketDetail {
+    #[serde(flatten)]
+    pub ticket: TicketSummary,
+    pub contacts: Vec<ContactRecord>,
+    pub attachments: Vec<AttachmentRecord>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    pub status: Vec<Status>,
+    pub channel: Option<Channel>,
+    pub tier: Option<Tier>,
+    pub category: Option<String>,
+    /// Words that must all appear (subject, bodies, names, numbers, notes).
+    pub text: Option<String>,
+    /// A phone/fax number or e-mail address that one of the ticket's contacts came from.
+    pub caller: Option<String>,
+    /// Only tickets older than this cursor (a previous page's `next`).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketPage {
+    pub tickets: Vec<TicketSummary>,
+    /// Pass as `before` to get the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+fn jst<S: serde::Serializer>(millis: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::domain::time::jst_rfc3339(*millis))
+}

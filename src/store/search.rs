@@ -1,0 +1,142 @@
+//! Building the ticket list query: filters, text search (FTS5 trigram on SQLite, pg_trgm on
+//! PostgreSQL) and keyset paging. Values are always bound, never spliced into the SQL.
+
+use super::{Backend, TicketFilter};
+use crate::domain::{phone, text};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text with `$n` placeholders and the values to bind to them, in order.
+#[derive(Debug, Default)]
+pub(super) struct Sql {
+    pub text: String,
+    pub values: Vec<Value>,
+}
+
+impl Sql {
+    fn bind(&mut self, v: Value) -> String {
+        self.values.push(v);
+        format!("${}", self.values.len())
+    }
+}
+
+pub(super) const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.channel, t.category, t.priority, t.tier, t.status, t.contact_count, t.created_at, t.updated_at";
+
+/// Trigram search needs three characters; shorter words are matched with LIKE.
+const TRIGRAM: usize = 3;
+
+pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
+    let mut sql = Sql::default();
+    let mut conditions = Vec::new();
+    let words: Vec<String> =
+        f.text.as_deref().map(|t| t.split_whitespace().map(text::fold).collect()).unwrap_or_default();
+    let (long, short): (Vec<&String>, Vec<&String>) =
+        words.iter().partition(|w| backend == Backend::Sqlite && w.chars().count() >= TRIGRAM);
+
+    // With trigram words on SQLite the full-text index drives the scan, newest first, so a page
+    // of a common word stops as soon as it is full.
+    let (from, id_col) = if long.is_empty() {
+        ("tickets t".to_owned(), "t.id")
+    } else {
+        let phrase = long.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ");
+        let p = sql.bind(Value::Text(phrase));
+        conditions.push(format!("ticket_fts MATCH {p}"));
+        ("ticket_fts f JOIN tickets t ON t.id = f.rowid".to_owned(), "f.rowid")
+    };
+    for w in short {
+        let p = sql.bind(Value::Text(format!("%{}%", escape_like(w))));
+        conditions.push(format!("t.search_text LIKE {p} ESCAPE '\\'"));
+    }
+    if !f.status.is_empty() {
+        let ps: Vec<String> = f.status.iter().map(|s| sql.bind(Value::Text(s.as_str().into()))).collect();
+        conditions.push(format!("t.status IN ({})", ps.join(", ")));
+    }
+    if let Some(c) = f.channel {
+        let p = sql.bind(Value::Text(c.as_str().into()));
+        conditions.push(format!("t.channel = {p}"));
+    }
+    if let Some(tier) = f.tier {
+        let p = sql.bind(Value::Int(tier.get().into()));
+        conditions.push(format!("t.tier = {p}"));
+    }
+    if let Some(c) = &f.category {
+        let p = sql.bind(Value::Text(c.clone()));
+        conditions.push(format!("t.category = {p}"));
+    }
+    if let Some(caller) = f.caller.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        if caller.contains('@') {
+            let p = sql.bind(Value::Text(caller.to_ascii_lowercase()));
+            conditions.push(format!("t.id IN (SELECT ticket_id FROM contacts WHERE email_key = {p})"));
+        } else {
+            let key = phone::normalize(caller).unwrap_or_else(|| caller.to_owned());
+            let p = sql.bind(Value::Text(key));
+            conditions
+                .push(format!("t.id IN (SELECT ticket_id FROM contacts WHERE caller_key = {p} OR fax_key = {p})"));
+        }
+    }
+    if let Some(before) = f.before {
+        let p = sql.bind(Value::Int(before));
+        conditions.push(format!("{id_col} < {p}"));
+    }
+    let limit = sql.bind(Value::Int(i64::from(f.limit) + 1));
+    let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    sql.text = format!("SELECT {SUMMARY_COLUMNS} FROM {from}{filter} ORDER BY {id_col} DESC LIMIT {limit}");
+    sql
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Status;
+
+    #[test]
+    fn sqlite_uses_the_trigram_index_for_long_words_and_like_for_short_ones() {
+        let f = TicketFilter {
+            text: Some("パスワード 障害 5%".into()),
+            status: vec![Status::New, Status::InProgress],
+            limit: 20,
+            ..Default::default()
+        };
+        let sql = list_query(Backend::Sqlite, &f);
+        assert!(sql.text.contains("FROM ticket_fts f JOIN tickets t"), "{}", sql.text);
+        assert!(sql.text.contains("ticket_fts MATCH $1"), "{}", sql.text);
+        assert!(sql.text.contains("t.search_text LIKE $2 ESCAPE '\\'"), "{}", sql.text);
+        assert!(sql.text.ends_with("ORDER BY f.rowid DESC LIMIT $5"), "{}", sql.text);
+        assert_eq!(sql.values[0], Value::Text("\"パスワード\"".into()));
+        assert_eq!(sql.values[1], Value::Text("%障害%".into()));
+        assert_eq!(sql.values[2], Value::Text("%5\\%%".into()));
+        assert_eq!(sql.values[4], Value::Int(21));
+    }
+
+    #[test]
+    fn postgres_uses_like_for_every_word() {
+        let f = TicketFilter {
+            text: Some("ＶＰＮ接続".into()),
+            caller: Some("+81 3-1234-5678".into()),
+            before: Some(99),
+            limit: 5,
+            ..Default::default()
+        };
+        let sql = list_query(Backend::Postgres, &f);
+        assert!(sql.text.contains("FROM tickets t WHERE t.search_text LIKE $1"), "{}", sql.text);
+        assert!(sql.text.contains("caller_key = $2 OR fax_key = $2"), "{}", sql.text);
+        assert!(sql.text.contains("t.id < $3"), "{}", sql.text);
+        assert_eq!(sql.values[0], Value::Text("%vpn接続%".into()));
+        assert_eq!(sql.values[1], Value::Text("0312345678".into()));
+    }
+
+    #[test]
+    fn quotes_in_words_cannot_break_the_match_expression() {
+        let f = TicketFilter { text: Some("a\"b OR c".into()), limit: 5, ..Default::default() };
+        let sql = list_query(Backend::Sqlite, &f);
+        assert_eq!(sql.values[0], Value::Text("\"a\"\"b\"".into()));
+    }
+}
