@@ -109,11 +109,11 @@ mod tests {
         assert!(sql.text.contains("FROM ticket_fts f JOIN tickets t"), "{}", sql.text);
         assert!(sql.text.contains("ticket_fts MATCH $1"), "{}", sql.text);
         assert!(sql.text.contains("t.search_text LIKE $2 ESCAPE '\\'"), "{}", sql.text);
-        assert!(sql.text.ends_with("ORDER BY f.rowid DESC LIMIT $5"), "{}", sql.text);
+        assert!(sql.text.ends_with("ORDER BY f.rowid DESC LIMIT $6"), "{}", sql.text);
         assert_eq!(sql.values[0], Value::Text("\"パスワード\"".into()));
         assert_eq!(sql.values[1], Value::Text("%障害%".into()));
         assert_eq!(sql.values[2], Value::Text("%5\\%%".into()));
-        assert_eq!(sql.values[4], Value::Int(21));
+        assert_eq!(sql.values[5], Value::Int(21));
     }
 
     #[test]
