@@ -54,22 +54,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// serde writes values in double quotes and field names in backticks; keep the names.
+/// serde writes string values in double quotes, numbers and field names in backticks: blank the
+/// values, keep the names (they have letters; a phone number does not).
 fn blank_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut inside = false;
-    for c in s.chars() {
-        if c == '"' {
-            if inside {
-                out.push_str("…\"");
-            } else {
-                out.push('"');
-            }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
-        }
+    let mut rest = s;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let inner = &after[..len];
+        let is_name = quote == '`' && inner.chars().any(|c| c.is_ascii_alphabetic()) && !inner.contains('@');
+        out.push_str(if is_name { inner } else { "…" });
+        out.push(quote);
+        rest = &after[len + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -79,5 +83,8 @@ mod tests {
     fn quoted_values_are_blanked_and_field_names_kept() {
         let s = "invalid type: string \"03-1234-5678\", expected u8 at `tier`";
         assert_eq!(super::blank_quoted(s), "invalid type: string \"…\", expected u8 at `tier`");
+        let s = "invalid type: integer `312345678`, expected a string at line 1 column 9";
+        assert_eq!(super::blank_quoted(s), "invalid type: integer `…`, expected a string at line 1 column 9");
+        assert_eq!(super::blank_quoted("unclosed \"abc"), "unclosed \"…");
     }
 }

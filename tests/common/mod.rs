@@ -1,0 +1,211 @@
+//! Test helpers: the whole service started in-process on port 0 with a fresh database: a new
+//! SQLite file, or a new database on the PostgreSQL server named by
+//! `MADOGUCHI_TEST_POSTGRES_URL`. Without that variable PostgreSQL tests say they are skipped
+//! (on standard error, past the test harness's capture); under CI they fail instead.
+#![allow(dead_code)]
+
+use madoguchi::app::App;
+use madoguchi::config::Settings;
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{OnceCell, oneshot};
+
+pub const PG_ENV: &str = "MADOGUCHI_TEST_POSTGRES_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod name { sqlite, postgres }` tests that run `name(Db)` on each backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::common::Db::Postgres).await
+            }
+        }
+    )+};
+}
+
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+static SWEPT: OnceCell<()> = OnceCell::const_new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, empty PostgreSQL database, dropped by [`PgDatabase::drop_now`].
+pub struct PgDatabase {
+    pub url: String,
+    base: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create(test: &str) -> Option<PgDatabase> {
+        let base = match std::env::var(PG_ENV) {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("{PG_ENV} must be set under CI: the PostgreSQL tests may not be skipped there");
+                }
+                skip(test, &format!("{PG_ENV} is not set, so PostgreSQL is not tested"));
+                return None;
+            }
+        };
+        let mut conn = PgConnection::connect(&base).await.expect("connect to the test PostgreSQL server");
+        SWEPT
+            .get_or_init(|| async {
+                let stale: Vec<(String,)> =
+                    sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'madoguchi\\_t\\_%'")
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                for (name,) in stale {
+                    let _ =
+                        conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await;
+                }
+            })
+            .await;
+        let name = format!("madoguchi_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create test database");
+        let url = with_database(&base, &name);
+        Some(PgDatabase { url, base, name })
+    }
+
+    pub async fn drop_now(&self) {
+        if let Ok(mut conn) = PgConnection::connect(&self.base).await {
+            let _ =
+                conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))).await;
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = head[scheme_end..].find('/').map(|i| scheme_end + i).unwrap_or(head.len());
+    let mut out = format!("{}/{}", &head[..host_end], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A database for one test: the URL to give the service, and what to clean up.
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db, test: &str) -> Option<TestDb> {
+        let dir = tempfile::tempdir().unwrap();
+        match db {
+            Db::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("madoguchi.db").display());
+                Some(TestDb { url, dir, pg: None })
+            }
+            Db::Postgres => {
+                let pg = PgDatabase::create(test).await?;
+                Some(TestDb { url: pg.url.clone(), dir, pg: Some(pg) })
+            }
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        s.data_dir = self.dir.path().join("data");
+        s.database.url = self.url.clone();
+        s.database.max_connections = 4;
+        s.http.listen = "127.0.0.1:0".parse().unwrap();
+        s
+    }
+
+    pub async fn cleanup(&self) {
+        if let Some(pg) = &self.pg {
+            pg.drop_now().await;
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_app(db: Db, test: &str) -> Option<TestApp> {
+    let db = TestDb::new(db, test).await?;
+    Some(spawn_with(db, |_| {}).await)
+}
+
+pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = db.settings();
+    adjust(&mut settings);
+    let app = App::build(&settings).await.expect("service starts");
+    let base = format!("http://{}", app.http_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        app.run_until_stopped(async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("service runs");
+    });
+    TestApp { base, client: reqwest::Client::new(), db, stop: Some(stop), task }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_contact(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url("/api/contacts")).json(&body).send().await.expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.client.get(self.url(path)).send().await.expect("request sent");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("JSON body"))
+    }
+
+    pub async fn patch(&self, number: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .patch(self.url(&format!("/api/tickets/{number}")))
+            .header("x-madoguchi-actor", "tester")
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("JSON body"))
+    }
+
+    /// Stops the service the way SIGTERM does and removes its database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.db.cleanup().await;
+    }
+}
