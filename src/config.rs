@@ -58,7 +58,7 @@ pub struct MailSettings {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingSettings {
     /// The routing rules file; empty means the built-in rules (the same as `routing.toml`).
@@ -117,12 +117,6 @@ impl Default for SipSettings {
 impl Default for MailSettings {
     fn default() -> Self {
         MailSettings { listen: ([0, 0, 0, 0], 2525).into() }
-    }
-}
-
-impl Default for RoutingSettings {
-    fn default() -> Self {
-        RoutingSettings { rules: String::new() }
     }
 }
 

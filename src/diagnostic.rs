@@ -82,11 +82,11 @@ impl TomlLines {
                 let table = name.split('.').next().unwrap_or_default().to_owned();
                 current = if parent_index.is_some() { (table, parent_index) } else { (name, None) };
                 entries.push((current.0.clone(), current.1, None, lineno));
-            } else if let Some((key, _)) = line.split_once('=') {
-                if !line.starts_with('#') {
-                    let key = key.trim().trim_matches('"').to_owned();
-                    entries.push((current.0.clone(), current.1, Some(key), lineno));
-                }
+            } else if let Some((key, _)) = line.split_once('=')
+                && !line.starts_with('#')
+            {
+                let key = key.trim().trim_matches('"').to_owned();
+                entries.push((current.0.clone(), current.1, Some(key), lineno));
             }
         }
         TomlLines { entries }

@@ -79,7 +79,7 @@ impl From<IntakeError> for ApiError {
 }
 
 pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint; see docs/api.md".into())
+    ApiError::NotFound("no such endpoint; the API is described in README.md".into())
 }
 
 pub async fn method_not_allowed() -> Response {

@@ -1,4 +1,4 @@
-//! The HTTP side: the JSON API (documented in `docs/api.md`) and, later, the operator console.
+//! The HTTP side: the JSON API (documented in README.md) and, later, the operator console.
 //! Handlers are thin: they turn requests into domain values, call the intake or the store, and
 //! map each typed failure to a status code in [`error`].
 

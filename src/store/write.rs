@@ -17,7 +17,12 @@ impl Store {
     /// Carries out `ops` in one transaction. A refused op (unknown ticket, forbidden status move)
     /// does not stop the others; a database error fails them all and nothing is written.
     pub async fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
-        let mut tx: Transaction<'static, Any> = self.pool.begin().await?;
+        // SQLite: take the write lock up front, so a read-then-write in the batch cannot fail
+        // with a stale snapshot when another process (a second node, import-mail) writes too.
+        let mut tx: Transaction<'static, Any> = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         let now = now_millis();
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {

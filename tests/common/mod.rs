@@ -128,8 +128,7 @@ impl TestDb {
     }
 
     pub fn settings(&self) -> Settings {
-        let mut s = Settings::default();
-        s.data_dir = self.dir.path().join("data");
+        let mut s = Settings { data_dir: self.dir.path().join("data"), ..Default::default() };
         s.database.url = self.url.clone();
         s.database.max_connections = 4;
         s.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -208,4 +207,38 @@ impl TestApp {
         let _ = (&mut self.task).await;
         self.db.cleanup().await;
     }
+}
+
+/// The real `madoguchi` binary, started as a user would, its HTTP port read from its log.
+pub struct Process {
+    pub child: tokio::process::Child,
+    pub base: String,
+}
+
+pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("serve")
+        .current_dir(workdir)
+        .env_remove("MADOGUCHI_CONFIG")
+        .env("MADOGUCHI_DATA_DIR", db.dir.path().join("data"))
+        .env("MADOGUCHI_DATABASE_URL", &db.url)
+        .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_SIP_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("madoguchi starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next_line().await.unwrap().expect("madoguchi logged that it is serving");
+        if let Some(rest) = line.split("http=").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+    };
+    // Keep reading, so a full pipe never blocks the service.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Process { child, base }
 }

@@ -1,0 +1,139 @@
+//! The command line as an admin uses it: `serve` on the embedded defaults, `check` naming file,
+//! line and problem, `migrate`.
+
+mod common;
+
+use common::{Db, TestDb, start_binary};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn madoguchi(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.args(args).current_dir(dir).env_remove("MADOGUCHI_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("madoguchi runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("MADOGUCHI_CONFIG")
+        .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next_line().await.unwrap().expect("serving line");
+        if let Some(rest) = line.split("http=").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+    };
+    let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
+    assert_eq!(health["store"], "sqlite");
+    assert!(dir.path().join("data/madoguchi.db").exists(), "SQLite under ./data is created on first start");
+
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.contains("madoguchi stopped")), "{rest:?}");
+}
+
+#[test]
+fn check_names_file_line_and_problem_for_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "data_dir = \"d\"\n\n[http]\nlisten = \"127.0.0.1:99999\"\n[sip]\nlisten = \"0.0.0.0:5060\"\nrealm = \"x\"\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir.path(), &["check", "--config", "bad.toml"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.starts_with("bad.toml:4: "), "{err}");
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[database]\nurl = \"mysql://x\"\n[mail]\nlisten = \"127.0.0.1:8080\"\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir.path(), &["check", "--config", "bad.toml"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml:2: database url must start with sqlite:// or postgres://"), "{err}");
+    assert!(err.contains("bad.toml:4: [mail] listen 127.0.0.1:8080 uses the same TCP port as [http]"), "{err}");
+
+    let out = madoguchi(dir.path(), &["check"], &[("MADOGUCHI_HTTP_PORT", "80")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("MADOGUCHI_HTTP_PORT: no such setting"), "{}", stderr(&out));
+}
+
+#[test]
+fn check_names_file_line_and_problem_for_routing_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("madoguchi.toml"), "[routing]\nrules = \"rules.toml\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[default]\ncategory = \"general\"\npriority = \"normal\"\ntier = 1\n\n[[rule]]\nname = \"vip\"\npriority = \"sky-high\"\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir.path(), &["check"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.starts_with("rules.toml:8: "), "{err}");
+    assert!(err.contains("sky-high"), "{err}");
+
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[default]\ncategory = \"general\"\npriority = \"normal\"\ntier = 1\n\n[[rule]]\nname = \"vip\"\npriority = \"high\"\n[rule.when]\nsender = [\"@mhlw.go.jp\"]\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir.path(), &["check"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok: routing rules rules.toml (1 rules"), "{stdout}");
+}
+
+#[test]
+fn the_shipped_example_configuration_and_rules_pass_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let example = root.join("madoguchi.example.toml");
+    let out = madoguchi(dir.path(), &["check", "--config", example.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out =
+        madoguchi(dir.path(), &["check"], &[("MADOGUCHI_ROUTING_RULES", root.join("routing.toml").to_str().unwrap())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_is_repeatable() {
+    let Some(db) = TestDb::new(Db::Sqlite, "migrate").await else { return };
+    for _ in 0..2 {
+        let out = madoguchi(db.dir.path(), &["migrate"], &[("MADOGUCHI_DATABASE_URL", &db.url)]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("ok: sqlite database is up to date"));
+    }
+    assert!(db.dir.path().join("madoguchi.db").exists());
+    // A migrated store serves.
+    let service = start_binary(&db, db.dir.path()).await;
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/healthz", service.base)).await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+}
