@@ -13,6 +13,7 @@
 mod common;
 
 use common::{Db, TestDb, spawn_with};
+use madoguchi::domain::text::bigrams;
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 use std::time::{Duration, Instant};
@@ -151,13 +152,27 @@ const PHRASES: [&str; 8] = [
     "一時パスワードの発行依頼",
 ];
 
+/// SQL for the seeded tickets' folded text (`var` is the row number) or its character pairs.
+fn text_sql(var: &str, pairs: bool) -> String {
+    let prep = |t: &str| if pairs { bigrams(t) } else { t.to_owned() };
+    let cases =
+        PHRASES.iter().enumerate().map(|(i, p)| format!("WHEN {i} THEN '{}'", prep(p))).collect::<Vec<_>>().join(" ");
+    format!(
+        "(CASE {var} % 8 {cases} END) || (CASE WHEN {var} % 10000 = 0 THEN ' {}' ELSE '' END) || ' {}'{}",
+        prep("指静脈認証"),
+        prep("山田 労災保険業務課"),
+        if pairs { String::new() } else { format!(" || ' 03' || ({var} % 100000)") }
+    )
+}
+
 async fn seed(url: &str, sqlite: bool, n: usize) {
     let mut conn = AnyConnection::connect(url).await.unwrap();
-    let phrase = PHRASES.iter().enumerate().map(|(i, p)| format!("WHEN {i} THEN '{p}'")).collect::<Vec<_>>().join(" ");
-    let text = format!(
-        "(CASE i % 8 {phrase} END) || (CASE WHEN i % 10000 = 0 THEN ' 指静脈認証' ELSE '' END) || ' 山田 労災保険業務課 03' || (i % 100000)"
+    let text = text_sql("i", false);
+    let columns = format!(
+        "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, contact_count, created_at, updated_at, search_text{})",
+        if sqlite { "" } else { ", search_grams" }
     );
-    let columns = "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, contact_count, created_at, updated_at, search_text)";
+    let grams = if sqlite { String::new() } else { format!(", to_tsvector('simple', {})", text_sql("i", true)) };
     let values = format!(
         "SELECT '20260101-' || i, {text}, \
          (CASE i % 4 WHEN 0 THEN 'phone' WHEN 1 THEN 'email' WHEN 2 THEN 'fax' ELSE 'manual' END), \
@@ -165,7 +180,7 @@ async fn seed(url: &str, sqlite: bool, n: usize) {
                WHEN 4 THEN 'user_id_change' WHEN 5 THEN 'howto' WHEN 6 THEN 'general' ELSE 'temporary_password' END), \
          'normal', 1 + (i % 3), \
          (CASE i % 6 WHEN 0 THEN 'new' WHEN 1 THEN 'acknowledged' WHEN 2 THEN 'in_progress' WHEN 3 THEN 'escalated' WHEN 4 THEN 'resolved' ELSE 'closed' END), \
-         1, 1700000000000 + i * 1000, 1700000000000 + i * 1000, {text}"
+         1, 1700000000000 + i * 1000, 1700000000000 + i * 1000, {text}{grams}"
     );
     let sql = if sqlite {
         format!(
@@ -177,10 +192,10 @@ async fn seed(url: &str, sqlite: bool, n: usize) {
     conn.execute(AssertSqlSafe(sql)).await.unwrap();
     if sqlite {
         conn.execute("INSERT INTO ticket_fts (rowid, search_text) SELECT id, search_text FROM tickets").await.unwrap();
-        conn.execute("ANALYZE").await.unwrap();
-    } else {
-        conn.execute("ANALYZE").await.unwrap();
+        let grams = format!("INSERT INTO ticket_grams (rowid, grams) SELECT id, {} FROM tickets", text_sql("id", true));
+        conn.execute(AssertSqlSafe(grams)).await.unwrap();
     }
+    conn.execute("ANALYZE").await.unwrap();
     conn.close().await.unwrap();
 }
 
@@ -226,6 +241,11 @@ async fn search_load(db: Db, name: &str, o: &Options) {
             ms(percentile(&latencies, 0.5)),
             ms(percentile(&latencies, 0.99))
         );
+    }
+    if std::env::var("BENCH_KEEP_DB").is_ok() {
+        println!("[{name}] kept database {}", app.db.url);
+        std::mem::forget(app);
+        return;
     }
     app.stop().await;
 }

@@ -94,6 +94,9 @@ async fn contacts_join_tickets_and_closed_tickets_refuse(db: Db) {
     assert_eq!(t["contacts"].as_array().unwrap().len(), 2);
     assert_eq!(actions(&t), ["created", "routed", "contact_added", "routed"]);
     assert_eq!(t["history"][3]["detail"]["applied"], false);
+    // Found by a two-character word that only the joining contact has.
+    let (_, found) = app.get_json("/api/tickets?q=%E5%86%8D%E8%B5%B7").await; // 再起
+    assert_eq!(found["tickets"][0]["number"], number.as_str());
 
     // A resolved ticket that hears from the caller again is reopened.
     assert_eq!(app.patch(&number, json!({"status": "resolved"})).await.0, 200);

@@ -83,3 +83,7 @@ BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 -- Trigram full-text index over tickets.search_text (rowid = tickets.id): substring search that
 -- works for Japanese, which has no spaces between words.
 CREATE VIRTUAL TABLE ticket_fts USING fts5 (search_text, content = '', contentless_delete = 1, tokenize = 'trigram');
+
+-- Distinct two-character pairs of Japanese text (rowid = tickets.id): answers two-character
+-- searches (障害, 印刷), which the trigram index cannot.
+CREATE VIRTUAL TABLE ticket_grams USING fts5 (grams, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');

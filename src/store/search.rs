@@ -34,20 +34,38 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     let mut conditions = Vec::new();
     let words: Vec<String> =
         f.text.as_deref().map(|t| t.split_whitespace().map(text::fold).collect()).unwrap_or_default();
-    let (long, short): (Vec<&String>, Vec<&String>) =
-        words.iter().partition(|w| backend == Backend::Sqlite && w.chars().count() >= TRIGRAM);
+    let long: Vec<&String> = words.iter().filter(|w| w.chars().count() >= TRIGRAM).collect();
+    let pairs: Vec<&String> = words.iter().filter(|w| text::is_bigram_word(w)).collect();
+    let mut like: Vec<&String> =
+        words.iter().filter(|w| w.chars().count() < TRIGRAM && !text::is_bigram_word(w)).collect();
 
-    // With trigram words on SQLite the full-text index drives the scan, newest first, so a page
-    // of a common word stops as soon as it is full.
-    let (from, id_col) = if long.is_empty() {
-        ("tickets t".to_owned(), "t.id")
-    } else {
-        let phrase = long.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ");
-        let p = sql.bind(Value::Text(phrase));
-        conditions.push(format!("ticket_fts MATCH {p}"));
-        ("ticket_fts f JOIN tickets t ON t.id = f.rowid".to_owned(), "f.rowid")
-    };
-    for w in short {
+    let mut from = "tickets t";
+    let mut id_col = "t.id";
+    match backend {
+        // On SQLite a full-text index drives the scan, newest first, so a page of a common word
+        // stops as soon as it is full and a rare word is found without reading every ticket.
+        Backend::Sqlite if !long.is_empty() => {
+            let p = sql.bind(Value::Text(match_expression(&long)));
+            conditions.push(format!("ticket_fts MATCH {p}"));
+            (from, id_col) = ("ticket_fts f JOIN tickets t ON t.id = f.rowid", "f.rowid");
+            like.extend(pairs);
+        }
+        Backend::Sqlite if !pairs.is_empty() => {
+            let p = sql.bind(Value::Text(match_expression(&pairs)));
+            conditions.push(format!("ticket_grams MATCH {p}"));
+            (from, id_col) = ("ticket_grams g JOIN tickets t ON t.id = g.rowid", "g.rowid");
+        }
+        Backend::Sqlite => {}
+        // On PostgreSQL, pg_trgm's index answers LIKE for three characters or more.
+        Backend::Postgres => {
+            like.extend(long);
+            for w in pairs {
+                let p = sql.bind(Value::Text(w.clone()));
+                conditions.push(format!("t.search_grams @@ plainto_tsquery('simple', {p})"));
+            }
+        }
+    }
+    for w in like {
         let p = sql.bind(Value::Text(format!("%{}%", escape_like(w))));
         conditions.push(format!("t.search_text LIKE {p} ESCAPE '\\'"));
     }
@@ -88,6 +106,11 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     sql
 }
 
+/// FTS5 phrases, quoted so nothing in a word is read as query syntax.
+fn match_expression(words: &[&String]) -> String {
+    words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ")
+}
+
 fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
@@ -111,9 +134,23 @@ mod tests {
         assert!(sql.text.contains("t.search_text LIKE $2 ESCAPE '\\'"), "{}", sql.text);
         assert!(sql.text.ends_with("ORDER BY f.rowid DESC LIMIT $6"), "{}", sql.text);
         assert_eq!(sql.values[0], Value::Text("\"パスワード\"".into()));
-        assert_eq!(sql.values[1], Value::Text("%障害%".into()));
-        assert_eq!(sql.values[2], Value::Text("%5\\%%".into()));
+        assert_eq!(sql.values[1], Value::Text("%5\\%%".into()));
+        assert_eq!(sql.values[2], Value::Text("%障害%".into()), "narrowed by the trigram index already");
         assert_eq!(sql.values[5], Value::Int(21));
+    }
+
+    #[test]
+    fn two_character_japanese_words_use_the_pair_index() {
+        let f = TicketFilter { text: Some("障害 印刷 x".into()), limit: 5, ..Default::default() };
+        let sql = list_query(Backend::Sqlite, &f);
+        assert!(sql.text.contains("FROM ticket_grams g JOIN tickets t ON t.id = g.rowid"), "{}", sql.text);
+        assert_eq!(sql.values[0], Value::Text("\"障害\" AND \"印刷\"".into()));
+        assert_eq!(sql.values[1], Value::Text("%x%".into()));
+        assert!(sql.text.ends_with("ORDER BY g.rowid DESC LIMIT $3"), "{}", sql.text);
+
+        let sql = list_query(Backend::Postgres, &f);
+        assert!(sql.text.contains("t.search_grams @@ plainto_tsquery('simple', $1)"), "{}", sql.text);
+        assert_eq!(sql.values[1], Value::Text("印刷".into()));
     }
 
     #[test]

@@ -111,13 +111,7 @@ impl Store {
                 .fetch_one(&mut *conn)
                 .await?
                 .try_get(0)?;
-                if self.backend == Backend::Sqlite {
-                    sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(&text)
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                self.index(conn, id, &text, false).await?;
                 history(conn, id, now, &c.actor, "created", &json!({"channel": c.channel})).await?;
                 (id, number, true)
             }
@@ -275,13 +269,37 @@ impl Store {
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        if self.backend == Backend::Sqlite {
-            sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-            sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
-                .bind(id)
-                .bind(&text)
-                .execute(&mut *conn)
-                .await?;
+        self.index(conn, id, &text, true).await
+    }
+
+    /// Indexes a ticket's search text: trigrams for words of three or more characters, and
+    /// Japanese character pairs for two-character words.
+    async fn index(&self, conn: &mut AnyConnection, id: i64, text: &str, replace: bool) -> Result<(), StoreError> {
+        let grams = text::bigrams(text);
+        match self.backend {
+            Backend::Sqlite => {
+                if replace {
+                    sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
+                    sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
+                }
+                sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(text)
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("INSERT INTO ticket_grams (rowid, grams) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(&grams)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Backend::Postgres => {
+                sqlx::query("UPDATE tickets SET search_grams = to_tsvector('simple', $1) WHERE id = $2")
+                    .bind(&grams)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         Ok(())
     }
