@@ -24,16 +24,48 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         };
         let now = now_millis();
+        let new_tickets = ops.iter().filter(|op| matches!(op, WriteOp::Record(r) if r.contact.join.is_none())).count();
+        let mut pending = Pending {
+            numbers: self.allocate_numbers(&mut tx, now, new_tickets).await?.into_iter(),
+            history: Vec::new(),
+        };
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {
             let outcome = match op {
-                WriteOp::Record(r) => self.record(&mut tx, r, now).await?,
-                WriteOp::Update { number, change, actor } => self.update(&mut tx, number, change, actor, now).await?,
+                WriteOp::Record(r) => self.record(&mut tx, &mut pending, r, now).await?,
+                WriteOp::Update { number, change, actor } => {
+                    self.update(&mut tx, &mut pending, number, change, actor, now).await?
+                }
             };
             outcomes.push(outcome);
         }
+        pending.flush_history(&mut tx).await?;
         tx.commit().await?;
         Ok(outcomes)
+    }
+
+    /// The day's next `count` ticket numbers, in one statement for the whole batch.
+    async fn allocate_numbers(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        count: usize,
+    ) -> Result<Vec<TicketNumber>, StoreError> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        let day = jst_day(now);
+        let count = count as i64;
+        let last: i64 = sqlx::query(
+            "INSERT INTO ticket_sequences (day, last) VALUES ($1, $2) \
+             ON CONFLICT (day) DO UPDATE SET last = ticket_sequences.last + $2 RETURNING last",
+        )
+        .bind(&day)
+        .bind(count)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+        Ok((last - count + 1..=last).map(|seq| TicketNumber::new(&day, seq)).collect())
     }
 
     fn lock_suffix(&self) -> &'static str {
@@ -43,7 +75,13 @@ impl Store {
         }
     }
 
-    async fn record(&self, conn: &mut AnyConnection, r: &RoutedContact, now: i64) -> Result<WriteOutcome, StoreError> {
+    async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        pending: &mut Pending,
+        r: &RoutedContact,
+        now: i64,
+    ) -> Result<WriteOutcome, StoreError> {
         let c = &r.contact;
         let d = &r.decision;
         let caller_key = c.caller.number.as_deref().and_then(phone::normalize);
@@ -79,40 +117,36 @@ impl Store {
                         .execute(&mut *conn)
                         .await?;
                     let detail = json!({"from": status, "to": Status::InProgress, "reason": "new contact"});
-                    history(conn, id, now, &c.actor, "status_changed", &detail).await?;
+                    pending.history(id, now, &c.actor, "status_changed", &detail);
                 }
                 (id, number.clone(), false)
             }
             None => {
-                let day = jst_day(now);
-                let seq: i64 = sqlx::query(
-                    "INSERT INTO ticket_sequences (day, last) VALUES ($1, 1) \
-                     ON CONFLICT (day) DO UPDATE SET last = ticket_sequences.last + 1 RETURNING last",
-                )
-                .bind(&day)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
-                let number = TicketNumber::new(&day, seq);
+                let number =
+                    pending.numbers.next().ok_or_else(|| StoreError::Corrupt("ticket numbers ran out".into()))?;
                 let text = format!("{} {}", number.as_str(), indexed);
-                let id: i64 = sqlx::query(
-                    "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, contact_count, \
-                     created_at, updated_at, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING id",
-                )
-                .bind(number.as_str())
-                .bind(c.ticket_subject())
-                .bind(c.channel.as_str())
-                .bind(&d.category)
-                .bind(d.priority.as_str())
-                .bind(i64::from(d.tier.get()))
-                .bind(Status::New.as_str())
-                .bind(now)
-                .bind(&text)
-                .fetch_one(&mut *conn)
-                .await?
-                .try_get(0)?;
-                self.index(conn, id, &text, false).await?;
-                history(conn, id, now, &c.actor, "created", &json!({"channel": c.channel})).await?;
+                let sql = match self.backend {
+                    Backend::Sqlite => NEW_TICKET_SQLITE,
+                    Backend::Postgres => NEW_TICKET_POSTGRES,
+                };
+                let id: i64 = sqlx::query(sql)
+                    .bind(number.as_str())
+                    .bind(c.ticket_subject())
+                    .bind(c.channel.as_str())
+                    .bind(&d.category)
+                    .bind(d.priority.as_str())
+                    .bind(i64::from(d.tier.get()))
+                    .bind(Status::New.as_str())
+                    .bind(now)
+                    .bind(&text)
+                    .bind(text::bigrams(&text))
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                if self.backend == Backend::Sqlite {
+                    self.index_sqlite(conn, id, &text, false).await?;
+                }
+                pending.history(id, now, &c.actor, "created", &json!({"channel": c.channel}));
                 (id, number, true)
             }
         };
@@ -153,7 +187,7 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
             let detail = json!({"contact_id": contact_id, "channel": c.channel});
-            history(conn, ticket_id, now, &c.actor, "contact_added", &detail).await?;
+            pending.history(ticket_id, now, &c.actor, "contact_added", &detail);
         }
 
         for f in &r.files {
@@ -171,7 +205,7 @@ impl Store {
             .execute(&mut *conn)
             .await?;
             let detail = json!({"contact_id": contact_id, "filename": f.filename, "size": f.size, "sha256": f.sha256});
-            history(conn, ticket_id, now, &c.actor, "attachment_added", &detail).await?;
+            pending.history(ticket_id, now, &c.actor, "attachment_added", &detail);
         }
 
         // Routing of a joining contact is recorded but does not override what operators set.
@@ -179,7 +213,7 @@ impl Store {
             "rule": d.rule, "category": d.category, "priority": d.priority, "tier": d.tier,
             "applied": created, "contact_id": contact_id,
         });
-        history(conn, ticket_id, now, "routing", "routed", &detail).await?;
+        pending.history(ticket_id, now, "routing", "routed", &detail);
 
         Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created }))
     }
@@ -187,6 +221,7 @@ impl Store {
     async fn update(
         &self,
         conn: &mut AnyConnection,
+        pending: &mut Pending,
         number: &TicketNumber,
         change: &TicketChange,
         actor: &str,
@@ -249,7 +284,7 @@ impl Store {
         .execute(&mut *conn)
         .await?;
         for (action, detail) in changed {
-            history(conn, t.id, now, actor, action, &detail).await?;
+            pending.history(t.id, now, actor, action, &detail);
         }
         Ok(WriteOutcome::Updated(t))
     }
@@ -269,59 +304,86 @@ impl Store {
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        self.index(conn, id, &text, true).await
+        self.reindex(conn, id, &text).await
     }
 
-    /// Indexes a ticket's search text: trigrams for words of three or more characters, and
-    /// Japanese character pairs for two-character words.
-    async fn index(&self, conn: &mut AnyConnection, id: i64, text: &str, replace: bool) -> Result<(), StoreError> {
-        let grams = text::bigrams(text);
+    /// Re-indexes a ticket whose search text grew: trigrams for words of three or more
+    /// characters, Japanese character pairs for two-character words.
+    async fn reindex(&self, conn: &mut AnyConnection, id: i64, text: &str) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => {
-                if replace {
-                    sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-                    sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-                }
-                sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(text)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("INSERT INTO ticket_grams (rowid, grams) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(&grams)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            Backend::Sqlite => self.index_sqlite(conn, id, text, true).await,
             Backend::Postgres => {
                 sqlx::query("UPDATE tickets SET search_grams = to_tsvector('simple', $1) WHERE id = $2")
-                    .bind(&grams)
+                    .bind(text::bigrams(text))
                     .bind(id)
                     .execute(&mut *conn)
                     .await?;
+                Ok(())
             }
         }
+    }
+
+    /// SQLite keeps its two indexes as FTS5 tables beside `tickets`.
+    async fn index_sqlite(
+        &self,
+        conn: &mut AnyConnection,
+        id: i64,
+        text: &str,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        if replace {
+            sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
+        }
+        sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
+            .bind(id)
+            .bind(text)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO ticket_grams (rowid, grams) VALUES ($1, $2)")
+            .bind(id)
+            .bind(text::bigrams(text))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 }
 
-async fn history(
-    conn: &mut AnyConnection,
-    ticket_id: i64,
-    at: i64,
-    actor: &str,
-    action: &str,
-    detail: &serde_json::Value,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO history (ticket_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(ticket_id)
-        .bind(at)
-        .bind(actor)
-        .bind(action)
-        .bind(detail.to_string())
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+const NEW_TICKET_SQLITE: &str = "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, \
+     contact_count, created_at, updated_at, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING id";
+const NEW_TICKET_POSTGRES: &str = "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, \
+     contact_count, created_at, updated_at, search_text, search_grams) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, to_tsvector('simple', $10)) RETURNING id";
+
+/// History rows per INSERT statement (5 values each, well under both databases' limits).
+const HISTORY_CHUNK: usize = 200;
+
+/// What a batch hands out and collects: the ticket numbers allocated up front, and the history
+/// rows written together at the end of the batch, in the order they happened.
+struct Pending {
+    numbers: std::vec::IntoIter<TicketNumber>,
+    history: Vec<(i64, i64, String, &'static str, String)>,
+}
+
+impl Pending {
+    fn history(&mut self, ticket_id: i64, at: i64, actor: &str, action: &'static str, detail: &serde_json::Value) {
+        self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
+    }
+
+    async fn flush_history(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        for chunk in self.history.chunks(HISTORY_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
+                .collect();
+            let sql = format!("INSERT INTO history (ticket_id, at, actor, action, detail) VALUES {}", rows.join(", "));
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for (ticket_id, at, actor, action, detail) in chunk {
+                query = query.bind(*ticket_id).bind(*at).bind(actor.as_str()).bind(*action).bind(detail.as_str());
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
 }
 
 fn search_text(parts: &[Option<&str>]) -> String {
