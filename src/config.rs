@@ -24,6 +24,8 @@ pub struct Settings {
     pub mail: MailSettings,
     pub routing: RoutingSettings,
     pub intake: IntakeSettings,
+    pub notify: NotifySettings,
+    pub fax: FaxSettings,
     pub log: LogSettings,
 }
 
@@ -56,6 +58,67 @@ pub struct SipSettings {
 pub struct MailSettings {
     /// SMTP/LMTP listener the site's MTA relays to.
     pub listen: SocketAddr,
+    /// The name this server gives in its greeting and in acknowledgements' Message-IDs.
+    pub hostname: String,
+    /// Accepted recipients: `helpdesk@example.go.jp` or `@example.go.jp`; others get 550.
+    /// Empty accepts every recipient.
+    pub recipients: Vec<String>,
+    pub max_message_bytes: u64,
+    pub max_recipients: u32,
+    pub max_connections: u32,
+    /// Seconds a client may stay silent, between commands or inside DATA.
+    pub timeout_secs: u64,
+    /// PEM certificate chain and key for STARTTLS; both empty disables STARTTLS.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Send an acknowledgement with the ticket number to people who write.
+    pub acknowledge: bool,
+    /// Acknowledgements to one address in one hour at most.
+    pub ack_limit_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// SMTP relay for outgoing mail, `host:port`; empty keeps mail queued (nothing is sent).
+    pub relay: String,
+    /// `none`, `starttls` or `tls`.
+    pub relay_security: String,
+    pub username: String,
+    /// Never logged.
+    pub password: String,
+    pub from: String,
+    pub from_name: String,
+    /// Acknowledgement template (see templates/ack.txt); empty uses the built-in one.
+    pub ack_template: String,
+    /// First retry after this many seconds, doubling up to `retry_max_secs`.
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaxSettings {
+    /// Extra fax gateway profiles, tried before the built-in ones (hylafax, freepbx, mfp-forward).
+    pub profiles: Vec<FaxProfileSettings>,
+}
+
+/// A fax gateway's mail, recognised by regular expressions (all set ones must match).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaxProfileSettings {
+    pub name: String,
+    /// Matched against the sender's address.
+    pub from: String,
+    pub subject: String,
+    pub body: String,
+    /// Patterns whose first group (or group `number`) is the sending fax number; subject, then body.
+    pub number: Vec<String>,
+    /// Pattern for the page count in the body; without it the PDF/TIFF pages are counted.
+    pub pages: String,
+    /// Pattern for the receive time in the body.
+    pub received: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -91,6 +154,8 @@ impl Default for Settings {
             mail: MailSettings::default(),
             routing: RoutingSettings::default(),
             intake: IntakeSettings::default(),
+            notify: NotifySettings::default(),
+            fax: FaxSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -116,7 +181,36 @@ impl Default for SipSettings {
 
 impl Default for MailSettings {
     fn default() -> Self {
-        MailSettings { listen: ([0, 0, 0, 0], 2525).into() }
+        MailSettings {
+            listen: ([0, 0, 0, 0], 2525).into(),
+            hostname: "madoguchi.localdomain".into(),
+            recipients: Vec::new(),
+            max_message_bytes: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_connections: 200,
+            timeout_secs: 300,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            acknowledge: true,
+            ack_limit_per_hour: 5,
+        }
+    }
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            relay: String::new(),
+            relay_security: "none".into(),
+            username: String::new(),
+            password: String::new(),
+            from: "helpdesk@madoguchi.localdomain".into(),
+            from_name: "ヘルプデスク / Helpdesk".into(),
+            ack_template: String::new(),
+            retry_initial_secs: 30,
+            retry_max_secs: 3600,
+            max_attempts: 12,
+        }
     }
 }
 
@@ -281,6 +375,62 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
             }
         }
     }
+    if s.mail.max_message_bytes < 1024 {
+        report("mail", "max_message_bytes", "max_message_bytes must be at least 1024".into());
+    }
+    for (key, value) in [("max_recipients", s.mail.max_recipients), ("max_connections", s.mail.max_connections)] {
+        if value == 0 {
+            report("mail", key, format!("{key} must be at least 1"));
+        }
+    }
+    if s.mail.timeout_secs == 0 {
+        report("mail", "timeout_secs", "timeout_secs must be at least 1".into());
+    }
+    for r in &s.mail.recipients {
+        if !r.contains('@') || r.contains(char::is_whitespace) {
+            report("mail", "recipients", format!("'{r}' is not an address or @domain"));
+        }
+    }
+    if s.mail.tls_cert.is_empty() != s.mail.tls_key.is_empty() {
+        report("mail", "tls_cert", "tls_cert and tls_key are set together or not at all".into());
+    }
+    for (key, path) in [("tls_cert", &s.mail.tls_cert), ("tls_key", &s.mail.tls_key)] {
+        if !path.is_empty() && !Path::new(path).exists() {
+            report("mail", key, format!("{path}: no such file"));
+        }
+    }
+    if !matches!(s.notify.relay_security.as_str(), "none" | "starttls" | "tls") {
+        report("notify", "relay_security", "relay_security must be none, starttls or tls".into());
+    }
+    if !s.notify.relay.is_empty() && s.notify.relay.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
+        report("notify", "relay", format!("relay '{}' must be host:port", s.notify.relay));
+    }
+    if !s.notify.from.contains('@') {
+        report("notify", "from", "from must be an e-mail address".into());
+    }
+    if !s.notify.ack_template.is_empty() && !Path::new(&s.notify.ack_template).exists() {
+        report("notify", "ack_template", format!("{}: no such file", s.notify.ack_template));
+    }
+    if s.notify.max_attempts == 0 || s.notify.retry_initial_secs == 0 {
+        report("notify", "max_attempts", "max_attempts and retry_initial_secs must be at least 1".into());
+    }
+    drop(report);
+    for (i, p) in s.fax.profiles.iter().enumerate() {
+        if let Err(e) = crate::mail::fax::FaxProfile::from_settings(p) {
+            problems.push(Problem::new(file, lines.find("fax.profiles", Some(i), Some(e.field)), e.to_string()));
+        }
+        if p.from.is_empty() && p.subject.is_empty() && p.body.is_empty() {
+            let line = lines.find("fax.profiles", Some(i), Some("name"));
+            problems.push(Problem::new(
+                file,
+                line,
+                format!("fax profile '{}' needs from, subject or body to recognise its mail", p.name),
+            ));
+        }
+    }
+    let mut report = |section: &str, key: &str, message: String| {
+        problems.push(Problem::new(file, lines.find(section, None, Some(key)), message));
+    };
     if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
         report("log", "level", format!("'{}' is not a log filter (try info, debug, madoguchi=debug)", s.log.level));
     }

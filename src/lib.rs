@@ -27,6 +27,7 @@ pub mod diagnostic;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod mail;
 pub mod routing;
 pub mod store;
 pub mod telemetry;

@@ -29,6 +29,7 @@ fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
             raw: None,
             attachments: vec![],
             actor: "system".into(),
+            ..Default::default()
         },
         decision: Decision { category: "general".into(), priority: Priority::Normal, tier: Tier::HELPDESK, rule: None },
         files: vec![],

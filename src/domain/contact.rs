@@ -20,7 +20,20 @@ pub struct AttachmentUpload {
     pub bytes: Vec<u8>,
 }
 
+/// An acknowledgement to send once the contact is stored (never for auto-replies, bounces or
+/// bulk mail; rate-limited per address by the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckRequest {
+    pub to: String,
+    /// The Message-ID being answered.
+    pub in_reply_to: Option<String>,
+    pub subject: String,
+    /// Our Message-ID for the acknowledgement, so a reply to it threads onto the ticket.
+    pub message_id: String,
+    pub limit_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewContact {
     pub channel: Channel,
     /// Join this ticket instead of opening a new one.
@@ -38,6 +51,19 @@ pub struct NewContact {
     pub attachments: Vec<AttachmentUpload>,
     /// Who recorded it: `system` for automatic intake, the operator's name for a hand-logged one.
     pub actor: String,
+    /// Message-IDs this contact answers (In-Reply-To, References): a contact or acknowledgement
+    /// with one of them puts this contact on that ticket.
+    pub thread_refs: Vec<String>,
+    /// A ticket number found in the subject: joined if it exists and is not closed.
+    pub subject_ticket: Option<TicketNumber>,
+    /// A contact whose `source_ref` was seen before is not stored again (a repeated Message-ID).
+    pub dedupe_source: bool,
+    pub acknowledge: Option<AckRequest>,
+    /// Why no acknowledgement is sent (auto-reply, bounce, bulk), recorded in the history.
+    pub ack_skip_reason: Option<String>,
+    /// What the intake read besides the caller (a fax's pages and receive time, a mail that
+    /// could not be fully parsed), recorded in the history.
+    pub details: Option<serde_json::Value>,
 }
 
 pub const SUBJECT_MAX_CHARS: usize = 200;
@@ -68,17 +94,10 @@ mod tests {
     fn contact(subject: Option<&str>, body: &str, channel: Channel) -> NewContact {
         NewContact {
             channel,
-            join: None,
             subject: subject.map(str::to_owned),
             body: body.to_owned(),
-            caller: CallerInfo::default(),
-            dialed_number: None,
-            menu_choices: None,
-            received_at_ms: 0,
-            source_ref: None,
-            raw: None,
-            attachments: vec![],
             actor: "system".into(),
+            ..Default::default()
         }
     }
 

@@ -6,5 +6,5 @@ pub mod text;
 pub mod ticket;
 pub mod time;
 
-pub use contact::{AttachmentUpload, CallerInfo, NewContact};
+pub use contact::{AckRequest, AttachmentUpload, CallerInfo, NewContact};
 pub use ticket::{Channel, ParseEnumError, Priority, Status, TicketNumber, Tier, TransitionError};

@@ -97,6 +97,12 @@ pub struct TransitionError {
     pub to: Status,
 }
 
+impl Default for Channel {
+    fn default() -> Self {
+        Channel::Manual
+    }
+}
+
 impl Status {
     /// The moves an operator may make. A resolved ticket may be reopened (back to in_progress);
     /// a closed one is final: a new inquiry about it opens a new ticket.

@@ -157,6 +157,7 @@ fn to_contact(input: ContactIn, actor: String) -> Result<NewContact, ApiError> {
         raw,
         attachments,
         actor,
+        ..Default::default()
     })
 }
 

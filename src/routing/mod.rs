@@ -108,23 +108,9 @@ fn sender_matches(pattern: &str, address: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::CallerInfo;
 
     fn contact(channel: Channel, subject: &str, body: &str) -> NewContact {
-        NewContact {
-            channel,
-            join: None,
-            subject: Some(subject.into()),
-            body: body.into(),
-            caller: CallerInfo::default(),
-            dialed_number: None,
-            menu_choices: None,
-            received_at_ms: 0,
-            source_ref: None,
-            raw: None,
-            attachments: vec![],
-            actor: "system".into(),
-        }
+        NewContact { channel, subject: Some(subject.into()), body: body.into(), ..Default::default() }
     }
 
     fn builtin() -> Rules {

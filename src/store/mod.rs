@@ -5,14 +5,18 @@
 //! are chosen by [`Backend`]. Writes go through [`Store::write_batch`], which the intake's single
 //! writer calls with many writes at once: one transaction, one fsync.
 
+mod directory;
 mod files;
 mod model;
+mod outbox;
 mod read;
 mod search;
 mod write;
 
+pub use directory::DirectoryEntry;
 pub use files::{AttachmentFiles, FileError};
 pub use model::*;
+pub use outbox::OutboxItem;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

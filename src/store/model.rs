@@ -51,6 +51,8 @@ pub struct Recorded {
     pub contact_id: i64,
     /// True when the contact opened a new ticket, false when it joined one.
     pub created: bool,
+    /// True when this contact had been stored before (same Message-ID); nothing was written.
+    pub duplicate: bool,
 }
 
 /// Why one write of a batch was refused; the rest of the batch goes ahead.

@@ -5,13 +5,15 @@ use super::read::summary;
 use super::search::SUMMARY_COLUMNS;
 use super::{Backend, Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, WriteOp, WriteOutcome};
 use crate::domain::time::{jst_day, now_millis};
-use crate::domain::{Status, TicketNumber, phone, text};
+use crate::domain::{NewContact, Status, TicketNumber, phone, text};
 use serde_json::json;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
 
 /// Search text kept per ticket; later contacts beyond this are still stored, just not indexed.
 const SEARCH_TEXT_MAX: usize = 64 * 1024;
 const BODY_INDEXED_CHARS: usize = 4000;
+/// References looked at when threading a reply (the newest ones).
+const MAX_THREAD_REFS: usize = 20;
 
 impl Store {
     /// Carries out `ops` in one transaction. A refused op (unknown ticket, forbidden status move)
@@ -97,19 +99,41 @@ impl Store {
             Some(&c.body.chars().take(BODY_INDEXED_CHARS).collect::<String>()),
         ]);
 
-        let (ticket_id, number, created) = match &c.join {
-            Some(number) => {
-                let sql = format!("SELECT id, status FROM tickets WHERE number = $1{}", self.lock_suffix());
-                let row = sqlx::query(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
-                let Some(row) = row else {
-                    return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())));
-                };
-                let id: i64 = row.try_get("id")?;
-                let status: String = row.try_get("status")?;
-                let status: Status = status.parse().map_err(|e| StoreError::Corrupt(format!("status: {e}")))?;
-                if status == Status::Closed {
+        if c.dedupe_source
+            && let Some(source) = &c.source_ref
+        {
+            let seen = sqlx::query(
+                "SELECT c.id, c.ticket_id, t.number FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.source_ref = $1 ORDER BY c.id LIMIT 1",
+            )
+            .bind(source)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some(row) = seen {
+                let number: String = row.try_get("number")?;
+                return Ok(WriteOutcome::Recorded(Recorded {
+                    ticket: number.parse().map_err(|e| StoreError::Corrupt(format!("number: {e}")))?,
+                    ticket_id: row.try_get("ticket_id")?,
+                    contact_id: row.try_get("id")?,
+                    created: false,
+                    duplicate: true,
+                }));
+            }
+        }
+
+        let target = match &c.join {
+            Some(number) => match self.find_ticket(conn, number).await? {
+                None => return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone()))),
+                Some((_, status)) if status == Status::Closed => {
                     return Ok(WriteOutcome::Refused(Refusal::Closed(number.clone())));
                 }
+                Some((id, status)) => Some((id, number.clone(), status)),
+            },
+            // A reply to a closed ticket opens a new one.
+            None => self.find_thread(conn, c).await?.filter(|(_, _, status)| *status != Status::Closed),
+        };
+        let (ticket_id, number, created) = match target {
+            Some((id, number, status)) => {
                 if status == Status::Resolved {
                     sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
                         .bind(Status::InProgress.as_str())
@@ -119,7 +143,7 @@ impl Store {
                     let detail = json!({"from": status, "to": Status::InProgress, "reason": "new contact"});
                     pending.history(id, now, &c.actor, "status_changed", &detail);
                 }
-                (id, number.clone(), false)
+                (id, number, false)
             }
             None => {
                 let number =
@@ -208,6 +232,16 @@ impl Store {
             pending.history(ticket_id, now, &c.actor, "attachment_added", &detail);
         }
 
+        if let Some(details) = &c.details {
+            pending.history(
+                ticket_id,
+                now,
+                &c.actor,
+                "intake_details",
+                &json!({"contact_id": contact_id, "details": details}),
+            );
+        }
+
         // Routing of a joining contact is recorded but does not override what operators set.
         let detail = json!({
             "rule": d.rule, "category": d.category, "priority": d.priority, "tier": d.tier,
@@ -215,7 +249,108 @@ impl Store {
         });
         pending.history(ticket_id, now, "routing", "routed", &detail);
 
-        Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created }))
+        self.queue_ack(conn, pending, c, ticket_id, now).await?;
+        Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created, duplicate: false }))
+    }
+
+    async fn find_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        number: &TicketNumber,
+    ) -> Result<Option<(i64, Status)>, StoreError> {
+        let sql = format!("SELECT id, status FROM tickets WHERE number = $1{}", self.lock_suffix());
+        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await? else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("status")?;
+        Ok(Some((row.try_get("id")?, status.parse().map_err(|e| StoreError::Corrupt(format!("status: {e}")))?)))
+    }
+
+    /// The ticket a reply belongs to: one whose contact or acknowledgement has a Message-ID the
+    /// reply refers to, else the ticket number written in its subject.
+    async fn find_thread(
+        &self,
+        conn: &mut AnyConnection,
+        c: &NewContact,
+    ) -> Result<Option<(i64, TicketNumber, Status)>, StoreError> {
+        let refs: Vec<&String> = c.thread_refs.iter().rev().take(MAX_THREAD_REFS).collect();
+        if !refs.is_empty() {
+            let placeholders: Vec<String> = (1..=refs.len()).map(|i| format!("${i}")).collect();
+            let list = placeholders.join(", ");
+            for sql in [
+                format!(
+                    "SELECT t.id, t.number, t.status FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
+                     WHERE c.source_ref IN ({list}) ORDER BY c.id DESC LIMIT 1"
+                ),
+                format!(
+                    "SELECT t.id, t.number, t.status FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                     WHERE o.message_id IN ({list}) ORDER BY o.id DESC LIMIT 1"
+                ),
+            ] {
+                let mut query = sqlx::query(AssertSqlSafe(sql));
+                for r in &refs {
+                    query = query.bind(r.as_str());
+                }
+                if let Some(row) = query.fetch_optional(&mut *conn).await? {
+                    let number: String = row.try_get("number")?;
+                    let status: String = row.try_get("status")?;
+                    return Ok(Some((
+                        row.try_get("id")?,
+                        number.parse().map_err(|e| StoreError::Corrupt(format!("number: {e}")))?,
+                        status.parse().map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
+                    )));
+                }
+            }
+        }
+        match &c.subject_ticket {
+            Some(number) => Ok(self.find_ticket(conn, number).await?.map(|(id, status)| (id, number.clone(), status))),
+            None => Ok(None),
+        }
+    }
+
+    /// Queues the acknowledgement, unless this address had `limit_per_hour` already.
+    async fn queue_ack(
+        &self,
+        conn: &mut AnyConnection,
+        pending: &mut Pending,
+        c: &NewContact,
+        ticket_id: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let Some(ack) = &c.acknowledge else {
+            if let Some(reason) = &c.ack_skip_reason {
+                pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": reason}));
+            }
+            return Ok(());
+        };
+        let to_key = ack.to.trim().to_ascii_lowercase();
+        let recent: i64 =
+            sqlx::query("SELECT COUNT(*) FROM outbox WHERE to_key = $1 AND kind = 'ack' AND created_at > $2")
+                .bind(&to_key)
+                .bind(now - 3_600_000)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+        if recent >= i64::from(ack.limit_per_hour) {
+            pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": "rate limit for this sender"}));
+            return Ok(());
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO outbox (ticket_id, kind, to_addr, to_key, message_id, in_reply_to, subject, status, \
+             next_attempt_at, created_at) VALUES ($1, 'ack', $2, $3, $4, $5, $6, 'pending', $7, $7) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(&ack.to)
+        .bind(&to_key)
+        .bind(&ack.message_id)
+        .bind(ack.in_reply_to.as_deref())
+        .bind(&ack.subject)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+        pending.history(ticket_id, now, "mail", "ack_queued", &json!({"outbox_id": id}));
+        Ok(())
     }
 
     async fn update(
