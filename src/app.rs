@@ -7,12 +7,17 @@ use crate::config::Settings;
 use crate::diagnostic::Problems;
 use crate::http::{AppState, router};
 use crate::intake::Intake;
+use crate::mail::deliver::MailIntake;
+use crate::mail::listener::{MailServer, tls_acceptor};
+use crate::notify::Notifier;
 use crate::routing::{self, Rules};
 use crate::store::{AttachmentFiles, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,10 +32,18 @@ pub enum AppError {
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Fax(#[from] crate::mail::fax::ProfileError),
+    #[error("STARTTLS: {0}")]
+    Tls(#[from] crate::mail::listener::TlsError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 pub struct App {
     http: TcpListener,
+    mail: MailServer,
+    notifier: Notifier,
     state: AppState,
     max_body_bytes: usize,
     tracker: TaskTracker,
@@ -63,8 +76,22 @@ impl App {
         );
         let addr = settings.http.listen;
         let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "HTTP", addr, source })?;
+
+        let outbox = Arc::new(Notify::new());
+        let notifier = Notifier::new(store.clone(), &settings.notify, outbox.clone())?;
+        let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox)?;
+        let tls = match (settings.mail.tls_cert.as_str(), settings.mail.tls_key.as_str()) {
+            ("", _) | (_, "") => None,
+            (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
+        };
+        let addr = settings.mail.listen;
+        let mail_listener =
+            TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "SMTP/LMTP", addr, source })?;
+        let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
         Ok(App {
             http,
+            mail,
+            notifier,
             state: AppState { store, intake, files },
             max_body_bytes: settings.http.max_body_bytes as usize,
             tracker,
@@ -75,13 +102,32 @@ impl App {
         self.http.local_addr().expect("a bound listener has an address")
     }
 
+    pub fn mail_addr(&self) -> SocketAddr {
+        self.mail.local_addr().expect("a bound listener has an address")
+    }
+
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { http, state, max_body_bytes, tracker } = self;
+        let App { http, mail, notifier, state, max_body_bytes, tracker } = self;
         let store = state.store.clone();
-        tracing::info!(http = %http.local_addr().map_err(AppError::Serve)?, store = store.backend().name(), "madoguchi serving");
+        let stop = CancellationToken::new();
+        tracing::info!(
+            http = %http.local_addr().map_err(AppError::Serve)?,
+            mail = %mail.local_addr().map_err(AppError::Serve)?,
+            store = store.backend().name(),
+            "madoguchi serving"
+        );
+        tracker.spawn(mail.run(stop.clone(), tracker.clone()));
+        tracker.spawn(notifier.run(stop.clone()));
+        let signal = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.cancel();
+        });
         let app = router(state, max_body_bytes);
-        axum::serve(http, app).with_graceful_shutdown(shutdown).await.map_err(AppError::Serve)?;
-        // The router (and with it every Intake handle) is gone: the writer drains and stops.
+        axum::serve(http, app).with_graceful_shutdown(stop.clone().cancelled_owned()).await.map_err(AppError::Serve)?;
+        stop.cancel();
+        // The router and the mail server (and with them every Intake handle) are gone: the
+        // writer drains what is queued and stops.
         tracker.close();
         tracker.wait().await;
         store.close().await;

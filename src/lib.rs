@@ -28,6 +28,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mail;
+pub mod notify;
 pub mod routing;
 pub mod store;
 pub mod telemetry;

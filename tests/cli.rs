@@ -28,6 +28,7 @@ async fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
         .current_dir(dir.path())
         .env_remove("MADOGUCHI_CONFIG")
         .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -1,1 +1,180 @@
+//! A received message → a contact → the intake: sender, fax details, threading, the original
+//! message kept as `message.eml`, and the acknowledgement requested when a person wrote.
 
+use super::fax::{self, FaxProfile, ProfileError};
+use super::parse::{self, ParsedMail};
+use crate::config::Settings;
+use crate::domain::time::now_millis;
+use crate::domain::{AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, TicketNumber};
+use crate::intake::{Intake, IntakeError};
+use crate::store::{Recorded, Store};
+use regex::Regex;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct MailIntake {
+    intake: Intake,
+    store: Store,
+    profiles: Arc<Vec<FaxProfile>>,
+    hostname: String,
+    acknowledge: bool,
+    ack_limit_per_hour: u32,
+    /// Woken when an acknowledgement was queued.
+    outbox: Arc<Notify>,
+    ticket_in_subject: Regex,
+}
+
+static ACK_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl MailIntake {
+    pub fn new(
+        settings: &Settings,
+        intake: Intake,
+        store: Store,
+        outbox: Arc<Notify>,
+    ) -> Result<MailIntake, ProfileError> {
+        let mut profiles =
+            settings.fax.profiles.iter().map(FaxProfile::from_settings).collect::<Result<Vec<_>, _>>()?;
+        profiles.extend(fax::builtin_profiles());
+        Ok(MailIntake {
+            intake,
+            store,
+            profiles: Arc::new(profiles),
+            hostname: settings.mail.hostname.clone(),
+            acknowledge: settings.mail.acknowledge,
+            ack_limit_per_hour: settings.mail.ack_limit_per_hour,
+            outbox,
+            ticket_in_subject: Regex::new(r"\b(\d{8}-\d{4,})\b").expect("valid pattern"),
+        })
+    }
+
+    /// Stores one message. `Ok` means it is committed (or was already, for a repeated
+    /// Message-ID); only then may the sender be told 250.
+    pub async fn deliver(&self, envelope_from: &str, raw: Vec<u8>) -> Result<Recorded, IntakeError> {
+        let size = raw.len();
+        let envelope = envelope_from.to_owned();
+        let (mail, raw) = tokio::task::spawn_blocking(move || (parse::parse(&raw, &envelope), raw))
+            .await
+            .map_err(|e| IntakeError::Store(format!("parser stopped: {e}")))?;
+        let contact = self.contact(envelope_from, mail, raw).await;
+        let channel = contact.channel;
+        let automatic = contact.ack_skip_reason.clone();
+        let ack = contact.acknowledge.is_some();
+        let attachments = contact.attachments.len();
+        let (recorded, _) = self.intake.submit(contact).await?;
+        if ack && !recorded.duplicate {
+            self.outbox.notify_one();
+        }
+        tracing::info!(
+            ticket = %recorded.ticket, created = recorded.created, duplicate = recorded.duplicate, channel = %channel,
+            bytes = size, attachments, no_ack = automatic.as_deref().unwrap_or("-"), "mail received"
+        );
+        Ok(recorded)
+    }
+
+    async fn contact(&self, envelope_from: &str, mail: ParsedMail, raw: Vec<u8>) -> NewContact {
+        let from = mail.from_addr.clone().unwrap_or_else(|| envelope_from.to_owned());
+        let subject = mail.subject.clone().unwrap_or_default();
+        let fax = fax::detect(&self.profiles, &from, &subject, &mail.body, &mail.attachments);
+        let channel = if fax.is_some() { Channel::Fax } else { Channel::Email };
+        let fax_number = fax.as_ref().and_then(|f| f.number.clone());
+        let email = (!from.is_empty()).then(|| from.clone());
+        let directory = self
+            .store
+            .directory_lookup(if fax.is_some() { None } else { email.as_deref() }, fax_number.as_deref())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "directory lookup failed");
+                None
+            });
+
+        let source_ref =
+            mail.message_id.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&raw))));
+        let mut thread_refs = mail.in_reply_to.clone();
+        thread_refs.extend(mail.references.iter().cloned());
+        let subject_ticket = self.ticket_in_subject.captures(&subject).and_then(|c| c[1].parse::<TicketNumber>().ok());
+
+        let skip = if fax.is_some() {
+            Some("fax gateway mail".to_owned())
+        } else if let Some(why) = mail.automatic {
+            Some(why.to_owned())
+        } else if !self.acknowledge {
+            Some("acknowledgements are turned off".to_owned())
+        } else if email.is_none() {
+            Some("no address to answer".to_owned())
+        } else {
+            None
+        };
+        let acknowledge = match (&skip, &email) {
+            (None, Some(to)) => Some(AckRequest {
+                to: to.clone(),
+                in_reply_to: mail.message_id.clone(),
+                subject: subject.clone(),
+                message_id: format!(
+                    "ack.{}.{}@{}",
+                    now_millis(),
+                    ACK_COUNTER.fetch_add(1, Ordering::Relaxed),
+                    self.hostname
+                ),
+                limit_per_hour: self.ack_limit_per_hour,
+            }),
+            _ => None,
+        };
+
+        let mut details = serde_json::Map::new();
+        if let Some(f) = &fax {
+            details.insert("fax".into(), json!(f));
+        }
+        if let Some(p) = &mail.problem {
+            details.insert("problem".into(), json!(p));
+        }
+        if let Some(why) = mail.automatic {
+            details.insert("automatic".into(), json!(why));
+        }
+        let mut body = mail.body;
+        if let Some(f) = &fax {
+            let summary = format!(
+                "[FAX] 送信元 / from: {}  ページ数 / pages: {}  受信 / received: {}",
+                f.number.as_deref().unwrap_or("不明 / unknown"),
+                f.pages.map(|p| p.to_string()).unwrap_or_else(|| "不明 / unknown".into()),
+                f.received.as_deref().unwrap_or("-"),
+            );
+            body = format!("{summary}\n\n{body}");
+        }
+        let mut attachments = vec![AttachmentUpload {
+            filename: "message.eml".into(),
+            content_type: "message/rfc822".into(),
+            bytes: raw,
+        }];
+        attachments.extend(mail.attachments);
+
+        NewContact {
+            channel,
+            subject: mail.subject,
+            body,
+            caller: CallerInfo {
+                number: None,
+                name: mail.from_name.or_else(|| directory.as_ref().map(|d| d.name.clone())),
+                email,
+                fax: fax_number,
+                organisation: directory.map(|d| d.department),
+            },
+            received_at_ms: now_millis(),
+            source_ref: Some(source_ref),
+            raw: Some(mail.headers),
+            attachments,
+            actor: "mail".into(),
+            thread_refs,
+            subject_ticket,
+            dedupe_source: true,
+            ack_skip_reason: skip.filter(|_| acknowledge.is_none()),
+            acknowledge,
+            details: (!details.is_empty()).then_some(serde_json::Value::Object(details)),
+            ..Default::default()
+        }
+    }
+}

@@ -132,6 +132,7 @@ impl TestDb {
         s.database.url = self.url.clone();
         s.database.max_connections = 4;
         s.http.listen = "127.0.0.1:0".parse().unwrap();
+        s.mail.listen = "127.0.0.1:0".parse().unwrap();
         s
     }
 
@@ -144,6 +145,7 @@ impl TestDb {
 
 pub struct TestApp {
     pub base: String,
+    pub mail: std::net::SocketAddr,
     pub client: reqwest::Client,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
@@ -160,6 +162,7 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
     adjust(&mut settings);
     let app = App::build(&settings).await.expect("service starts");
     let base = format!("http://{}", app.http_addr());
+    let mail = app.mail_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -168,7 +171,7 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
         .await
         .expect("service runs");
     });
-    TestApp { base, client: reqwest::Client::new(), db, stop: Some(stop), task }
+    TestApp { base, mail, client: reqwest::Client::new(), db, stop: Some(stop), task }
 }
 
 impl TestApp {
