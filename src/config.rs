@@ -414,7 +414,6 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     if s.notify.max_attempts == 0 || s.notify.retry_initial_secs == 0 {
         report("notify", "max_attempts", "max_attempts and retry_initial_secs must be at least 1".into());
     }
-    drop(report);
     for (i, p) in s.fax.profiles.iter().enumerate() {
         if let Err(e) = crate::mail::fax::FaxProfile::from_settings(p) {
             problems.push(Problem::new(file, lines.find("fax.profiles", Some(i), Some(e.field)), e.to_string()));
@@ -428,11 +427,13 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
             ));
         }
     }
-    let mut report = |section: &str, key: &str, message: String| {
-        problems.push(Problem::new(file, lines.find(section, None, Some(key)), message));
-    };
     if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
-        report("log", "level", format!("'{}' is not a log filter (try info, debug, madoguchi=debug)", s.log.level));
+        let line = lines.find("log", None, Some("level"));
+        problems.push(Problem::new(
+            file,
+            line,
+            format!("'{}' is not a log filter (try info, debug, madoguchi=debug)", s.log.level),
+        ));
     }
     problems
 }

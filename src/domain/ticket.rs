@@ -97,6 +97,8 @@ pub struct TransitionError {
     pub to: Status,
 }
 
+// Declared by `string_enum!`, which cannot mark one variant `#[default]` for every enum.
+#[allow(clippy::derivable_impls)]
 impl Default for Channel {
     fn default() -> Self {
         Channel::Manual

@@ -124,7 +124,7 @@ impl Store {
         let target = match &c.join {
             Some(number) => match self.find_ticket(conn, number).await? {
                 None => return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone()))),
-                Some((_, status)) if status == Status::Closed => {
+                Some((_, Status::Closed)) => {
                     return Ok(WriteOutcome::Refused(Refusal::Closed(number.clone())));
                 }
                 Some((id, status)) => Some((id, number.clone(), status)),
