@@ -4,6 +4,8 @@
 //! (on standard error, past the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use madoguchi::app::App;
 use madoguchi::config::Settings;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
