@@ -57,8 +57,17 @@ pub fn load_rules(settings: &Settings) -> Result<Rules, Problems> {
     }
 }
 
-impl App {
-    pub async fn build(settings: &Settings) -> Result<App, AppError> {
+/// The store and the intake writer, without any listener: what `serve` builds on, and what
+/// `import-mail` uses on its own.
+pub struct Core {
+    pub store: Store,
+    pub intake: Intake,
+    pub files: AttachmentFiles,
+    pub tracker: TaskTracker,
+}
+
+impl Core {
+    pub async fn start(settings: &Settings) -> Result<Core, AppError> {
         std::fs::create_dir_all(&settings.data_dir)
             .map_err(|source| AppError::DataDir { path: settings.data_dir.display().to_string(), source })?;
         let rules = Arc::new(load_rules(settings)?);
@@ -74,6 +83,22 @@ impl App {
             settings.intake.queue_depth as usize,
             &tracker,
         );
+        Ok(Core { store, intake, files, tracker })
+    }
+
+    /// Waits for queued writes after every `Intake` handle is dropped.
+    pub async fn finish(self) {
+        let Core { store, intake, tracker, .. } = self;
+        drop(intake);
+        tracker.close();
+        tracker.wait().await;
+        store.close().await;
+    }
+}
+
+impl App {
+    pub async fn build(settings: &Settings) -> Result<App, AppError> {
+        let Core { store, intake, files, tracker } = Core::start(settings).await?;
         let addr = settings.http.listen;
         let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "HTTP", addr, source })?;
 

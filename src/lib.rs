@@ -24,6 +24,7 @@
 pub mod app;
 pub mod config;
 pub mod diagnostic;
+pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod intake;

@@ -1,10 +1,13 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use madoguchi::app::{App, load_rules};
+use madoguchi::app::{App, Core, load_rules};
 use madoguchi::config::{self, Loaded};
+use madoguchi::mail::deliver::MailIntake;
 use madoguchi::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// madoguchi — the helpdesk's single window (窓口): phone, e-mail and FAX intake into routed tickets.
 #[derive(Parser)]
@@ -25,7 +28,20 @@ enum Command {
     Check,
     /// Apply database migrations and exit.
     Migrate,
+    /// Read one message on standard input and store it like the SMTP listener does (for an
+    /// MTA pipe or a procmail rule). Exit 0 stored, 75 try again later, 65 no message.
+    ImportMail {
+        /// The envelope sender (Postfix: ${sender}); default: Return-Path, else From.
+        #[arg(long)]
+        sender: Option<String>,
+    },
+    /// Replace the staff directory with a CSV file (name, department, phone, email).
+    ImportDirectory { file: PathBuf },
 }
+
+/// sysexits.h codes an MTA understands.
+const EX_DATAERR: u8 = 65;
+const EX_TEMPFAIL: u8 = 75;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -40,6 +56,16 @@ fn main() -> ExitCode {
         Command::Check => return check(&loaded),
         Command::Serve => runtime().and_then(|rt| rt.block_on(serve(loaded))),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(loaded))),
+        Command::ImportMail { sender } => {
+            return match runtime() {
+                Ok(rt) => rt.block_on(import_mail(loaded, sender)),
+                Err(e) => {
+                    eprintln!("madoguchi: {e:#}");
+                    ExitCode::from(EX_TEMPFAIL)
+                }
+            };
+        }
+        Command::ImportDirectory { file } => runtime().and_then(|rt| rt.block_on(import_directory(loaded, file))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -87,6 +113,59 @@ async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
     store.migrate().await?;
     println!("ok: {} database is up to date", store.backend().name());
     store.close().await;
+    Ok(())
+}
+
+async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
+    madoguchi::telemetry::init(&loaded.settings.log.level);
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw) {
+        eprintln!("madoguchi: cannot read the message: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        eprintln!("madoguchi: no message on standard input");
+        return ExitCode::from(EX_DATAERR);
+    }
+    if raw.len() as u64 > loaded.settings.mail.max_message_bytes {
+        eprintln!("madoguchi: the message is larger than [mail] max_message_bytes");
+        return ExitCode::from(EX_DATAERR);
+    }
+    let sender = sender.unwrap_or_else(|| madoguchi::mail::deliver::sender_from_headers(&raw));
+    let core = match Core::start(&loaded.settings).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("madoguchi: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let result =
+        match MailIntake::new(&loaded.settings, core.intake.clone(), core.store.clone(), Arc::new(Notify::new())) {
+            Ok(mail) => mail.deliver(&sender, raw).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+    core.finish().await;
+    match result {
+        Ok(recorded) => {
+            println!("stored as ticket {}", recorded.ticket);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("madoguchi: not stored, try again later: {e}");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
+async fn import_directory(loaded: Loaded, file: PathBuf) -> anyhow::Result<()> {
+    let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let entries = madoguchi::directory::parse_csv(&file.display().to_string(), &data)?;
+    std::fs::create_dir_all(&loaded.settings.data_dir).context("cannot create the data directory")?;
+    let store = Store::connect(&loaded.settings.database_url(), 1).await?;
+    store.migrate().await?;
+    let count = store.replace_directory(&entries).await?;
+    store.close().await;
+    println!("ok: the directory now has {count} entries");
     Ok(())
 }
 

@@ -138,3 +138,62 @@ async fn migrate_creates_the_database_and_is_repeatable() {
         reqwest::get(format!("{}/healthz", service.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+fn madoguchi_stdin(dir: &Path, args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.args(args).current_dir(dir).env_remove("MADOGUCHI_CONFIG").env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn import_mail_from_a_pipe_with_the_directory_and_mta_exit_codes() {
+    let Some(db) = TestDb::new(Db::Sqlite, "import-mail").await else { return };
+    let env = [("MADOGUCHI_DATABASE_URL", db.url.as_str())];
+    let dir = db.dir.path();
+    std::fs::write(
+        dir.join("staff.csv"),
+        "氏名,部署,電話番号,メールアドレス\n山田 太郎,労災保険業務課,03-1111-2222,yamada@mhlw.go.jp\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir, &["import-directory", "staff.csv"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 entries"));
+
+    let message = "Return-Path: <yamada@mhlw.go.jp>\r\nFrom: yamada@mhlw.go.jp\r\nSubject: =?UTF-8?B?44Ki44Kr44Km44Oz44OI44Ot44OD44Kv?=\r\nMessage-ID: <pipe1@mhlw.go.jp>\r\n\r\nお願いします\r\n";
+    let out = madoguchi_stdin(dir, &["import-mail"], &env, message.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let number: madoguchi::domain::TicketNumber = stdout.trim().rsplit(' ').next().unwrap().parse().unwrap();
+
+    let store = madoguchi::store::Store::connect(&db.url, 1).await.unwrap();
+    let t = store.ticket(&number).await.unwrap().expect("the piped message is a ticket");
+    assert_eq!(t.ticket.subject, "アカウントロック");
+    assert_eq!(t.contacts[0].organisation.as_deref(), Some("労災保険業務課"), "organisation from the directory");
+    assert_eq!(t.contacts[0].display_name.as_deref(), Some("山田 太郎"), "name from the directory");
+    store.close().await;
+
+    let again = madoguchi_stdin(dir, &["import-mail"], &env, message.as_bytes());
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8_lossy(&again.stdout), stdout, "a re-delivered message answers with the same ticket");
+
+    let empty = madoguchi_stdin(dir, &["import-mail"], &env, b"");
+    assert_eq!(empty.status.code(), Some(65));
+    let down = madoguchi_stdin(
+        dir,
+        &["import-mail"],
+        &[("MADOGUCHI_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")],
+        message.as_bytes(),
+    );
+    assert_eq!(down.status.code(), Some(75), "a store that cannot be reached means try again later: {}", stderr(&down));
+}

@@ -15,6 +15,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 
+/// The envelope sender of a message that arrives without one (`import-mail` from a pipe):
+/// its Return-Path, else its From address. An empty Return-Path (`<>`) is a bounce.
+pub fn sender_from_headers(raw: &[u8]) -> String {
+    let Some(headers) = mail_parser::MessageParser::default().parse_headers(raw) else {
+        return "unknown@invalid".into();
+    };
+    if let Some(rp) = headers.header_raw("Return-Path") {
+        return rp.trim().trim_start_matches('<').trim_end_matches('>').trim().to_owned();
+    }
+    headers
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "unknown@invalid".into())
+}
+
 #[derive(Clone)]
 pub struct MailIntake {
     intake: Intake,
