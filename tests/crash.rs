@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-on_both_backends!(acknowledged_contacts_survive_sigkill);
+on_both_backends!(acknowledged_contacts_survive_sigkill, mail_answered_250_survives_sigkill_and_is_never_stored_twice);
 
 const CLIENTS: usize = 8;
 const KILL_AFTER: usize = 300;
@@ -74,6 +74,84 @@ async fn acknowledged_contacts_survive_sigkill(db: Db) {
         }
     }
     assert!(missing.is_empty(), "{} of {} acknowledged contacts were lost: {missing:?}", missing.len(), acked.len());
+    drop(service);
+    db.cleanup().await;
+}
+
+const MAIL_KILL_AFTER: usize = 150;
+
+fn message(id: &str) -> Vec<u8> {
+    format!("From: sender@example.go.jp\r\nTo: helpdesk@example.jp\r\nSubject: =?UTF-8?B?6Zqc5a6z5aCx5ZGK?=\r\nMessage-ID: <{id}>\r\n\r\nサーバが応答しません。\r\n").into_bytes()
+}
+
+async fn mail_answered_250_survives_sigkill_and_is_never_stored_twice(db: Db) {
+    use common::smtp::Smtp;
+    let Some(db) = TestDb::new(db, "mail_answered_250_survives_sigkill").await else { return };
+    let workdir = tempfile::tempdir().unwrap();
+    let mut service = start_binary(&db, workdir.path()).await;
+
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(Notify::new());
+    let mut clients = Vec::new();
+    for client in 0..6 {
+        let (acked, count, enough, addr) = (acked.clone(), count.clone(), enough.clone(), service.mail);
+        clients.push(tokio::spawn(async move {
+            let (mut s, _) = Smtp::connect(addr).await;
+            if s.cmd("EHLO crash").await.0 != 250 {
+                return;
+            }
+            for i in 0.. {
+                let id = format!("crash-{client}-{i}@example.go.jp");
+                if s.cmd("MAIL FROM:<sender@example.go.jp>").await.0 != 250
+                    || s.cmd("RCPT TO:<helpdesk@example.jp>").await.0 != 250
+                    || s.cmd("DATA").await.0 != 354
+                {
+                    return;
+                }
+                let reply = s.data(&message(&id)).await;
+                if reply.0 != 250 {
+                    return;
+                }
+                let ticket = reply.1.trim().rsplit(' ').next().unwrap().to_owned();
+                acked.lock().unwrap().push((ticket, id));
+                if count.fetch_add(1, Ordering::SeqCst) + 1 == MAIL_KILL_AFTER {
+                    enough.notify_one();
+                }
+            }
+        }));
+    }
+    enough.notified().await;
+    service.child.start_kill().expect("SIGKILL sent");
+    service.child.wait().await.unwrap();
+    for c in clients {
+        c.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= MAIL_KILL_AFTER);
+
+    let service = start_binary(&db, workdir.path()).await;
+    // The sending MTAs retry what they sent; some of it was stored before they heard 250.
+    for (_, id) in acked.iter().step_by(3) {
+        let reply =
+            common::smtp::send_mail(service.mail, "sender@example.go.jp", "helpdesk@example.jp", &message(id)).await;
+        assert_eq!(reply.0, 250, "{}", reply.1);
+    }
+    let http = reqwest::Client::new();
+    let mut problems = Vec::new();
+    for (number, id) in &acked {
+        let r = http.get(format!("{}/api/tickets/{number}", service.base)).send().await.unwrap();
+        if r.status() != 200 {
+            problems.push(format!("{number}: missing"));
+            continue;
+        }
+        let t: Value = r.json().await.unwrap();
+        let copies = t["contacts"].as_array().unwrap().iter().filter(|c| c["source_ref"] == id.as_str()).count();
+        if copies != 1 {
+            problems.push(format!("{number}: {copies} copies of {id}"));
+        }
+    }
+    assert!(problems.is_empty(), "{} of {} messages answered 250: {problems:?}", problems.len(), acked.len());
     drop(service);
     db.cleanup().await;
 }

@@ -218,6 +218,7 @@ impl TestApp {
 pub struct Process {
     pub child: tokio::process::Child,
     pub base: String,
+    pub mail: std::net::SocketAddr,
 }
 
 pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
@@ -237,13 +238,16 @@ pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
         .spawn()
         .expect("madoguchi starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
+    let field = |line: &str, name: &str| {
+        line.split(&format!("{name}=")).nth(1).map(|r| r.split_whitespace().next().unwrap().to_owned())
+    };
+    let (base, mail) = loop {
         let line = lines.next_line().await.unwrap().expect("madoguchi logged that it is serving");
-        if let Some(rest) = line.split("http=").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        if let (Some(http), Some(mail)) = (field(&line, "http"), field(&line, "mail")) {
+            break (format!("http://{http}"), mail.parse().unwrap());
         }
     };
     // Keep reading, so a full pipe never blocks the service.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process { child, base }
+    Process { child, base, mail }
 }

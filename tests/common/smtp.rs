@@ -27,7 +27,8 @@ impl Smtp {
         let mut text = String::new();
         loop {
             let mut line = String::new();
-            if self.reader.read_line(&mut line).await.unwrap() == 0 {
+            // A closed or reset connection answers 0: the service is gone.
+            if !matches!(self.reader.read_line(&mut line).await, Ok(n) if n > 0) {
                 return (0, text);
             }
             text.push_str(&line);
@@ -38,7 +39,8 @@ impl Smtp {
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).await.unwrap();
+        // A failed write shows as the next reply's 0.
+        let _ = self.writer.write_all(bytes).await;
     }
 
     pub async fn cmd(&mut self, line: &str) -> (u16, String) {
