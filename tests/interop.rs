@@ -1,0 +1,102 @@
+//! Interop with programs nobody here wrote, as an admin would test the service: swaks (from
+//! Debian) sends mail, in plain text and over STARTTLS with a certificate made by openssl.
+//! `.ci/run` installs them; elsewhere a missing tool skips its test loudly (under CI it fails).
+
+mod common;
+
+use common::{Db, TestDb, skip, spawn_with};
+use std::path::Path;
+use std::process::Command;
+
+fn tool(name: &str, test: &str) -> bool {
+    let found =
+        Command::new("sh").args(["-c", &format!("command -v {name}")]).output().is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} must be installed under CI (see .ci/run)");
+        }
+        skip(test, &format!("{name} is not installed"));
+    }
+    found
+}
+
+fn self_signed(dir: &Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=madoguchi.test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swaks_delivers_plain_and_over_starttls() {
+    let test = "swaks_delivers_plain_and_over_starttls";
+    if !tool("swaks", test) || !tool("openssl", test) {
+        return;
+    }
+    let db = TestDb::new(Db::Sqlite, test).await.unwrap();
+    let (cert, key) = self_signed(db.dir.path());
+    let app = spawn_with(db, move |s| {
+        s.mail.tls_cert = cert;
+        s.mail.tls_key = key;
+        s.mail.recipients = vec!["helpdesk@example.jp".into()];
+    })
+    .await;
+    let server = app.mail.to_string();
+    let pdf = app.db.dir.path().join("申請書.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4 /Type /Page").unwrap();
+    let swaks = |extra: &[&str]| {
+        let mut cmd = Command::new("swaks");
+        cmd.args([
+            "--server",
+            &server,
+            "--from",
+            "sato@example.go.jp",
+            "--to",
+            "helpdesk@example.jp",
+            "--helo",
+            "client.example",
+        ]);
+        cmd.args(extra);
+        let out = cmd.output().expect("swaks runs");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = swaks(&[
+        "--header",
+        "Subject: =?UTF-8?B?44OR44K544Ov44O844OJ44KS5b+Y44KM44G+44GX44Gf?=",
+        "--header",
+        "Content-Type: text/plain; charset=UTF-8",
+        "--body",
+        "初期化をお願いします。",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let number = out
+        .lines()
+        .find_map(|l| l.split("stored as ticket ").nth(1))
+        .expect("the ticket number in the 250")
+        .trim()
+        .to_owned();
+    let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
+    assert_eq!(t["subject"], "パスワードを忘れました");
+    assert_eq!(t["category"], "password_reset");
+
+    let (code, out) = swaks(&["--tls", "--attach", pdf.to_str().unwrap(), "--header", "Subject: TLS"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("TLS started"), "{out}");
+    let number = out.lines().find_map(|l| l.split("stored as ticket ").nth(1)).unwrap().trim().to_owned();
+    let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
+    let names: Vec<&str> =
+        t["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
+    assert!(names.contains(&"申請書.pdf"), "{names:?}");
+
+    let (code, out) = swaks(&["--to", "nobody@example.jp"]);
+    assert_ne!(code, Some(0));
+    assert!(out.contains("550 5.1.1"), "{out}");
+    app.stop().await;
+}
