@@ -8,7 +8,7 @@ use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
 use crate::routing::{Decision, Rules};
 use crate::store::{
     AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
-    WriteOp, WriteOutcome,
+    WriteOp, WriteOutcome, sha256_hex,
 };
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +27,10 @@ pub enum IntakeError {
     #[error("could not store: {0}")]
     Store(String),
 }
+
+/// Attachments up to this size are stored in the database with their contact (one commit, no
+/// file to create and sync); larger ones become files.
+pub const INLINE_MAX_BYTES: usize = 256 * 1024;
 
 type Reply = oneshot::Sender<Result<WriteOutcome, IntakeError>>;
 
@@ -111,12 +115,13 @@ impl Intake {
             uploads
                 .into_iter()
                 .map(|a| {
-                    Ok(StoredFile {
-                        sha256: files.put(&a.bytes)?,
-                        size: a.bytes.len() as u64,
-                        filename: a.filename,
-                        content_type: a.content_type,
-                    })
+                    let size = a.bytes.len() as u64;
+                    let (sha256, inline) = if a.bytes.len() <= INLINE_MAX_BYTES {
+                        (sha256_hex(&a.bytes), Some(a.bytes))
+                    } else {
+                        (files.put(&a.bytes)?, None)
+                    };
+                    Ok(StoredFile { sha256, size, filename: a.filename, content_type: a.content_type, inline })
                 })
                 .collect::<Result<Vec<_>, FileError>>()
         })

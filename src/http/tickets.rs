@@ -127,13 +127,18 @@ pub async fn attachment(State(state): State<AppState>, Path(id): Path<i64>) -> R
     let Some(a) = state.store.attachment(id).await? else {
         return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
     };
-    let files = state.files.clone();
-    let sha = a.sha256.clone();
-    let bytes =
-        tokio::task::spawn_blocking(move || files.read(&sha)).await.map_err(|_| ApiError::Internal)?.map_err(|e| {
-            tracing::error!(error = %e, attachment = id, "attachment file missing");
-            ApiError::Internal
-        })?;
+    let bytes = match state.store.blob(&a.sha256).await? {
+        Some(bytes) => bytes,
+        None => {
+            let files = state.files.clone();
+            let sha = a.sha256.clone();
+            let read = tokio::task::spawn_blocking(move || files.read(&sha)).await.map_err(|_| ApiError::Internal)?;
+            read.map_err(|e| {
+                tracing::error!(error = %e, attachment = id, "attachment file missing");
+                ApiError::Internal
+            })?
+        }
+    };
     let content_type =
         HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&a.filename));

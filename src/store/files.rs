@@ -26,7 +26,7 @@ impl AttachmentFiles {
 
     /// Stores `bytes` durably and returns their SHA-256 in hex.
     pub fn put(&self, bytes: &[u8]) -> Result<String, FileError> {
-        let sha = hex::encode(Sha256::digest(bytes));
+        let sha = sha256_hex(bytes);
         let path = self.path(&sha)?;
         if path.exists() {
             return Ok(sha);
@@ -51,6 +51,10 @@ impl AttachmentFiles {
     pub fn read(&self, sha256: &str) -> Result<Vec<u8>, FileError> {
         Ok(std::fs::read(self.path(sha256)?)?)
     }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {

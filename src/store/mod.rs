@@ -14,7 +14,7 @@ mod search;
 mod write;
 
 pub use directory::DirectoryEntry;
-pub use files::{AttachmentFiles, FileError};
+pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
 pub use outbox::OutboxItem;
 

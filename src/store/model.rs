@@ -19,6 +19,8 @@ pub struct StoredFile {
     pub filename: String,
     pub content_type: String,
     pub size: u64,
+    /// Small content goes into the database with the contact instead of a file.
+    pub inline: Option<Vec<u8>>,
 }
 
 /// An operator's change to a ticket. Unset fields stay as they are.

@@ -116,6 +116,13 @@ impl Store {
         Ok(Some(TicketDetail { ticket, contacts, attachments, history }))
     }
 
+    /// Content kept in the database (small attachments); `None` means it is a file.
+    pub async fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row =
+            sqlx::query("SELECT data FROM blobs WHERE sha256 = $1").bind(sha256).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?)
+    }
+
     pub async fn attachment(&self, id: i64) -> Result<Option<AttachmentRecord>, StoreError> {
         Ok(self.attachments_where("id = $1", id).await?.pop())
     }

@@ -215,6 +215,13 @@ impl Store {
         }
 
         for f in &r.files {
+            if let Some(bytes) = &f.inline {
+                sqlx::query("INSERT INTO blobs (sha256, data) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
+                    .bind(&f.sha256)
+                    .bind(bytes.as_slice())
+                    .execute(&mut *conn)
+                    .await?;
+            }
             sqlx::query(
                 "INSERT INTO attachments (ticket_id, contact_id, sha256, filename, content_type, size, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
