@@ -12,6 +12,7 @@ on_both_backends!(
     migrations_are_idempotent_and_history_is_append_only,
     a_refused_write_does_not_stop_its_batch,
     two_nodes_sharing_one_store_never_share_a_number,
+    a_ticket_opened_and_answered_in_one_batch_is_found_by_both,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -138,5 +139,29 @@ async fn two_nodes_sharing_one_store_never_share_a_number(db: Db) {
     assert_eq!(unique.len(), 200, "every ticket number is unique across nodes");
     a.close().await;
     b.close().await;
+    db.cleanup().await;
+}
+
+async fn a_ticket_opened_and_answered_in_one_batch_is_found_by_both(db: Db) {
+    let Some(db) = TestDb::new(db, "a_ticket_opened_and_answered_in_one_batch").await else { return };
+    let store = open(&db).await;
+    let mut first = contact("プリンタ故障", None);
+    let mut reply = contact("続報", None);
+    if let (WriteOp::Record(a), WriteOp::Record(b)) = (&mut first, &mut reply) {
+        a.contact.source_ref = Some("<p1@example.go.jp>".into());
+        b.contact.thread_refs = vec!["<p1@example.go.jp>".into()];
+        b.contact.body = "トナー交換済み".into();
+    }
+    let out = store.write_batch(&[first, reply]).await.unwrap();
+    let number = recorded(&out[0]);
+    assert_eq!(recorded(&out[1]), number, "the reply threads onto the ticket opened earlier in the batch");
+    for word in ["プリンタ故障", "トナー交換", "交換"] {
+        let page = store
+            .list_tickets(&TicketFilter { text: Some(word.into()), limit: 5, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(page.tickets.iter().map(|t| &t.number).collect::<Vec<_>>(), [&number], "{word}");
+    }
+    store.close().await;
     db.cleanup().await;
 }

@@ -2,7 +2,7 @@
 //! transaction. Every change appends to the ticket's history in the same transaction.
 
 use super::read::summary;
-use super::search::SUMMARY_COLUMNS;
+use super::search::{SUMMARY_COLUMNS, Value};
 use super::{Backend, Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, WriteOp, WriteOutcome};
 use crate::domain::time::{jst_day, now_millis};
 use crate::domain::{NewContact, Status, TicketNumber, phone, text};
@@ -27,10 +27,7 @@ impl Store {
         };
         let now = now_millis();
         let new_tickets = ops.iter().filter(|op| matches!(op, WriteOp::Record(r) if r.contact.join.is_none())).count();
-        let mut pending = Pending {
-            numbers: self.allocate_numbers(&mut tx, now, new_tickets).await?.into_iter(),
-            history: Vec::new(),
-        };
+        let mut pending = Pending::new(self.allocate_numbers(&mut tx, now, new_tickets).await?);
         let mut outcomes = Vec::with_capacity(ops.len());
         for op in ops {
             let outcome = match op {
@@ -41,7 +38,7 @@ impl Store {
             };
             outcomes.push(outcome);
         }
-        pending.flush_history(&mut tx).await?;
+        pending.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
@@ -168,7 +165,7 @@ impl Store {
                     .await?
                     .try_get(0)?;
                 if self.backend == Backend::Sqlite {
-                    self.index_sqlite(conn, id, &text, false).await?;
+                    pending.fts.push((id, text.clone()));
                 }
                 pending.history(id, now, &c.actor, "created", &json!({"channel": c.channel}));
                 (id, number, true)
@@ -204,7 +201,7 @@ impl Store {
         .try_get(0)?;
 
         if !created {
-            self.append_search_text(conn, ticket_id, &indexed).await?;
+            self.append_search_text(conn, pending, ticket_id, &indexed).await?;
             sqlx::query("UPDATE tickets SET contact_count = contact_count + 1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(ticket_id)
@@ -408,7 +405,7 @@ impl Store {
         }
         if let Some(note) = change.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             changed.push(("note_added", json!({"text": note})));
-            self.append_search_text(conn, t.id, &text::fold(note)).await?;
+            self.append_search_text(conn, pending, t.id, &text::fold(note)).await?;
         }
         if changed.is_empty() {
             return Ok(WriteOutcome::Updated(t));
@@ -431,7 +428,13 @@ impl Store {
         Ok(WriteOutcome::Updated(t))
     }
 
-    async fn append_search_text(&self, conn: &mut AnyConnection, id: i64, more: &str) -> Result<(), StoreError> {
+    async fn append_search_text(
+        &self,
+        conn: &mut AnyConnection,
+        pending: &mut Pending,
+        id: i64,
+        more: &str,
+    ) -> Result<(), StoreError> {
         let current: String = sqlx::query("SELECT search_text FROM tickets WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *conn)
@@ -446,14 +449,27 @@ impl Store {
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        self.reindex(conn, id, &text).await
+        self.reindex(conn, pending, id, &text).await
     }
 
     /// Re-indexes a ticket whose search text grew: trigrams for words of three or more
     /// characters, Japanese character pairs for two-character words.
-    async fn reindex(&self, conn: &mut AnyConnection, id: i64, text: &str) -> Result<(), StoreError> {
+    async fn reindex(
+        &self,
+        conn: &mut AnyConnection,
+        pending: &mut Pending,
+        id: i64,
+        text: &str,
+    ) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => self.index_sqlite(conn, id, text, true).await,
+            // A ticket created in this batch is not indexed yet: its pending row is updated.
+            Backend::Sqlite => match pending.fts.iter_mut().find(|(fts_id, _)| *fts_id == id) {
+                Some(row) => {
+                    row.1 = text.to_owned();
+                    Ok(())
+                }
+                None => self.index_sqlite(conn, id, text).await,
+            },
             Backend::Postgres => {
                 sqlx::query("UPDATE tickets SET search_grams = to_tsvector('simple', $1) WHERE id = $2")
                     .bind(text::bigrams(text))
@@ -466,17 +482,9 @@ impl Store {
     }
 
     /// SQLite keeps its two indexes as FTS5 tables beside `tickets`.
-    async fn index_sqlite(
-        &self,
-        conn: &mut AnyConnection,
-        id: i64,
-        text: &str,
-        replace: bool,
-    ) -> Result<(), StoreError> {
-        if replace {
-            sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-            sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-        }
+    async fn index_sqlite(&self, conn: &mut AnyConnection, id: i64, text: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
         sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
             .bind(id)
             .bind(text)
@@ -497,35 +505,61 @@ const NEW_TICKET_POSTGRES: &str = "INSERT INTO tickets (number, subject, channel
      contact_count, created_at, updated_at, search_text, search_grams) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, to_tsvector('simple', $10)) RETURNING id";
 
-/// History rows per INSERT statement (5 values each, well under both databases' limits).
-const HISTORY_CHUNK: usize = 200;
+/// Values bound per multi-row INSERT, well under both databases' limits.
+const VALUES_PER_INSERT: usize = 1000;
 
-/// What a batch hands out and collects: the ticket numbers allocated up front, and the history
-/// rows written together at the end of the batch, in the order they happened.
+/// What a batch hands out and collects: the ticket numbers allocated up front, and the rows
+/// written together at the end of the batch (history in the order it happened, and on SQLite
+/// the full-text rows of new tickets), a few statements instead of several per contact.
 struct Pending {
     numbers: std::vec::IntoIter<TicketNumber>,
     history: Vec<(i64, i64, String, &'static str, String)>,
+    fts: Vec<(i64, String)>,
 }
 
 impl Pending {
+    fn new(numbers: Vec<TicketNumber>) -> Pending {
+        Pending { numbers: numbers.into_iter(), history: Vec::new(), fts: Vec::new() }
+    }
+
     fn history(&mut self, ticket_id: i64, at: i64, actor: &str, action: &'static str, detail: &serde_json::Value) {
         self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
     }
 
-    async fn flush_history(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        for chunk in self.history.chunks(HISTORY_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${}, ${}, ${}, ${})", i * 5 + 1, i * 5 + 2, i * 5 + 3, i * 5 + 4, i * 5 + 5))
-                .collect();
-            let sql = format!("INSERT INTO history (ticket_id, at, actor, action, detail) VALUES {}", rows.join(", "));
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (ticket_id, at, actor, action, detail) in chunk {
-                query = query.bind(*ticket_id).bind(*at).bind(actor.as_str()).bind(*action).bind(detail.as_str());
-            }
-            query.execute(&mut *conn).await?;
-        }
-        Ok(())
+    async fn flush(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        let history = self
+            .history
+            .into_iter()
+            .map(|(t, at, actor, action, detail)| {
+                vec![Value::Int(t), Value::Int(at), Value::Text(actor), Value::Text(action.into()), Value::Text(detail)]
+            })
+            .collect();
+        insert_rows(conn, "INSERT INTO history (ticket_id, at, actor, action, detail) VALUES", history).await?;
+        let grams = self.fts.iter().map(|(id, text)| vec![Value::Int(*id), Value::Text(text::bigrams(text))]).collect();
+        let fts = self.fts.into_iter().map(|(id, text)| vec![Value::Int(id), Value::Text(text)]).collect();
+        insert_rows(conn, "INSERT INTO ticket_fts (rowid, search_text) VALUES", fts).await?;
+        insert_rows(conn, "INSERT INTO ticket_grams (rowid, grams) VALUES", grams).await
     }
+}
+
+/// `head` followed by as many `($1, $2, …)` groups as rows, in statements of at most
+/// [`VALUES_PER_INSERT`] values.
+async fn insert_rows(conn: &mut AnyConnection, head: &str, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
+    for chunk in rows.chunks((VALUES_PER_INSERT / width).max(1)) {
+        let groups: Vec<String> = (0..chunk.len())
+            .map(|r| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")))
+            .collect();
+        let mut query = sqlx::query(AssertSqlSafe(format!("{head} {}", groups.join(", "))));
+        for value in chunk.iter().flatten() {
+            query = match value {
+                Value::Int(i) => query.bind(*i),
+                Value::Text(t) => query.bind(t.clone()),
+            };
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn search_text(parts: &[Option<&str>]) -> String {
