@@ -42,6 +42,7 @@ impl Store {
             query = match v {
                 Value::Int(i) => query.bind(i),
                 Value::Text(s) => query.bind(s),
+                Value::Bytes(b) => query.bind(b),
             };
         }
         let rows = query.fetch_all(&self.pool).await?;

@@ -8,6 +8,7 @@ use crate::domain::{phone, text};
 pub(super) enum Value {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// SQL text with `$n` placeholders and the values to bind to them, in order.

@@ -212,26 +212,20 @@ impl Store {
         }
 
         for f in &r.files {
-            if let Some(bytes) = &f.inline {
-                sqlx::query("INSERT INTO blobs (sha256, data) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
-                    .bind(&f.sha256)
-                    .bind(bytes.as_slice())
-                    .execute(&mut *conn)
-                    .await?;
+            if let Some(bytes) = &f.inline
+                && !pending.blobs.iter().any(|(sha, _)| *sha == f.sha256)
+            {
+                pending.blobs.push((f.sha256.clone(), bytes.clone()));
             }
-            sqlx::query(
-                "INSERT INTO attachments (ticket_id, contact_id, sha256, filename, content_type, size, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(ticket_id)
-            .bind(contact_id)
-            .bind(&f.sha256)
-            .bind(&f.filename)
-            .bind(&f.content_type)
-            .bind(f.size as i64)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
+            pending.attachments.push(vec![
+                Value::Int(ticket_id),
+                Value::Int(contact_id),
+                Value::Text(f.sha256.clone()),
+                Value::Text(f.filename.clone()),
+                Value::Text(f.content_type.clone()),
+                Value::Int(f.size as i64),
+                Value::Int(now),
+            ]);
             let detail = json!({"contact_id": contact_id, "filename": f.filename, "size": f.size, "sha256": f.sha256});
             pending.history(ticket_id, now, &c.actor, "attachment_added", &detail);
         }
@@ -515,11 +509,20 @@ struct Pending {
     numbers: std::vec::IntoIter<TicketNumber>,
     history: Vec<(i64, i64, String, &'static str, String)>,
     fts: Vec<(i64, String)>,
+    /// Small attachments' content by sha256, each once.
+    blobs: Vec<(String, Vec<u8>)>,
+    attachments: Vec<Vec<Value>>,
 }
 
 impl Pending {
     fn new(numbers: Vec<TicketNumber>) -> Pending {
-        Pending { numbers: numbers.into_iter(), history: Vec::new(), fts: Vec::new() }
+        Pending {
+            numbers: numbers.into_iter(),
+            history: Vec::new(),
+            fts: Vec::new(),
+            blobs: Vec::new(),
+            attachments: Vec::new(),
+        }
     }
 
     fn history(&mut self, ticket_id: i64, at: i64, actor: &str, action: &'static str, detail: &serde_json::Value) {
@@ -538,23 +541,42 @@ impl Pending {
         let grams = self.fts.iter().map(|(id, text)| vec![Value::Int(*id), Value::Text(text::bigrams(text))]).collect();
         let fts = self.fts.into_iter().map(|(id, text)| vec![Value::Int(id), Value::Text(text)]).collect();
         insert_rows(conn, "INSERT INTO ticket_fts (rowid, search_text) VALUES", fts).await?;
-        insert_rows(conn, "INSERT INTO ticket_grams (rowid, grams) VALUES", grams).await
+        insert_rows(conn, "INSERT INTO ticket_grams (rowid, grams) VALUES", grams).await?;
+        let blobs = self.blobs.into_iter().map(|(sha, data)| vec![Value::Text(sha), Value::Bytes(data)]).collect();
+        insert_rows_then(conn, "INSERT INTO blobs (sha256, data) VALUES", blobs, " ON CONFLICT (sha256) DO NOTHING")
+            .await?;
+        let head =
+            "INSERT INTO attachments (ticket_id, contact_id, sha256, filename, content_type, size, created_at) VALUES";
+        insert_rows(conn, head, self.attachments).await
     }
 }
 
 /// `head` followed by as many `($1, $2, …)` groups as rows, in statements of at most
 /// [`VALUES_PER_INSERT`] values.
 async fn insert_rows(conn: &mut AnyConnection, head: &str, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+    insert_rows_then(conn, head, rows, "").await
+}
+
+async fn insert_rows_then(
+    conn: &mut AnyConnection,
+    head: &str,
+    rows: Vec<Vec<Value>>,
+    tail: &str,
+) -> Result<(), StoreError> {
     let Some(width) = rows.first().map(Vec::len) else { return Ok(()) };
-    for chunk in rows.chunks((VALUES_PER_INSERT / width).max(1)) {
+    let per = (VALUES_PER_INSERT / width).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per).collect();
         let groups: Vec<String> = (0..chunk.len())
             .map(|r| format!("({})", (1..=width).map(|c| format!("${}", r * width + c)).collect::<Vec<_>>().join(", ")))
             .collect();
-        let mut query = sqlx::query(AssertSqlSafe(format!("{head} {}", groups.join(", "))));
-        for value in chunk.iter().flatten() {
+        let mut query = sqlx::query(AssertSqlSafe(format!("{head} {}{tail}", groups.join(", "))));
+        for value in chunk.into_iter().flatten() {
             query = match value {
-                Value::Int(i) => query.bind(*i),
-                Value::Text(t) => query.bind(t.clone()),
+                Value::Int(i) => query.bind(i),
+                Value::Text(t) => query.bind(t),
+                Value::Bytes(b) => query.bind(b),
             };
         }
         query.execute(&mut *conn).await?;
