@@ -113,6 +113,8 @@ pub struct FaxProfileSettings {
     pub from: String,
     pub subject: String,
     pub body: String,
+    /// Matched against the header block as received (e.g. `(?m)^X-Fax-Gateway: `).
+    pub headers: String,
     /// Patterns whose first group (or group `number`) is the sending fax number; subject, then body.
     pub number: Vec<String>,
     /// Pattern for the page count in the body; without it the PDF/TIFF pages are counted.
@@ -418,12 +420,12 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
         if let Err(e) = crate::mail::fax::FaxProfile::from_settings(p) {
             problems.push(Problem::new(file, lines.find("fax.profiles", Some(i), Some(e.field)), e.to_string()));
         }
-        if p.from.is_empty() && p.subject.is_empty() && p.body.is_empty() {
+        if p.from.is_empty() && p.subject.is_empty() && p.body.is_empty() && p.headers.is_empty() {
             let line = lines.find("fax.profiles", Some(i), Some("name"));
             problems.push(Problem::new(
                 file,
                 line,
-                format!("fax profile '{}' needs from, subject or body to recognise its mail", p.name),
+                format!("fax profile '{}' needs from, subject, body or headers to recognise its mail", p.name),
             ));
         }
     }

@@ -83,18 +83,26 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn check(loaded: &Loaded) -> ExitCode {
     let name = loaded.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(defaults)".into());
     println!("ok: configuration {name}");
+    let mut ok = true;
     match load_rules(&loaded.settings) {
         Ok(rules) => {
             let source =
                 loaded.settings.rules_path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in".into());
             println!("ok: routing rules {source} ({} rules, {} categories)", rules.rules.len(), rules.categories.len());
-            ExitCode::SUCCESS
         }
         Err(problems) => {
             eprintln!("{problems}");
-            ExitCode::FAILURE
+            ok = false;
         }
     }
+    match madoguchi::notify::AckTemplate::load(&loaded.settings.notify.ack_template) {
+        Ok(_) => println!("ok: acknowledgement template"),
+        Err(e) => {
+            eprintln!("{e}");
+            ok = false;
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {

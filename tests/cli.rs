@@ -86,6 +86,27 @@ fn check_names_file_line_and_problem_for_the_configuration() {
 }
 
 #[test]
+fn check_names_file_line_and_problem_for_fax_profiles_and_the_ack_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("madoguchi.toml"),
+        "[notify]\nack_template = \"ack.txt\"\n\n[[fax.profiles]]\nname = \"office\"\nsubject = \"^FAX(\"\n\n[[fax.profiles]]\nname = \"blind\"\nnumber = [\"(\\\\d+)\"]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ack.txt"), "no subject line here\n").unwrap();
+    let out = madoguchi(dir.path(), &["check"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("madoguchi.toml:6: fax profile 'office': subject is not a valid regular expression"), "{err}");
+    assert!(err.contains("madoguchi.toml:9: fax profile 'blind' needs from, subject, body or headers"), "{err}");
+
+    std::fs::write(dir.path().join("madoguchi.toml"), "[notify]\nack_template = \"ack.txt\"\n").unwrap();
+    let out = madoguchi(dir.path(), &["check"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ack.txt: the template must start with a 'Subject: …' line"), "{}", stderr(&out));
+}
+
+#[test]
 fn check_names_file_line_and_problem_for_routing_rules() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("madoguchi.toml"), "[routing]\nrules = \"rules.toml\"\n").unwrap();

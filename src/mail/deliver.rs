@@ -96,7 +96,16 @@ impl MailIntake {
     async fn contact(&self, envelope_from: &str, mail: ParsedMail, raw: Vec<u8>) -> NewContact {
         let from = mail.from_addr.clone().unwrap_or_else(|| envelope_from.to_owned());
         let subject = mail.subject.clone().unwrap_or_default();
-        let fax = fax::detect(&self.profiles, &from, &subject, &mail.body, &mail.attachments);
+        let fax = fax::detect(
+            &self.profiles,
+            &fax::FaxMail {
+                from: &from,
+                subject: &subject,
+                body: &mail.body,
+                headers: &mail.headers,
+                attachments: &mail.attachments,
+            },
+        );
         let channel = if fax.is_some() { Channel::Fax } else { Channel::Email };
         let fax_number = fax.as_ref().and_then(|f| f.number.clone());
         let email = (!from.is_empty()).then(|| from.clone());

@@ -16,6 +16,7 @@ pub struct FaxProfile {
     pub from: Option<Regex>,
     pub subject: Option<Regex>,
     pub body: Option<Regex>,
+    pub headers: Option<Regex>,
     /// The first capture group (or the group named `number`) of the first that matches the
     /// subject, then the body.
     pub number: Vec<Regex>,
@@ -42,6 +43,7 @@ pub fn builtin_profiles() -> Vec<FaxProfile> {
             from: None,
             subject: Some(re(r#"^Fax received from "?(.*?)"?$"#)),
             body: Some(re(r"(?m)^\s*CommID:\s")),
+            headers: None,
             number: vec![re(r"(?m)^\s*CallID1:\s*(\+?[\d][\d\- ]{3,})\s*$"), re(r"(?m)^\s*Sender:\s*(.+?)\s*$")],
             pages: Some(re(r"(?m)^\s*Pages:\s*(\d+)")),
             received: Some(re(r"(?m)^\s*Received:\s*(\d{4}:\d\d:\d\d \d\d:\d\d:\d\d)")),
@@ -51,6 +53,7 @@ pub fn builtin_profiles() -> Vec<FaxProfile> {
             from: None,
             subject: Some(re(r"^New fax (from: |received)")),
             body: Some(re(r"(?m)^Enclosed, please find a new fax\b")),
+            headers: None,
             number: vec![
                 re(r#"(?m)^Enclosed, please find a new fax from: (?:"[^"]*"\s*)?<?(\+?[\d#*][\d#*\- ]*)>?\s*$"#),
                 re(r"(?m)^Enclosed, please find a new fax from: (.+?)\s*$"),
@@ -63,6 +66,7 @@ pub fn builtin_profiles() -> Vec<FaxProfile> {
             from: None,
             subject: Some(re(r"\(Fax Message No\.\s*\d+\)")),
             body: None,
+            headers: None,
             number: vec![re(r#"^From\s+"?(\+?[\d][\d\- ]*\d)"?"#), re(r#"^From\s+"?([^"(]+?)"?\s*\("#)],
             pages: None,
             received: None,
@@ -89,29 +93,35 @@ impl FaxProfile {
             from: optional("from", &s.from)?,
             subject: optional("subject", &s.subject)?,
             body: optional("body", &s.body)?,
+            headers: optional("headers", &s.headers)?,
             number: s.number.iter().map(|p| compile("number", p)).collect::<Result<_, _>>()?,
             pages: optional("pages", &s.pages)?,
             received: optional("received", &s.received)?,
         })
     }
 
-    fn applies(&self, from: &str, subject: &str, body: &str) -> bool {
-        let any = self.from.is_some() || self.subject.is_some() || self.body.is_some();
-        any && self.from.as_ref().is_none_or(|r| r.is_match(from))
-            && self.subject.as_ref().is_none_or(|r| r.is_match(subject))
-            && self.body.as_ref().is_none_or(|r| r.is_match(body))
+    fn applies(&self, mail: &FaxMail<'_>) -> bool {
+        let any = self.from.is_some() || self.subject.is_some() || self.body.is_some() || self.headers.is_some();
+        any && self.from.as_ref().is_none_or(|r| r.is_match(mail.from))
+            && self.subject.as_ref().is_none_or(|r| r.is_match(mail.subject))
+            && self.body.as_ref().is_none_or(|r| r.is_match(mail.body))
+            && self.headers.as_ref().is_none_or(|r| r.is_match(mail.headers))
     }
 }
 
+/// What profiles look at in a message.
+pub struct FaxMail<'a> {
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub headers: &'a str,
+    pub attachments: &'a [AttachmentUpload],
+}
+
 /// The first profile (configured ones first, then the built-in ones) that recognises the mail.
-pub fn detect(
-    profiles: &[FaxProfile],
-    from: &str,
-    subject: &str,
-    body: &str,
-    attachments: &[AttachmentUpload],
-) -> Option<FaxInfo> {
-    let p = profiles.iter().find(|p| p.applies(from, subject, body))?;
+pub fn detect(profiles: &[FaxProfile], mail: &FaxMail<'_>) -> Option<FaxInfo> {
+    let p = profiles.iter().find(|p| p.applies(mail))?;
+    let (subject, body) = (mail.subject, mail.body);
     let capture = |r: &Regex, text: &str| {
         r.captures(text).and_then(|c| c.name("number").or_else(|| c.get(1))).map(|m| m.as_str().trim().to_owned())
     };
@@ -122,7 +132,7 @@ pub fn detect(
         .as_ref()
         .and_then(|r| capture(r, body))
         .and_then(|n| n.parse().ok())
-        .or_else(|| count_pages(attachments));
+        .or_else(|| count_pages(mail.attachments));
     let received = p.received.as_ref().and_then(|r| capture(r, body));
     Some(FaxInfo { profile: p.name.clone(), number, pages, received })
 }
@@ -230,27 +240,49 @@ mod tests {
     fn builtin_profiles_read_each_gateway() {
         let profiles = builtin_profiles();
         let hylafax = "recvq/fax00012.tif:\n          Sender: +81 3 1234 5678\n           Pages: 2\n        Received: 2024:05:14 10:23:45\n         CallID1: 0312345678\n          CommID: 000000123\n";
-        let info = detect(&profiles, "fax@faxsrv", "Fax received from \"+81 3 1234 5678\"", hylafax, &[]).unwrap();
+        let mail = |from, subject, body, attachments| FaxMail { from, subject, body, headers: "", attachments };
+        let info =
+            detect(&profiles, &mail("fax@faxsrv", "Fax received from \"+81 3 1234 5678\"", hylafax, &[])).unwrap();
         assert_eq!(info.profile, "hylafax");
         assert_eq!(info.number.as_deref(), Some("0312345678"));
         assert_eq!(info.pages, Some(2));
         assert_eq!(info.received.as_deref(), Some("2024:05:14 10:23:45"));
 
         let freepbx = "Enclosed, please find a new fax from: \"ACME\" <0312345678>\nReceived & processed: Tue, 14 May 2024 10:24:37 +0900\nOn: pbx\n";
-        let info = detect(&profiles, "fax@pbx", "New fax from: \"ACME\" <0312345678>", freepbx, &[pdf(3)]).unwrap();
+        let three = [pdf(3)];
+        let info = detect(&profiles, &mail("fax@pbx", "New fax from: \"ACME\" <0312345678>", freepbx, &three)).unwrap();
         assert_eq!(
             (info.profile.as_str(), info.number.as_deref(), info.pages),
             ("freepbx", Some("0312345678"), Some(3))
         );
         assert_eq!(info.received.as_deref(), Some("Tue, 14 May 2024 10:24:37 +0900"));
 
+        let two = [tiff(2)];
         let info =
-            detect(&profiles, "mfp@x", "From 03-1234-5678 (ACME) (Fax Message No. 0042)", "", &[tiff(2)]).unwrap();
+            detect(&profiles, &mail("mfp@x", "From 03-1234-5678 (ACME) (Fax Message No. 0042)", "", &two)).unwrap();
         assert_eq!(
             (info.profile.as_str(), info.number.as_deref(), info.pages),
             ("mfp-forward", Some("03-1234-5678"), Some(2))
         );
 
-        assert!(detect(&profiles, "a@x", "パスワードを忘れました", "本文", &[pdf(1)]).is_none());
+        let one = [pdf(1)];
+        assert!(detect(&profiles, &mail("a@x", "パスワードを忘れました", "本文", &one)).is_none());
+
+        let custom = FaxProfile::from_settings(&crate::config::FaxProfileSettings {
+            name: "office".into(),
+            headers: r"(?m)^X-Fax-Gateway: office".into(),
+            number: vec![r"送信元:\s*([0-9-]+)".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let found = FaxMail {
+            from: "a@x",
+            subject: "FAX",
+            body: "送信元: 03-9999-0000",
+            headers: "X-Fax-Gateway: office-1\r\n",
+            attachments: &[],
+        };
+        let info = detect(std::slice::from_ref(&custom), &found).unwrap();
+        assert_eq!((info.profile.as_str(), info.number.as_deref()), ("office", Some("03-9999-0000")));
     }
 }
