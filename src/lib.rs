@@ -4,13 +4,15 @@
 //! logged by hand), turns it into a routed ticket, and shows it to the operators.
 //!
 //! ```text
-//!   callers / staff / operators
-//!        │ HTTP (JSON API)            (later: SIP + RTP, SMTP/LMTP)
-//!        ▼
-//!   http/ ──────────────► intake ──► routing (pure rules → category, priority, tier)
-//!    (thin handlers)        │
-//!        │ reads            ▼ one writer task, group commit
-//!        └────────────►  store/ (SQLite | PostgreSQL) + attachment files
+//!   operators / integrations        staff e-mail, FAX gateways (via the site's MTA)
+//!        │ HTTP (JSON API)               │ SMTP/LMTP, or `import-mail` from a pipe
+//!        ▼                               ▼
+//!   http/ (thin handlers)           mail/ session (no I/O) → listener → parse → fax → deliver
+//!        │                               │
+//!        └────────────► intake ◄─────────┘──► routing (pure rules → category, priority, tier)
+//!                         │ one writer task, group commit
+//!                         ▼
+//!                      store/ (SQLite | PostgreSQL) + attachment files ──► outbox ──► notify (lettre)
 //! ```
 //!
 //! - [`domain`]: pure types (channel, status transitions, ticket numbers, phone numbers, text folding).
@@ -18,6 +20,8 @@
 //! - [`routing`]: the rules file and the pure routing decision.
 //! - [`store`]: the incident database on SQLite or PostgreSQL, one interface.
 //! - [`intake`]: the one way writes get into the store; owns the writer.
+//! - [`mail`]: e-mail and FAX-to-mail intake.
+//! - [`notify`]: outgoing mail from the outbox (acknowledgements).
 //! - [`http`]: the JSON API.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly.
 
