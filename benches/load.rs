@@ -12,6 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::stats::{ms, percentile};
 use common::{Db, TestDb, spawn_with};
 use madoguchi::domain::text::bigrams;
 use serde_json::json;
@@ -46,17 +47,6 @@ fn options() -> Options {
         i += 2;
     }
     o
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn main() {

@@ -8,8 +8,9 @@
 mod common;
 
 use common::smtp::Smtp;
+use common::stats::{ms, percentile};
 use common::{Db, TestDb, spawn_with};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 struct Options {
     connections: usize,
@@ -43,11 +44,6 @@ Message-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF
         m.push_str(line);
     }
     m.into_bytes()
-}
-
-fn pct(sorted: &[Duration], p: f64) -> String {
-    let d = sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1];
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 async fn run(db: Db, name: &str, o: &Options, size: usize, count: usize) {
@@ -103,8 +99,8 @@ async fn run(db: Db, name: &str, o: &Options, size: usize, count: usize) {
         elapsed.as_secs_f64(),
         all.len() as f64 / elapsed.as_secs_f64(),
         (all.len() * size) as f64 / elapsed.as_secs_f64() / 1e6,
-        pct(&all, 0.5),
-        pct(&all, 0.99),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
         failed
     );
     app.stop().await;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Db, TestDb, start_binary};
+use common::{Db, TestDb, spawn_binary, start_binary};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -23,34 +23,18 @@ fn stderr(o: &Output) -> String {
 #[tokio::test]
 async fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_remove("MADOGUCHI_CONFIG")
-        .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
-        .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next_line().await.unwrap().expect("serving line");
-        if let Some(rest) = line.split("http=").nth(1) {
-            break format!("http://{}", rest.split_whitespace().next().unwrap());
-        }
-    };
-    let health: serde_json::Value = reqwest::get(format!("{base}/healthz")).await.unwrap().json().await.unwrap();
+    let mut service = spawn_binary(dir.path(), &[]).await;
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/healthz", service.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health["store"], "sqlite");
     assert!(dir.path().join("data/madoguchi.db").exists(), "SQLite under ./data is created on first start");
 
-    let pid = child.id().unwrap().to_string();
+    let pid = service.child.id().unwrap().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = child.wait().await.unwrap();
+    let status = service.child.wait().await.unwrap();
     assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
     let mut rest = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = service.log.recv().await {
         rest.push(line);
     }
     assert!(rest.iter().any(|l| l.contains("madoguchi stopped")), "{rest:?}");

@@ -12,6 +12,33 @@ use tokio::sync::Notify;
 
 on_both_backends!(acknowledged_contacts_survive_sigkill, mail_answered_250_survives_sigkill_and_is_never_stored_twice);
 
+/// What the clients were answered 2xx/250 for, as (ticket, marker); wakes the test when
+/// `kill_after` answers have come.
+#[derive(Clone)]
+struct Acks {
+    list: Arc<Mutex<Vec<(String, String)>>>,
+    count: Arc<AtomicUsize>,
+    enough: Arc<Notify>,
+    kill_after: usize,
+}
+
+impl Acks {
+    fn new(kill_after: usize) -> Acks {
+        Acks { list: Arc::default(), count: Arc::default(), enough: Arc::default(), kill_after }
+    }
+
+    fn record(&self, ticket: String, marker: String) {
+        self.list.lock().unwrap().push((ticket, marker));
+        if self.count.fetch_add(1, Ordering::SeqCst) + 1 == self.kill_after {
+            self.enough.notify_one();
+        }
+    }
+
+    fn taken(&self) -> Vec<(String, String)> {
+        self.list.lock().unwrap().clone()
+    }
+}
+
 const CLIENTS: usize = 8;
 const KILL_AFTER: usize = 300;
 
@@ -20,12 +47,10 @@ async fn acknowledged_contacts_survive_sigkill(db: Db) {
     let workdir = tempfile::tempdir().unwrap();
     let mut service = start_binary(&db, workdir.path()).await;
 
-    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let enough = Arc::new(Notify::new());
+    let acks = Acks::new(KILL_AFTER);
     let mut clients = Vec::new();
     for client in 0..CLIENTS {
-        let (acked, count, enough) = (acked.clone(), count.clone(), enough.clone());
+        let acks = acks.clone();
         let url = format!("{}/api/contacts", service.base);
         clients.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
@@ -37,21 +62,18 @@ async fn acknowledged_contacts_survive_sigkill(db: Db) {
                     continue;
                 }
                 let Ok(v) = r.json::<Value>().await else { break };
-                acked.lock().unwrap().push((v["ticket"].as_str().unwrap().to_owned(), marker));
-                if count.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
-                    enough.notify_one();
-                }
+                acks.record(v["ticket"].as_str().unwrap().to_owned(), marker);
             }
         }));
     }
-    enough.notified().await;
+    acks.enough.notified().await;
     service.child.start_kill().expect("SIGKILL sent");
     let status = service.child.wait().await.unwrap();
     assert!(!status.success(), "the service was killed, not stopped");
     for c in clients {
         c.await.unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
+    let acked = acks.taken();
     assert!(acked.len() >= KILL_AFTER);
 
     let store = Store::connect(&db.url, 1).await.expect("the store opens after the crash");
@@ -90,12 +112,10 @@ async fn mail_answered_250_survives_sigkill_and_is_never_stored_twice(db: Db) {
     let workdir = tempfile::tempdir().unwrap();
     let mut service = start_binary(&db, workdir.path()).await;
 
-    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let count = Arc::new(AtomicUsize::new(0));
-    let enough = Arc::new(Notify::new());
+    let acks = Acks::new(MAIL_KILL_AFTER);
     let mut clients = Vec::new();
     for client in 0..6 {
-        let (acked, count, enough, addr) = (acked.clone(), count.clone(), enough.clone(), service.mail);
+        let (acks, addr) = (acks.clone(), service.mail);
         clients.push(tokio::spawn(async move {
             let (mut s, _) = Smtp::connect(addr).await;
             if s.cmd("EHLO crash").await.0 != 250 {
@@ -114,20 +134,17 @@ async fn mail_answered_250_survives_sigkill_and_is_never_stored_twice(db: Db) {
                     return;
                 }
                 let ticket = reply.1.trim().rsplit(' ').next().unwrap().to_owned();
-                acked.lock().unwrap().push((ticket, id));
-                if count.fetch_add(1, Ordering::SeqCst) + 1 == MAIL_KILL_AFTER {
-                    enough.notify_one();
-                }
+                acks.record(ticket, id);
             }
         }));
     }
-    enough.notified().await;
+    acks.enough.notified().await;
     service.child.start_kill().expect("SIGKILL sent");
     service.child.wait().await.unwrap();
     for c in clients {
         c.await.unwrap();
     }
-    let acked = acked.lock().unwrap().clone();
+    let acked = acks.taken();
     assert!(acked.len() >= MAIL_KILL_AFTER);
 
     let service = start_binary(&db, workdir.path()).await;

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod smtp;
+pub mod stats;
 
 use madoguchi::app::App;
 use madoguchi::config::Settings;
@@ -219,24 +220,33 @@ pub struct Process {
     pub child: tokio::process::Child,
     pub base: String,
     pub mail: std::net::SocketAddr,
+    /// What the service logs after its serving line.
+    pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
+    let data = db.dir.path().join("data");
+    spawn_binary(workdir, &[("MADOGUCHI_DATA_DIR", data.to_str().unwrap()), ("MADOGUCHI_DATABASE_URL", &db.url)]).await
+}
+
+/// `madoguchi serve` in `workdir` on ports 0, with `env` on top; its addresses are read from
+/// the line it logs when serving.
+pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Process {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
-        .arg("serve")
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.arg("serve")
         .current_dir(workdir)
         .env_remove("MADOGUCHI_CONFIG")
-        .env("MADOGUCHI_DATA_DIR", db.dir.path().join("data"))
-        .env("MADOGUCHI_DATABASE_URL", &db.url)
         .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
         .env("MADOGUCHI_SIP_LISTEN", "127.0.0.1:0")
         .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("madoguchi starts");
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("madoguchi starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let field = |line: &str, name: &str| {
         line.split(&format!("{name}=")).nth(1).map(|r| r.split_whitespace().next().unwrap().to_owned())
@@ -247,7 +257,12 @@ pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
             break (format!("http://{http}"), mail.parse().unwrap());
         }
     };
-    // Keep reading, so a full pipe never blocks the service.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Process { child, base, mail }
+    let (log_tx, log) = tokio::sync::mpsc::unbounded_channel();
+    // Keep reading, so a full pipe never blocks the service; the lines are there for tests.
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log_tx.send(line);
+        }
+    });
+    Process { child, base, mail, log }
 }
