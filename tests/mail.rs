@@ -400,3 +400,18 @@ Content-Type: multipart/mixed; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/p
     assert_eq!(faxes["tickets"].as_array().unwrap().len(), 1, "found by the sender's fax number in any format");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_answers_451_so_the_mta_retries() {
+    let Some(app) = spawn_app(Db::Postgres, "a_store_that_fails_answers_451").await else { return };
+    let first =
+        send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", &simple("f1@example.go.jp", "前", "")).await;
+    assert_eq!(first.0, 250);
+    // The database goes away under the running service.
+    app.db.cleanup().await;
+    let reply =
+        send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", &simple("f2@example.go.jp", "後", "")).await;
+    assert_eq!(reply.0, 451, "{}", reply.1);
+    assert!(reply.1.contains("try again later"), "{}", reply.1);
+    app.stop().await;
+}
