@@ -35,5 +35,6 @@ pub mod intake;
 pub mod mail;
 pub mod notify;
 pub mod routing;
+pub mod sip;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,5 @@
+//! SIP, the only code that knows SIP: message parsing apart from transport apart from the
+//! transaction layer apart from the calls. Media lives in [`crate::media`].
+
+pub mod codec;
+pub mod message;
