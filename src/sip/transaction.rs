@@ -1,0 +1,220 @@
+//! RFC 3261 §17.2 server transactions (with RFC 6026's Accepted state), without I/O: each
+//! input (a retransmitted request, a response from the core, an ACK, a timer) gives actions
+//! (send these bytes, start a timer, the transaction is over). Timers are inputs, so the
+//! machine is table-tested without clocks.
+//!
+//! ```text
+//! INVITE:     Proceeding ─1xx─► Proceeding ─2xx─► Accepted ─ACK─► Terminated
+//!                  │                                  └─Timer L─► Terminated (no ACK: NoAck)
+//!                  └─3xx-6xx─► Completed ─ACK─► Confirmed ─Timer I─► Terminated
+//!                                 └─Timer H─► Terminated (NoAck)
+//! non-INVITE: Trying ─1xx─► Proceeding ─final─► Completed ─Timer J─► Terminated
+//! ```
+//! Retransmitted requests are absorbed: the last response is sent again (nothing in Trying).
+
+use std::time::Duration;
+
+pub const T1: Duration = Duration::from_millis(500);
+pub const T2: Duration = Duration::from_secs(4);
+pub const T4: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Retransmit the final response (unreliable transport, or any 2xx).
+    G,
+    /// Give up waiting for the ACK of a non-2xx final response.
+    H,
+    /// Leave Confirmed.
+    I,
+    /// Leave Completed (non-INVITE).
+    J,
+    /// Give up waiting for the ACK of a 2xx.
+    L,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Trying,
+    Proceeding,
+    Accepted,
+    Completed,
+    Confirmed,
+    Terminated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The same request arrived again.
+    Retransmission,
+    /// The core responds.
+    Respond {
+        code: u16,
+        bytes: Vec<u8>,
+    },
+    Ack,
+    Timer(Timer),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Transmit(Vec<u8>),
+    Start(Timer, Duration),
+    /// A final response was never acknowledged (the call must be ended if it was a 2xx).
+    NoAck,
+    /// The transaction is over and can be forgotten.
+    Done,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerTransaction {
+    invite: bool,
+    reliable: bool,
+    state: State,
+    last: Option<Vec<u8>>,
+    g: Duration,
+}
+
+impl ServerTransaction {
+    pub fn new(invite: bool, reliable: bool) -> ServerTransaction {
+        ServerTransaction {
+            invite,
+            reliable,
+            state: if invite { State::Proceeding } else { State::Trying },
+            last: None,
+            g: T1,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn on(&mut self, input: Input) -> Vec<Action> {
+        use Action::*;
+        use State::*;
+        let resend = |last: &Option<Vec<u8>>| last.clone().map(Transmit).into_iter().collect::<Vec<_>>();
+        match (self.state, input) {
+            (Terminated, _) => vec![],
+            (Trying, Input::Retransmission) => vec![],
+            (Proceeding | Accepted | Completed, Input::Retransmission) => resend(&self.last),
+            (Confirmed, Input::Retransmission) => vec![],
+            (Trying | Proceeding, Input::Respond { code, bytes }) if code < 200 => {
+                self.state = Proceeding;
+                self.last = Some(bytes.clone());
+                vec![Transmit(bytes)]
+            }
+            (Trying | Proceeding, Input::Respond { code, bytes }) => {
+                self.last = Some(bytes.clone());
+                let mut actions = vec![Transmit(bytes)];
+                if !self.invite {
+                    self.state = Completed;
+                    actions.push(Start(Timer::J, if self.reliable { Duration::ZERO } else { 64 * T1 }));
+                } else if code < 300 {
+                    // 2xx is retransmitted end to end, whatever the transport (§13.3.1.4).
+                    self.state = Accepted;
+                    actions.push(Start(Timer::G, T1));
+                    actions.push(Start(Timer::L, 64 * T1));
+                } else {
+                    self.state = Completed;
+                    if !self.reliable {
+                        actions.push(Start(Timer::G, T1));
+                    }
+                    actions.push(Start(Timer::H, 64 * T1));
+                }
+                actions
+            }
+            (Accepted | Completed, Input::Timer(Timer::G)) => {
+                let mut actions = resend(&self.last);
+                self.g = (self.g * 2).min(T2);
+                actions.push(Start(Timer::G, self.g));
+                actions
+            }
+            (Accepted, Input::Ack) => {
+                self.state = Terminated;
+                vec![Done]
+            }
+            (Completed, Input::Ack) if self.invite => {
+                self.state = Confirmed;
+                vec![Start(Timer::I, if self.reliable { Duration::ZERO } else { T4 })]
+            }
+            (Accepted, Input::Timer(Timer::L)) | (Completed, Input::Timer(Timer::H)) => {
+                self.state = Terminated;
+                vec![NoAck, Done]
+            }
+            (Confirmed, Input::Timer(Timer::I)) | (Completed, Input::Timer(Timer::J)) => {
+                self.state = Terminated;
+                vec![Done]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action::*;
+    use super::*;
+
+    fn respond(code: u16) -> Input {
+        Input::Respond { code, bytes: format!("SIP/2.0 {code}").into_bytes() }
+    }
+
+    fn sent(code: u16) -> Action {
+        Transmit(format!("SIP/2.0 {code}").into_bytes())
+    }
+
+    #[test]
+    fn invite_answered_200_is_retransmitted_until_acked() {
+        let mut t = ServerTransaction::new(true, false);
+        let table: Vec<(Input, Vec<Action>, State)> = vec![
+            (Input::Retransmission, vec![], State::Proceeding),
+            (respond(100), vec![sent(100)], State::Proceeding),
+            (Input::Retransmission, vec![sent(100)], State::Proceeding),
+            (respond(180), vec![sent(180)], State::Proceeding),
+            (respond(200), vec![sent(200), Start(Timer::G, T1), Start(Timer::L, 64 * T1)], State::Accepted),
+            (Input::Timer(Timer::G), vec![sent(200), Start(Timer::G, 2 * T1)], State::Accepted),
+            (Input::Retransmission, vec![sent(200)], State::Accepted),
+            (Input::Timer(Timer::G), vec![sent(200), Start(Timer::G, 4 * T1)], State::Accepted),
+            (Input::Timer(Timer::G), vec![sent(200), Start(Timer::G, T2)], State::Accepted),
+            (Input::Ack, vec![Done], State::Terminated),
+            (Input::Timer(Timer::G), vec![], State::Terminated),
+        ];
+        for (i, (input, want, state)) in table.into_iter().enumerate() {
+            assert_eq!(t.on(input), want, "step {i}");
+            assert_eq!(t.state(), state, "step {i}");
+        }
+    }
+
+    #[test]
+    fn a_200_never_acked_ends_with_no_ack() {
+        let mut t = ServerTransaction::new(true, true);
+        t.on(respond(200));
+        assert_eq!(t.on(Input::Timer(Timer::L)), vec![NoAck, Done]);
+    }
+
+    #[test]
+    fn invite_rejected_waits_for_ack_then_confirmed() {
+        let mut t = ServerTransaction::new(true, false);
+        assert_eq!(t.on(respond(487)), vec![sent(487), Start(Timer::G, T1), Start(Timer::H, 64 * T1)]);
+        assert_eq!(t.on(Input::Retransmission), vec![sent(487)]);
+        assert_eq!(t.on(Input::Ack), vec![Start(Timer::I, T4)]);
+        assert_eq!(t.state(), State::Confirmed);
+        assert_eq!(t.on(Input::Retransmission), vec![]);
+        assert_eq!(t.on(Input::Timer(Timer::I)), vec![Done]);
+
+        let mut tcp = ServerTransaction::new(true, true);
+        assert_eq!(tcp.on(respond(486)), vec![sent(486), Start(Timer::H, 64 * T1)]);
+        assert_eq!(tcp.on(Input::Timer(Timer::H)), vec![NoAck, Done]);
+    }
+
+    #[test]
+    fn non_invite_absorbs_retransmissions() {
+        let mut t = ServerTransaction::new(false, false);
+        assert_eq!(t.on(Input::Retransmission), vec![]);
+        assert_eq!(t.on(respond(200)), vec![sent(200), Start(Timer::J, 64 * T1)]);
+        assert_eq!(t.on(Input::Retransmission), vec![sent(200)]);
+        assert_eq!(t.on(Input::Timer(Timer::J)), vec![Done]);
+        let mut tcp = ServerTransaction::new(false, true);
+        assert_eq!(tcp.on(respond(200)), vec![sent(200), Start(Timer::J, Duration::ZERO)]);
+    }
+}
