@@ -33,6 +33,7 @@ pub mod domain;
 pub mod http;
 pub mod intake;
 pub mod mail;
+pub mod media;
 pub mod notify;
 pub mod routing;
 pub mod sip;

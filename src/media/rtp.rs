@@ -1,0 +1,146 @@
+//! RTP: a paced sender (every 20 ms from a monotonic start, so a long announcement does not
+//! drift), and a receiver that reads RFC 4733 telephone events once each and notes when media
+//! last arrived.
+
+use super::g711::Codec;
+use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// Samples in one 20 ms packet at 8 kHz.
+pub const FRAME: usize = 160;
+pub const PTIME: Duration = Duration::from_millis(20);
+
+/// Sends audio to one peer with continuous sequence numbers and timestamps across prompts.
+pub struct Sender {
+    ssrc: u32,
+    seq: u16,
+    timestamp: u32,
+    first: bool,
+    codec: Codec,
+    /// When the next packet is due.
+    next: Option<Instant>,
+}
+
+impl Sender {
+    pub fn new(codec: Codec, ssrc: u32) -> Sender {
+        Sender { ssrc, seq: (ssrc >> 16) as u16, timestamp: ssrc.rotate_left(7), first: true, codec, next: None }
+    }
+
+    /// Sends `samples` in 20 ms packets, each at its due time on the monotonic clock.
+    pub async fn play(&mut self, socket: &UdpSocket, peer: SocketAddr, samples: &[i16]) -> std::io::Result<()> {
+        let mut next = self.next.filter(|n| *n + PTIME > Instant::now()).unwrap_or_else(Instant::now);
+        for frame in samples.chunks(FRAME) {
+            let mut frame = frame.to_vec();
+            frame.resize(FRAME, 0);
+            let payload = self.codec.encode(&frame);
+            let packet = RtpPacketBuilder::new()
+                .payload_type(self.codec.payload_type())
+                .ssrc(self.ssrc)
+                .sequence(Seq::from(self.seq))
+                .timestamp(self.timestamp)
+                .marked(self.first)
+                .payload(&payload)
+                .build()
+                .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            tokio::time::sleep_until(next).await;
+            socket.send_to(&packet, peer).await?;
+            self.first = false;
+            self.seq = self.seq.wrapping_add(1);
+            self.timestamp = self.timestamp.wrapping_add(FRAME as u32);
+            next += PTIME;
+        }
+        self.next = Some(next);
+        Ok(())
+    }
+}
+
+/// What one inbound packet was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    Audio(Vec<i16>),
+    /// A DTMF digit, reported once (on its first end packet).
+    Digit(char),
+    Other,
+}
+
+/// Reads inbound RTP: audio decoded, RFC 4733 events reported once per event.
+pub struct Receiver {
+    codec: Codec,
+    event_pt: Option<u8>,
+    last_event_ts: Option<u32>,
+}
+
+impl Receiver {
+    pub fn new(codec: Codec, event_pt: Option<u8>) -> Receiver {
+        Receiver { codec, event_pt, last_event_ts: None }
+    }
+
+    pub fn read(&mut self, packet: &[u8]) -> Inbound {
+        let Ok(rtp) = RtpReader::new(packet) else { return Inbound::Other };
+        let pt = rtp.payload_type();
+        if Some(pt) == self.event_pt {
+            let p = rtp.payload();
+            if p.len() < 4 || p[1] & 0x80 == 0 {
+                return Inbound::Other;
+            }
+            // End packets are sent three times with one timestamp: report the first only.
+            if self.last_event_ts == Some(rtp.timestamp()) {
+                return Inbound::Other;
+            }
+            self.last_event_ts = Some(rtp.timestamp());
+            return match p[0] {
+                0..=9 => Inbound::Digit((b'0' + p[0]) as char),
+                10 => Inbound::Digit('*'),
+                11 => Inbound::Digit('#'),
+                _ => Inbound::Other,
+            };
+        }
+        if pt == self.codec.payload_type() {
+            return Inbound::Audio(self.codec.decode(rtp.payload()));
+        }
+        Inbound::Other
+    }
+}
+
+/// An RFC 4733 event packet (for tests and tools that play the caller).
+pub fn dtmf_packet(pt: u8, ssrc: u32, seq: u16, timestamp: u32, digit: u8, end: bool, duration: u16) -> Vec<u8> {
+    let event = match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'*' => 10,
+        _ => 11,
+    };
+    let d = duration.to_be_bytes();
+    let payload = [event, if end { 0x80 | 10 } else { 10 }, d[0], d[1]];
+    RtpPacketBuilder::new()
+        .payload_type(pt)
+        .ssrc(ssrc)
+        .sequence(Seq::from(seq))
+        .timestamp(timestamp)
+        .payload(&payload)
+        .build()
+        .expect("valid packet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_digit_is_reported_once_despite_end_retransmissions() {
+        let mut r = Receiver::new(Codec::Pcmu, Some(101));
+        let mut digits = Vec::new();
+        let mut seq = 1;
+        for (ts, digit) in [(1000u32, b'2'), (5000, b'2'), (9000, b'#')] {
+            for (end, dur) in [(false, 160), (false, 320), (true, 480), (true, 480), (true, 480)] {
+                if let Inbound::Digit(d) = r.read(&dtmf_packet(101, 7, seq, ts, digit, end, dur)) {
+                    digits.push(d);
+                }
+                seq += 1;
+            }
+        }
+        assert_eq!(digits, ['2', '2', '#']);
+    }
+}
