@@ -3,4 +3,5 @@
 
 pub mod codec;
 pub mod message;
+pub mod sdp;
 pub mod transaction;
