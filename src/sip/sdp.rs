@@ -48,13 +48,12 @@ pub fn parse(sdp: &str) -> Result<Offer, SdpError> {
             } else if in_audio {
                 media_addr = addr;
             }
-        } else if let Some(rest) = line.strip_prefix("a=rtpmap:") {
-            if in_audio
-                && let Some((pt, name)) = rest.split_once(' ')
-                && let Ok(pt) = pt.parse()
-            {
-                rtpmap.push((pt, name.to_ascii_lowercase()));
-            }
+        } else if let Some(rest) = line.strip_prefix("a=rtpmap:")
+            && in_audio
+            && let Some((pt, name)) = rest.split_once(' ')
+            && let Ok(pt) = pt.parse()
+        {
+            rtpmap.push((pt, name.to_ascii_lowercase()));
         }
     }
     let port = port.ok_or(SdpError::NoAudio)?;
