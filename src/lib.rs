@@ -32,6 +32,7 @@ pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod intake;
+pub mod ivr;
 pub mod mail;
 pub mod media;
 pub mod notify;

@@ -1,0 +1,337 @@
+//! Dialplans: one TOML file per line in `dialplans/` (format documented in
+//! `dialplans/helpdesk.toml`): which dialled numbers it answers, business hours with Japanese
+//! public holidays, the year-end closure (12/29–1/3) and special closed days, the announcements
+//! and menu in hours, the closed announcement and voicemail out of hours, and the operator
+//! groups calls are transferred to. Pure: the call task asks it what to do.
+
+use crate::diagnostic::{Problem, Problems, TomlLines};
+use crate::domain::phone;
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    numbers: Vec<String>,
+    hours: RawHours,
+    open: RawOpen,
+    closed: RawClosed,
+    targets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHours {
+    open: String,
+    close: String,
+    days: Vec<String>,
+    #[serde(default = "yes")]
+    public_holidays: bool,
+    #[serde(default = "yes")]
+    year_end: bool,
+    #[serde(default)]
+    closed_dates: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpen {
+    welcome: String,
+    menu: String,
+    choices: BTreeMap<String, String>,
+    #[serde(default = "five")]
+    menu_timeout_secs: u64,
+    #[serde(default = "two")]
+    retries: u32,
+    invalid: String,
+    /// Where a caller who presses nothing goes.
+    no_choice: String,
+    transfer: String,
+}
+
+fn five() -> u64 {
+    5
+}
+fn two() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClosed {
+    announcement: String,
+    holiday: String,
+    voicemail: String,
+    #[serde(default = "two_minutes")]
+    voicemail_max_secs: u64,
+    #[serde(default = "three")]
+    voicemail_silence_secs: u64,
+    goodbye: String,
+}
+
+fn two_minutes() -> u64 {
+    120
+}
+fn three() -> u64 {
+    3
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialplan {
+    pub file: String,
+    /// Normalised numbers; `*` answers any.
+    pub numbers: Vec<String>,
+    pub open_at: NaiveTime,
+    pub close_at: NaiveTime,
+    pub days: Vec<Weekday>,
+    pub public_holidays: bool,
+    pub year_end: bool,
+    pub closed_dates: Vec<NaiveDate>,
+    pub welcome: String,
+    pub menu: String,
+    /// Digit → target name.
+    pub choices: BTreeMap<String, String>,
+    pub menu_timeout_secs: u64,
+    pub retries: u32,
+    pub invalid: String,
+    pub no_choice: String,
+    pub transfer: String,
+    pub closed: String,
+    pub holiday: String,
+    pub voicemail: String,
+    pub voicemail_max_secs: u64,
+    pub voicemail_silence_secs: u64,
+    pub goodbye: String,
+    /// Target name → SIP URI of the operator group.
+    pub targets: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    Open,
+    /// Outside the hours of a working day.
+    AfterHours,
+    /// A public holiday, the year-end closure, a special closed day, or a day not in `days`.
+    ClosedDay,
+}
+
+impl Dialplan {
+    pub fn answers(&self, dialled: Option<&str>) -> bool {
+        let n = dialled.and_then(phone::normalize);
+        self.numbers.iter().any(|x| x == "*" || Some(x) == n.as_ref())
+    }
+
+    /// Whether the line is open at a JST date and time.
+    pub fn opening(&self, date: NaiveDate, time: NaiveTime) -> Opening {
+        let (m, d) = (date.month(), date.day());
+        let year_end = self.year_end && ((m == 12 && d >= 29) || (m == 1 && d <= 3));
+        let holiday = self.public_holidays
+            && jpholiday::chrono::NaiveDate::from_ymd_opt(date.year(), m, d)
+                .is_some_and(|day| jpholiday::jpholiday::JPHoliday::new().is_holiday(&day));
+        if year_end || holiday || self.closed_dates.contains(&date) || !self.days.contains(&date.weekday()) {
+            return Opening::ClosedDay;
+        }
+        let t = NaiveTime::from_hms_opt(time.hour(), time.minute(), time.second()).unwrap_or(time);
+        if t >= self.open_at && t < self.close_at { Opening::Open } else { Opening::AfterHours }
+    }
+
+    /// Every prompt the plan names.
+    pub fn prompts(&self) -> Vec<&str> {
+        vec![
+            &self.welcome,
+            &self.menu,
+            &self.invalid,
+            &self.transfer,
+            &self.closed,
+            &self.holiday,
+            &self.voicemail,
+            &self.goodbye,
+        ]
+    }
+}
+
+/// Reads every `*.toml` in `dir`, checking each against the prompts in `prompts_dir`; problems
+/// are reported as `file:line: what is wrong`, for all files at once.
+pub fn load_dir(dir: &Path, prompts_dir: &Path) -> Result<Vec<Dialplan>, Problems> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Problems(vec![Problem::new(dir.display().to_string(), None, format!("cannot read: {e}"))]))?;
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut plans = Vec::new();
+    let mut problems = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(source) => match parse(&name, &source, prompts_dir) {
+                Ok(plan) => plans.push(plan),
+                Err(p) => problems.extend(p.0),
+            },
+            Err(e) => problems.push(Problem::new(name, None, format!("cannot read: {e}"))),
+        }
+    }
+    if plans.is_empty() && problems.is_empty() {
+        problems.push(Problem::new(dir.display().to_string(), None, "no dialplan (*.toml) here"));
+    }
+    if problems.is_empty() { Ok(plans) } else { Err(Problems(problems)) }
+}
+
+pub fn parse(file: &str, source: &str, prompts_dir: &Path) -> Result<Dialplan, Problems> {
+    let raw: RawPlan = toml::from_str(source).map_err(|e| Problems(vec![Problem::from_toml(file, source, &e)]))?;
+    let lines = TomlLines::scan(source);
+    let mut problems = Vec::new();
+    let mut problem = |table: &str, key: &str, message: String| {
+        problems.push(Problem::new(file, lines.find(table, None, Some(key)), message));
+    };
+    let time = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").ok();
+    let open_at = time(&raw.hours.open);
+    let close_at = time(&raw.hours.close);
+    if open_at.is_none() {
+        problem("hours", "open", format!("'{}' is not a time like 08:30", raw.hours.open));
+    }
+    if close_at.is_none() {
+        problem("hours", "close", format!("'{}' is not a time like 17:15", raw.hours.close));
+    }
+    if let (Some(o), Some(c)) = (open_at, close_at)
+        && o >= c
+    {
+        problem("hours", "close", "close must be after open".into());
+    }
+    let mut days = Vec::new();
+    for d in &raw.hours.days {
+        match d.parse::<Weekday>() {
+            Ok(w) => days.push(w),
+            Err(_) => problem("hours", "days", format!("'{d}' is not a day (mon, tue, …)")),
+        }
+    }
+    let mut closed_dates = Vec::new();
+    for d in &raw.hours.closed_dates {
+        match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(date) => closed_dates.push(date),
+            Err(_) => problem("hours", "closed_dates", format!("'{d}' is not a date like 2026-12-28")),
+        }
+    }
+    let mut numbers = Vec::new();
+    for n in &raw.numbers {
+        match (n.as_str(), phone::normalize(n)) {
+            ("*", _) => numbers.push("*".to_owned()),
+            (_, Some(norm)) => numbers.push(norm),
+            _ => problem("", "numbers", format!("'{n}' is not a phone number or *")),
+        }
+    }
+    for (digit, target) in &raw.open.choices {
+        if digit.len() != 1 || !digit.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') {
+            problem("open.choices", digit, format!("menu key '{digit}' must be one of 0-9, * or #"));
+        }
+        if !raw.targets.contains_key(target) {
+            problem("open.choices", digit, format!("target '{target}' is not in [targets]"));
+        }
+    }
+    if !raw.targets.contains_key(&raw.open.no_choice) {
+        problem("open", "no_choice", format!("target '{}' is not in [targets]", raw.open.no_choice));
+    }
+    for (name, uri) in &raw.targets {
+        if !(uri.starts_with("sip:") || uri.starts_with("sips:") || uri.starts_with("tel:")) {
+            problem("targets", name, format!("'{uri}' is not a sip:, sips: or tel: URI"));
+        }
+    }
+    let prompts = [
+        ("open", "welcome", &raw.open.welcome),
+        ("open", "menu", &raw.open.menu),
+        ("open", "invalid", &raw.open.invalid),
+        ("open", "transfer", &raw.open.transfer),
+        ("closed", "announcement", &raw.closed.announcement),
+        ("closed", "holiday", &raw.closed.holiday),
+        ("closed", "voicemail", &raw.closed.voicemail),
+        ("closed", "goodbye", &raw.closed.goodbye),
+    ];
+    for (table, key, name) in prompts {
+        let path = prompts_dir.join(format!("{name}.wav"));
+        if !path.exists() {
+            problem(table, key, format!("prompt '{name}' not found ({})", path.display()));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    Ok(Dialplan {
+        file: file.to_owned(),
+        numbers,
+        open_at: open_at.expect("checked"),
+        close_at: close_at.expect("checked"),
+        days,
+        public_holidays: raw.hours.public_holidays,
+        year_end: raw.hours.year_end,
+        closed_dates,
+        welcome: raw.open.welcome,
+        menu: raw.open.menu,
+        choices: raw.open.choices,
+        menu_timeout_secs: raw.open.menu_timeout_secs,
+        retries: raw.open.retries,
+        invalid: raw.open.invalid,
+        no_choice: raw.open.no_choice,
+        transfer: raw.open.transfer,
+        closed: raw.closed.announcement,
+        holiday: raw.closed.holiday,
+        voicemail: raw.closed.voicemail,
+        voicemail_max_secs: raw.closed.voicemail_max_secs,
+        voicemail_silence_secs: raw.closed.voicemail_silence_secs,
+        goodbye: raw.closed.goodbye,
+        targets: raw.targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> Dialplan {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let plans = load_dir(&root.join("dialplans"), &root.join("prompts")).unwrap();
+        plans.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn business_hours_holidays_and_year_end() {
+        let plan = shipped();
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        let table = [
+            (d(2026, 11, 20), t(10, 0), Opening::Open), // Friday
+            (d(2026, 11, 20), t(8, 29), Opening::AfterHours),
+            (d(2026, 11, 20), t(17, 15), Opening::AfterHours),
+            (d(2026, 11, 21), t(10, 0), Opening::ClosedDay), // Saturday
+            (d(2026, 11, 23), t(10, 0), Opening::ClosedDay), // 勤労感謝の日
+            (d(2026, 12, 29), t(10, 0), Opening::ClosedDay), // year-end closure
+            (d(2027, 1, 4), t(10, 0), Opening::Open),        // Monday after the closure
+            (d(2026, 5, 6), t(10, 0), Opening::ClosedDay),   // 振替休日
+        ];
+        for (date, time, want) in table {
+            assert_eq!(plan.opening(date, time), want, "{date} {time}");
+        }
+        assert!(plan.answers(Some("+81 3-1234-5678")) || plan.numbers.contains(&"*".to_owned()));
+    }
+
+    #[test]
+    fn problems_name_file_and_line() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(root.join("dialplans/helpdesk.toml"))
+            .unwrap()
+            .replace("open = \"08:30\"", "open = \"8時半\"")
+            .replace("\"2\" = \"tier2\"", "\"2\" = \"tier9\"")
+            .replace("welcome = \"welcome\"", "welcome = \"welcom\"");
+        let err = parse("x.toml", &src, &root.join("prompts")).unwrap_err().to_string();
+        assert!(err.contains("is not a time like 08:30"), "{err}");
+        assert!(err.contains("target 'tier9' is not in [targets]"), "{err}");
+        assert!(err.contains("prompt 'welcom' not found"), "{err}");
+        assert!(err.lines().all(|l| l.starts_with("x.toml:")), "{err}");
+    }
+}

@@ -1,0 +1,3 @@
+//! The helpdesk line's logic: dialplans (pure) and the call task that carries them out.
+
+pub mod dialplan;
