@@ -51,6 +51,17 @@ pub struct HttpSettings {
 pub struct SipSettings {
     /// UDP and TCP on the same port.
     pub listen: SocketAddr,
+    /// The address put in Contact, Via and SDP; empty: the listen address, or the machine's
+    /// outward address when listening on all interfaces.
+    pub public_address: String,
+    /// RTP ports, `first-last`.
+    pub rtp_ports: String,
+    /// Addresses the PBX or trunk sends from; others get 403. Empty: anyone.
+    pub allowed_sources: Vec<String>,
+    /// A call whose caller sends no RTP for this long is ended with BYE.
+    pub media_timeout_secs: u64,
+    pub dialplans: String,
+    pub prompts: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,7 +188,24 @@ impl Default for HttpSettings {
 
 impl Default for SipSettings {
     fn default() -> Self {
-        SipSettings { listen: ([0, 0, 0, 0], 5060).into() }
+        SipSettings {
+            listen: ([0, 0, 0, 0], 5060).into(),
+            public_address: String::new(),
+            rtp_ports: "20000-29999".into(),
+            allowed_sources: Vec::new(),
+            media_timeout_secs: 60,
+            dialplans: "dialplans".into(),
+            prompts: "prompts".into(),
+        }
+    }
+}
+
+impl SipSettings {
+    /// `(first, last)` of `rtp_ports`.
+    pub fn rtp_range(&self) -> Option<(u16, u16)> {
+        let (a, b) = self.rtp_ports.split_once('-')?;
+        let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+        (a <= b).then_some((a, b))
     }
 }
 
@@ -375,6 +403,17 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
             if overlap {
                 report(b, "listen", format!("[{b}] listen {addr_b} uses the same TCP port as [{a}] listen {addr_a}"));
             }
+        }
+    }
+    if s.sip.rtp_range().is_none() {
+        report("sip", "rtp_ports", format!("'{}' must be first-last, e.g. 20000-29999", s.sip.rtp_ports));
+    }
+    if !s.sip.public_address.is_empty() && s.sip.public_address.parse::<std::net::IpAddr>().is_err() {
+        report("sip", "public_address", format!("'{}' is not an IP address", s.sip.public_address));
+    }
+    for a in &s.sip.allowed_sources {
+        if a.parse::<std::net::IpAddr>().is_err() {
+            report("sip", "allowed_sources", format!("'{a}' is not an IP address"));
         }
     }
     if s.mail.max_message_bytes < 1024 {

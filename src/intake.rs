@@ -77,7 +77,7 @@ impl Intake {
                 Ok((r, decision))
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Updated(_) => Err(IntakeError::Store("unexpected outcome".into())),
+            WriteOutcome::Updated(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 
@@ -93,7 +93,25 @@ impl Intake {
                 Ok(t)
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Recorded(_) => Err(IntakeError::Store("unexpected outcome".into())),
+            WriteOutcome::Recorded(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// Records something that happened to a ticket (one history entry).
+    pub async fn event(
+        &self,
+        number: TicketNumber,
+        actor: &str,
+        action: &'static str,
+        detail: serde_json::Value,
+    ) -> Result<(), IntakeError> {
+        match self.send(WriteOp::Event { number: number.clone(), actor: actor.into(), action, detail }).await? {
+            WriteOutcome::Noted => {
+                tracing::info!(ticket = %number, action, "ticket event");
+                Ok(())
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 

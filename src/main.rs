@@ -95,6 +95,14 @@ fn check(loaded: &Loaded) -> ExitCode {
             ok = false;
         }
     }
+    let sip = &loaded.settings.sip;
+    match madoguchi::ivr::dialplan::load_dir(sip.dialplans.as_ref(), sip.prompts.as_ref()) {
+        Ok(plans) => println!("ok: dialplans {} ({} lines)", sip.dialplans, plans.len()),
+        Err(problems) => {
+            eprintln!("{problems}");
+            ok = false;
+        }
+    }
     match madoguchi::notify::AckTemplate::load(&loaded.settings.notify.ack_template) {
         Ok(_) => println!("ok: acknowledgement template"),
         Err(e) => {

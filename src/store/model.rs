@@ -43,7 +43,19 @@ impl TicketChange {
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     Record(Box<RoutedContact>),
-    Update { number: TicketNumber, change: TicketChange, actor: String },
+    Update {
+        number: TicketNumber,
+        change: TicketChange,
+        actor: String,
+    },
+    /// Something that happened to the ticket without changing it (a call answered, a menu choice,
+    /// a transfer): one history entry.
+    Event {
+        number: TicketNumber,
+        actor: String,
+        action: &'static str,
+        detail: serde_json::Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,6 +84,7 @@ pub enum Refusal {
 pub enum WriteOutcome {
     Recorded(Recorded),
     Updated(TicketSummary),
+    Noted,
     Refused(Refusal),
 }
 

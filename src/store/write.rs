@@ -35,6 +35,13 @@ impl Store {
                 WriteOp::Update { number, change, actor } => {
                     self.update(&mut tx, &mut pending, number, change, actor, now).await?
                 }
+                WriteOp::Event { number, actor, action, detail } => match self.find_ticket(&mut tx, number).await? {
+                    Some((id, _)) => {
+                        pending.history(id, now, actor, action, detail);
+                        WriteOutcome::Noted
+                    }
+                    None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
+                },
             };
             outcomes.push(outcome);
         }
