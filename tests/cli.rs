@@ -10,6 +10,9 @@ use std::process::{Command, Output};
 fn madoguchi(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_madoguchi"));
     cmd.args(args).current_dir(dir).env_remove("MADOGUCHI_CONFIG");
+    // The shipped dialplans and prompts, wherever the test runs.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("MADOGUCHI_SIP_DIALPLANS", root.join("dialplans")).env("MADOGUCHI_SIP_PROMPTS", root.join("prompts"));
     for (k, v) in env {
         cmd.env(k, v);
     }
