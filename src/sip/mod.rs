@@ -5,3 +5,4 @@ pub mod codec;
 pub mod message;
 pub mod sdp;
 pub mod transaction;
+pub mod uri;

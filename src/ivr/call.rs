@@ -1,0 +1,400 @@
+//! One answered call: plays the dialplan's announcements over RTP, reads the caller's keys
+//! (RFC 4733 or SIP INFO), records voicemail out of hours, and asks the SIP side to transfer or
+//! hang up. Every step is written to the call's ticket. The SIP side cancels `cancel` when the
+//! caller hangs up; media stops with it.
+
+use super::dialplan::{Dialplan, Opening};
+use crate::domain::time::{jst, now_millis};
+use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber};
+use crate::intake::Intake;
+use crate::media::audio::{self, RATE};
+use crate::media::g711::Codec;
+use crate::media::rtp::{Inbound, Receiver, Sender};
+use crate::store::TicketChange;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The announcements, loaded once (8 kHz mono).
+#[derive(Debug, Default)]
+pub struct Prompts(HashMap<String, Arc<Vec<i16>>>);
+
+impl Prompts {
+    pub fn load(dir: &Path) -> Result<Prompts, audio::AudioError> {
+        let mut map = HashMap::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+                if path.extension().is_some_and(|x| x == "wav")
+                    && let Some(name) = path.file_stem().and_then(|s| s.to_str())
+                {
+                    map.insert(name.to_owned(), Arc::new(audio::load_wav(&path)?));
+                }
+            }
+        }
+        Ok(Prompts(map))
+    }
+
+    pub fn get(&self, name: &str) -> Arc<Vec<i16>> {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// What the call asks of the SIP side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Transfer { call_id: String, target: String, ticket: Option<TicketNumber> },
+    Hangup { call_id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Transferred,
+    Voicemail,
+    CallerHungUp,
+    MediaTimeout,
+}
+
+impl Ending {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Transferred => "transferred",
+            Ending::Voicemail => "voicemail",
+            Ending::CallerHungUp => "caller hung up",
+            Ending::MediaTimeout => "media timeout",
+        }
+    }
+}
+
+pub struct Call {
+    pub call_id: String,
+    pub ticket: Option<TicketNumber>,
+    pub caller: CallerInfo,
+    pub dialed: Option<String>,
+    pub plan: Arc<Dialplan>,
+    pub prompts: Arc<Prompts>,
+    pub rtp: Arc<UdpSocket>,
+    pub remote: SocketAddr,
+    pub codec: Codec,
+    pub event_pt: Option<u8>,
+    /// Keys from SIP INFO.
+    pub info_digits: mpsc::Receiver<char>,
+    pub commands: mpsc::Sender<Command>,
+    pub cancel: CancellationToken,
+    pub intake: Intake,
+    pub media_timeout: Duration,
+}
+
+enum Stop {
+    Cancelled,
+    MediaTimeout,
+}
+
+struct Media {
+    sender: Sender,
+    rtp: Arc<UdpSocket>,
+    remote: SocketAddr,
+    digits: mpsc::Receiver<char>,
+    audio: mpsc::Receiver<Vec<i16>>,
+    last_rtp: Arc<AtomicI64>,
+    cancel: CancellationToken,
+    timeout: Duration,
+}
+
+/// Waits for `fut`, unless the caller hangs up or stops sending media.
+async fn guarded<T>(
+    cancel: CancellationToken,
+    last: Arc<AtomicI64>,
+    timeout: Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, Stop> {
+    let watchdog = async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if now_millis() - last.load(Ordering::Relaxed) > timeout.as_millis() as i64 {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => Err(Stop::Cancelled),
+        _ = watchdog => Err(Stop::MediaTimeout),
+        v = fut => Ok(v),
+    }
+}
+
+impl Media {
+    /// Plays a prompt; with `barge_in`, a key pressed meanwhile stops it and is returned.
+    async fn play(&mut self, samples: &[i16], barge_in: bool) -> Result<Option<char>, Stop> {
+        let (cancel, last, timeout) = (self.cancel.clone(), self.last_rtp.clone(), self.timeout);
+        let Media { sender, rtp, remote, digits, .. } = self;
+        guarded(cancel, last, timeout, async {
+            if barge_in {
+                tokio::select! {
+                    _ = sender.play(rtp, *remote, samples) => None,
+                    d = digits.recv() => d,
+                }
+            } else {
+                let _ = sender.play(rtp, *remote, samples).await;
+                None
+            }
+        })
+        .await
+    }
+
+    async fn key(&mut self, wait: Duration) -> Result<Option<char>, Stop> {
+        let (cancel, last, timeout) = (self.cancel.clone(), self.last_rtp.clone(), self.timeout);
+        let digits = &mut self.digits;
+        guarded(cancel, last, timeout, async { tokio::time::timeout(wait, digits.recv()).await.ok().flatten() }).await
+    }
+
+    /// Records until `max`, or `silence` of quiet after the caller has spoken, or hang-up.
+    async fn record(&mut self, max: Duration, silence: Duration) -> Vec<i16> {
+        let mut samples = Vec::new();
+        let mut quiet = 0usize;
+        let mut spoke = false;
+        let limit = max.as_secs() as usize * RATE as usize;
+        let quiet_limit = silence.as_secs() as usize * RATE as usize;
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            let frame = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                f = self.audio.recv() => match f { Some(f) => f, None => break },
+            };
+            let loud = frame.iter().any(|s| s.unsigned_abs() > 1000);
+            spoke |= loud;
+            quiet = if loud { 0 } else { quiet + frame.len() };
+            samples.extend_from_slice(&frame);
+            if samples.len() >= limit || (spoke && quiet >= quiet_limit) {
+                break;
+            }
+        }
+        samples
+    }
+}
+
+fn beep() -> Vec<i16> {
+    (0..RATE as usize * 3 / 10)
+        .map(|i| ((i as f32 * 1000.0 * std::f32::consts::TAU / RATE as f32).sin() * 8000.0) as i16)
+        .collect()
+}
+
+/// Reads the caller's RTP: keys to `digits`, audio to `audio`, the time of the last packet.
+fn spawn_receiver(call: &Call, digits: mpsc::Sender<char>, audio: mpsc::Sender<Vec<i16>>, last: Arc<AtomicI64>) {
+    let rtp = call.rtp.clone();
+    let cancel = call.cancel.clone();
+    let mut receiver = Receiver::new(call.codec, call.event_pt);
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let n = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = rtp.recv_from(&mut buf) => match r { Ok((n, _)) => n, Err(_) => continue },
+            };
+            last.store(now_millis(), Ordering::Relaxed);
+            match receiver.read(&buf[..n]) {
+                Inbound::Digit(d) => {
+                    let _ = digits.try_send(d);
+                }
+                Inbound::Audio(a) => {
+                    let _ = audio.try_send(a);
+                }
+                Inbound::Other => {}
+            }
+        }
+    });
+}
+
+impl Call {
+    pub async fn run(mut self) -> Ending {
+        let (digit_tx, digits) = mpsc::channel(32);
+        let (audio_tx, audio) = mpsc::channel(512);
+        let last = Arc::new(AtomicI64::new(now_millis()));
+        spawn_receiver(&self, digit_tx.clone(), audio_tx, last.clone());
+        // Keys sent by SIP INFO join the RTP ones.
+        let mut info = std::mem::replace(&mut self.info_digits, mpsc::channel(1).1);
+        let forward = digit_tx.clone();
+        tokio::spawn(async move {
+            while let Some(d) = info.recv().await {
+                let _ = forward.send(d).await;
+            }
+        });
+        let mut media = Media {
+            sender: Sender::new(self.codec, rand_ssrc(&self.call_id)),
+            rtp: self.rtp.clone(),
+            remote: self.remote,
+            digits,
+            audio,
+            last_rtp: last,
+            cancel: self.cancel.clone(),
+            timeout: self.media_timeout,
+        };
+        let ending = match self.flow(&mut media).await {
+            Ok(e) => e,
+            Err(Stop::Cancelled) => Ending::CallerHungUp,
+            Err(Stop::MediaTimeout) => {
+                let _ = self.commands.send(Command::Hangup { call_id: self.call_id.clone() }).await;
+                Ending::MediaTimeout
+            }
+        };
+        self.note("call_ended", json!({"ending": ending.as_str()})).await;
+        ending
+    }
+
+    async fn note(&self, action: &'static str, detail: serde_json::Value) {
+        if let Some(t) = &self.ticket
+            && let Err(e) = self.intake.event(t.clone(), "ivr", action, detail).await
+        {
+            tracing::warn!(ticket = %t, error = %e, "call event not recorded");
+        }
+    }
+
+    async fn flow(&mut self, media: &mut Media) -> Result<Ending, Stop> {
+        let now = chrono::Utc::now().with_timezone(&jst());
+        let opening = self.plan.opening(now.date_naive(), now.time());
+        self.note("call_answered", json!({"plan": self.plan.file, "opening": format!("{opening:?}")})).await;
+        if opening != Opening::Open {
+            return self.voicemail(media, opening).await;
+        }
+        let plan = self.plan.clone();
+        let mut key = media.play(&self.prompts.get(&plan.welcome), true).await?;
+        let mut chosen = None;
+        for _ in 0..=plan.retries {
+            if key.is_none() {
+                key = media.play(&self.prompts.get(&plan.menu), true).await?;
+            }
+            if key.is_none() {
+                key = media.key(Duration::from_secs(plan.menu_timeout_secs)).await?;
+            }
+            match key.take() {
+                Some(d) if plan.choices.contains_key(&d.to_string()) => {
+                    self.menu_choice(d).await;
+                    chosen = plan.choices.get(&d.to_string()).cloned();
+                    break;
+                }
+                Some(d) => {
+                    self.note("menu_invalid", json!({"key": d.to_string()})).await;
+                    key = media.play(&self.prompts.get(&plan.invalid), true).await?;
+                }
+                None => {}
+            }
+        }
+        let target = chosen.unwrap_or_else(|| plan.no_choice.clone());
+        media.play(&self.prompts.get(&plan.transfer), false).await?;
+        let uri = plan.targets.get(&target).cloned().unwrap_or_default();
+        self.note("transfer", json!({"target": target, "uri": uri})).await;
+        let _ = self
+            .commands
+            .send(Command::Transfer { call_id: self.call_id.clone(), target: uri, ticket: self.ticket.clone() })
+            .await;
+        // The SIP side ends the call once the transfer is accepted.
+        self.cancel.cancelled().await;
+        Ok(Ending::Transferred)
+    }
+
+    /// The caller's key routes the ticket again (routing.toml's menu rules).
+    async fn menu_choice(&self, key: char) {
+        self.note("menu_choice", json!({"key": key.to_string()})).await;
+        let Some(ticket) = &self.ticket else { return };
+        let contact = NewContact {
+            channel: Channel::Phone,
+            menu_choices: Some(key.to_string()),
+            dialed_number: self.dialed.clone(),
+            caller: self.caller.clone(),
+            ..Default::default()
+        };
+        let d = self.intake.rules().route(&contact);
+        if d.rule.is_some() {
+            let change = TicketChange {
+                status: Some(Status::New),
+                tier: Some(d.tier),
+                category: Some(d.category),
+                priority: Some(d.priority),
+                note: None,
+            };
+            if let Err(e) = self.intake.update(ticket.clone(), change, "ivr".into()).await {
+                tracing::warn!(ticket = %ticket, error = %e, "menu routing not recorded");
+            }
+        }
+    }
+
+    async fn voicemail(&mut self, media: &mut Media, opening: Opening) -> Result<Ending, Stop> {
+        let plan = self.plan.clone();
+        let announcement = if opening == Opening::ClosedDay { &plan.holiday } else { &plan.closed };
+        media.play(&self.prompts.get(announcement), false).await?;
+        media.play(&self.prompts.get(&plan.voicemail), false).await?;
+        media.play(&beep(), false).await?;
+        while media.audio.try_recv().is_ok() {}
+        let recording = media
+            .record(Duration::from_secs(plan.voicemail_max_secs), Duration::from_secs(plan.voicemail_silence_secs))
+            .await;
+        self.save_voicemail(&recording).await;
+        if self.cancel.is_cancelled() {
+            return Ok(Ending::Voicemail);
+        }
+        media.play(&self.prompts.get(&plan.goodbye), false).await?;
+        let _ = self.commands.send(Command::Hangup { call_id: self.call_id.clone() }).await;
+        Ok(Ending::Voicemail)
+    }
+
+    async fn save_voicemail(&self, samples: &[i16]) {
+        let Some(ticket) = &self.ticket else { return };
+        if samples.is_empty() {
+            self.note("voicemail_empty", json!({})).await;
+            return;
+        }
+        let mut wav = std::io::Cursor::new(Vec::new());
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let written = hound::WavWriter::new(&mut wav, spec).and_then(|mut w| {
+            for &s in samples {
+                w.write_sample(s)?;
+            }
+            w.finalize()
+        });
+        if written.is_err() {
+            return;
+        }
+        let seconds = samples.len() as f64 / RATE as f64;
+        let contact = NewContact {
+            channel: Channel::Phone,
+            join: Some(ticket.clone()),
+            subject: Some("留守番電話 / Voicemail".into()),
+            body: format!("留守番電話の録音 {seconds:.1} 秒 / voicemail, {seconds:.1} s"),
+            caller: self.caller.clone(),
+            dialed_number: self.dialed.clone(),
+            received_at_ms: now_millis(),
+            source_ref: Some(format!("{}#voicemail", self.call_id)),
+            attachments: vec![AttachmentUpload {
+                filename: "voicemail.wav".into(),
+                content_type: "audio/wav".into(),
+                bytes: wav.into_inner(),
+            }],
+            actor: "ivr".into(),
+            dedupe_source: true,
+            ..Default::default()
+        };
+        if let Err(e) = self.intake.submit(contact).await {
+            tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored");
+        }
+    }
+}
+
+fn rand_ssrc(seed: &str) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    seed.hash(&mut h);
+    now_millis().hash(&mut h);
+    h.finish() as u32
+}

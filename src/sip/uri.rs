@@ -1,0 +1,44 @@
+//! Reading name-addrs (`"Name" <sip:user@host>;tag=…`) with rsip: the caller's number and display
+//! name, whether they asked for privacy.
+
+/// `(display name, user part)` of a From / P-Asserted-Identity value.
+pub fn caller(value: &str) -> (Option<String>, Option<String>) {
+    let display = value
+        .split('<')
+        .next()
+        .filter(|_| value.contains('<'))
+        .map(|d| d.trim().trim_matches('"').trim().to_owned())
+        .filter(|d| !d.is_empty());
+    let uri_text = match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value).trim(),
+    };
+    let user = rsip::Uri::try_from(uri_text)
+        .ok()
+        .and_then(|u| u.auth.map(|a| a.user))
+        .or_else(|| uri_text.split_once(':').map(|(_, rest)| rest.split(['@', ';']).next().unwrap_or("").to_owned()))
+        .filter(|u| !u.is_empty());
+    (display, user)
+}
+
+/// The user part of a request URI (the dialled number).
+pub fn user_of(uri: &str) -> Option<String> {
+    caller(uri).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers() {
+        assert_eq!(
+            caller("\"山田 太郎\" <sip:0312345678@pbx.example;user=phone>;tag=1"),
+            (Some("山田 太郎".into()), Some("0312345678".into()))
+        );
+        assert_eq!(caller("<sip:+81312345678@trunk>"), (None, Some("+81312345678".into())));
+        assert_eq!(caller("sip:5001@pbx;tag=9"), (None, Some("5001".into())));
+        assert_eq!(caller("<tel:+81-3-1234-5678>").1.as_deref(), Some("+81-3-1234-5678"));
+        assert_eq!(user_of("sip:0120000111@madoguchi"), Some("0120000111".into()));
+    }
+}
