@@ -7,10 +7,13 @@ use crate::config::Settings;
 use crate::diagnostic::Problems;
 use crate::http::{AppState, router};
 use crate::intake::Intake;
+use crate::ivr::call::Prompts;
+use crate::ivr::dialplan;
 use crate::mail::deliver::MailIntake;
 use crate::mail::listener::{MailServer, tls_acceptor};
 use crate::notify::Notifier;
 use crate::routing::{self, Rules};
+use crate::sip::server::{SipConfig, SipServer};
 use crate::store::{AttachmentFiles, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,11 +41,14 @@ pub enum AppError {
     Tls(#[from] crate::mail::listener::TlsError),
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    #[error("announcement: {0}")]
+    Prompt(#[from] crate::media::audio::AudioError),
 }
 
 pub struct App {
     http: TcpListener,
     mail: MailServer,
+    sip: SipServer,
     notifier: Notifier,
     state: AppState,
     max_body_bytes: usize,
@@ -113,9 +119,24 @@ impl App {
         let mail_listener =
             TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "SMTP/LMTP", addr, source })?;
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
+
+        let sip_settings = &settings.sip;
+        let plans = dialplan::load_dir(sip_settings.dialplans.as_ref(), sip_settings.prompts.as_ref())?;
+        let prompts = Prompts::load(sip_settings.prompts.as_ref())?;
+        let config = SipConfig {
+            public_ip: public_ip(settings),
+            allowed_sources: sip_settings.allowed_sources.iter().filter_map(|a| a.parse().ok()).collect(),
+            rtp_ports: sip_settings.rtp_range().unwrap_or((20000, 29999)),
+            media_timeout: std::time::Duration::from_secs(sip_settings.media_timeout_secs),
+        };
+        let addr = sip_settings.listen;
+        let sip = SipServer::bind(addr, config, plans, prompts, intake.clone())
+            .await
+            .map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
         Ok(App {
             http,
             mail,
+            sip,
             notifier,
             state: AppState { store, intake, files },
             max_body_bytes: settings.http.max_body_bytes as usize,
@@ -127,21 +148,27 @@ impl App {
         self.http.local_addr().expect("a bound listener has an address")
     }
 
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip.local_addr().expect("a bound socket has an address")
+    }
+
     pub fn mail_addr(&self) -> SocketAddr {
         self.mail.local_addr().expect("a bound listener has an address")
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { http, mail, notifier, state, max_body_bytes, tracker } = self;
+        let App { http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
             http = %http.local_addr().map_err(AppError::Serve)?,
             mail = %mail.local_addr().map_err(AppError::Serve)?,
+            sip = %sip.local_addr().map_err(AppError::Serve)?,
             store = store.backend().name(),
             "madoguchi serving"
         );
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
+        tracker.spawn(sip.run(stop.clone(), tracker.clone()));
         tracker.spawn(notifier.run(stop.clone()));
         let signal = stop.clone();
         tokio::spawn(async move {
@@ -159,4 +186,23 @@ impl App {
         tracing::info!("madoguchi stopped");
         Ok(())
     }
+}
+
+/// The address callers' equipment should send to: configured, or the listen address, or when
+/// listening on every interface the one this machine would use outward (no packet is sent).
+fn public_ip(settings: &Settings) -> std::net::IpAddr {
+    if let Ok(ip) = settings.sip.public_address.parse() {
+        return ip;
+    }
+    let listen = settings.sip.listen.ip();
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
 }

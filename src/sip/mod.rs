@@ -4,5 +4,6 @@
 pub mod codec;
 pub mod message;
 pub mod sdp;
+pub mod server;
 pub mod transaction;
 pub mod uri;

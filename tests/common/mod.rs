@@ -136,6 +136,10 @@ impl TestDb {
         s.database.max_connections = 4;
         s.http.listen = "127.0.0.1:0".parse().unwrap();
         s.mail.listen = "127.0.0.1:0".parse().unwrap();
+        s.sip.listen = "127.0.0.1:0".parse().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        s.sip.dialplans = root.join("dialplans").display().to_string();
+        s.sip.prompts = root.join("prompts").display().to_string();
         s
     }
 
@@ -149,6 +153,7 @@ impl TestDb {
 pub struct TestApp {
     pub base: String,
     pub mail: std::net::SocketAddr,
+    pub sip: std::net::SocketAddr,
     pub client: reqwest::Client,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
@@ -166,6 +171,7 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
     let app = App::build(&settings).await.expect("service starts");
     let base = format!("http://{}", app.http_addr());
     let mail = app.mail_addr();
+    let sip = app.sip_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -174,7 +180,7 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
         .await
         .expect("service runs");
     });
-    TestApp { base, mail, client: reqwest::Client::new(), db, stop: Some(stop), task }
+    TestApp { base, mail, sip, client: reqwest::Client::new(), db, stop: Some(stop), task }
 }
 
 impl TestApp {
@@ -240,6 +246,8 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
         .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
         .env("MADOGUCHI_SIP_LISTEN", "127.0.0.1:0")
         .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_SIP_DIALPLANS", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dialplans"))
+        .env("MADOGUCHI_SIP_PROMPTS", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"))
         .env("RUST_LOG", "info")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true);
