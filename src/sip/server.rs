@@ -112,6 +112,7 @@ struct Core {
     dialogs: HashMap<String, Dialog>,
     ports: VecDeque<u16>,
     tracker: TaskTracker,
+    stop: CancellationToken,
 }
 
 impl SipServer {
@@ -155,6 +156,7 @@ impl SipServer {
             dialogs: HashMap::new(),
             ports: (first..=last).collect(),
             tracker: tracker.clone(),
+            stop: stop.clone(),
         };
         tracker.spawn(udp_reader(self.udp.clone(), events.clone(), stop.clone()));
         tracker.spawn(tcp_acceptor(self.tcp, events, stop.clone(), tracker.clone()));
@@ -433,9 +435,14 @@ impl Core {
                 Action::Start(timer, after) => {
                     let events = self.events.clone();
                     let key = key.clone();
+                    let stop = self.stop.clone();
                     self.tracker.spawn(async move {
-                        tokio::time::sleep(after).await;
-                        let _ = events.send(Event::Timer(key, timer)).await;
+                        tokio::select! {
+                            _ = stop.cancelled() => {}
+                            _ = tokio::time::sleep(after) => {
+                                let _ = events.send(Event::Timer(key, timer)).await;
+                            }
+                        }
                     });
                 }
                 Action::NoAck => {

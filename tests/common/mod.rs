@@ -4,6 +4,7 @@
 //! (on standard error, past the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod sip;
 pub mod smtp;
 pub mod stats;
 

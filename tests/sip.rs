@@ -1,0 +1,242 @@
+//! Real calls over UDP and TCP: the line answers, announces, takes the key, transfers with the
+//! ticket number, records voicemail out of hours; CANCEL, lost ACK, malformed and garbage input.
+
+mod common;
+
+use common::sip::{Phone, tag_of, write_line};
+use common::{Db, TestApp, TestDb, spawn_with};
+use madoguchi::media::g711::Codec;
+use rtp_rs::RtpReader;
+use serde_json::Value;
+use std::time::Duration;
+
+async fn app(open: bool) -> TestApp {
+    let db = TestDb::new(Db::Sqlite, "sip").await.unwrap();
+    write_line(db.dir.path(), open);
+    let dir = db.dir.path().to_owned();
+    spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.rtp_ports = "40000-49999".into();
+    })
+    .await
+}
+
+async fn ticket(app: &TestApp, number: &str) -> Value {
+    let (status, t) = app.get_json(&format!("/api/tickets/{number}")).await;
+    assert_eq!(status, 200);
+    t
+}
+
+fn actions(t: &Value) -> Vec<String> {
+    t["history"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Receives RTP until `frames` packets came; returns their decoded audio and the sender's address.
+async fn hear(phone: &Phone, frames: usize) -> (Vec<i16>, std::net::SocketAddr, Vec<(u16, u32, bool)>) {
+    let mut audio = Vec::new();
+    let mut headers = Vec::new();
+    let mut from = None;
+    let mut buf = [0u8; 2048];
+    while headers.len() < frames {
+        let (n, peer) = tokio::time::timeout(Duration::from_secs(10), phone.rtp.recv_from(&mut buf))
+            .await
+            .expect("RTP arrives")
+            .unwrap();
+        let rtp = RtpReader::new(&buf[..n]).unwrap();
+        assert_eq!(rtp.payload_type(), 0, "PCMU as negotiated");
+        headers.push((u16::from(rtp.sequence_number()), rtp.timestamp(), rtp.mark()));
+        audio.extend(Codec::Pcmu.decode(rtp.payload()));
+        from = Some(peer);
+    }
+    (audio, from.unwrap(), headers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_is_answered_over_udp_and_tcp() {
+    let app = app(true).await;
+    for tcp in [false, true] {
+        let mut phone = if tcp { Phone::tcp(app.sip, "opt").await } else { Phone::udp(app.sip, "opt").await };
+        let req = phone.request("OPTIONS", if tcp { "z9hG4bKopt-tcp" } else { "z9hG4bKopt-udp" }, None, "", "");
+        phone.send(&req).await;
+        let m = phone.expect("200 to OPTIONS", |m| m.code() > 0).await;
+        assert_eq!(m.code(), 200, "{}", m.text);
+        assert!(m.header("Allow").unwrap().contains("INVITE"));
+    }
+    app.stop().await;
+}
+
+async fn answered_call_transfers_on_the_menu_key(tcp: bool) {
+    let app = app(true).await;
+    let mut phone = if tcp { Phone::tcp(app.sip, "call-menu").await } else { Phone::udp(app.sip, "call-menu").await };
+    let (ok, codes) = phone.call("P-Asserted-Identity: <sip:+81312345678@trunk>\r\n").await;
+    assert_eq!(codes, [100, 180, 200], "{}", ok.text);
+    let number = ok.header("X-Madoguchi-Ticket").expect("the ticket number rides on the 200 OK");
+    assert!(ok.body().contains("RTP/AVP 0 101"), "{}", ok.body());
+    phone.ack(&tag_of(&ok)).await;
+
+    // The welcome prompt arrives, paced and in order, and decodes back to the prompt's audio.
+    let (audio, service_rtp, headers) = hear(&phone, 10).await;
+    assert!(headers[0].2, "the first packet has the marker bit");
+    for w in headers.windows(2) {
+        assert_eq!(w[1].0, w[0].0.wrapping_add(1), "sequence");
+        assert_eq!(w[1].1, w[0].1.wrapping_add(160), "timestamp");
+    }
+    let prompt = madoguchi::media::audio::load_wav(&app.db.dir.path().join("prompts/welcome.wav")).unwrap();
+    let expected = Codec::Pcmu.decode(&Codec::Pcmu.encode(&prompt[..1600]));
+    assert_eq!(audio[..1600], expected[..], "the caller hears the welcome prompt");
+
+    phone.press(service_rtp, b'2', 100, 8000).await;
+    let refer = phone.expect("REFER", |m| m.method() == "REFER").await;
+    let refer_to = refer.header("Refer-To").unwrap();
+    assert!(refer_to.contains("sip:operations@pbx.test"), "{refer_to}");
+    assert!(refer_to.contains(&format!("X-Madoguchi-Ticket={number}")), "{refer_to}");
+    assert_eq!(refer.header("X-Madoguchi-Ticket").as_deref(), Some(number.as_str()));
+    phone.answer(&refer, 202).await;
+    let notify = format!(
+        "NOTIFY sip:madoguchi@{} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bKnot1\r\nMax-Forwards: 70\r\nFrom: <sip:0312345678@pbx.test>;tag=caller1\r\nTo: <sip:0120000111@madoguchi>;tag={}\r\nCall-ID: call-menu\r\nCSeq: 9 NOTIFY\r\nEvent: refer\r\nSubscription-State: terminated\r\nContent-Type: message/sipfrag\r\nContent-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
+        app.sip,
+        if tcp { "TCP" } else { "UDP" },
+        phone.local,
+        tag_of(&ok)
+    );
+    phone.send(&notify).await;
+    let bye = phone.expect("BYE after the transfer", |m| m.method() == "BYE").await;
+    phone.answer(&bye, 200).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = ticket(&app, &number).await;
+        if actions(&t).contains(&"call_ended".to_owned()) || tokio::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(t["channel"], "phone");
+    assert_eq!(t["contacts"][0]["caller_number"], "+81312345678", "P-Asserted-Identity wins over From");
+    assert_eq!(t["contacts"][0]["source_ref"], "call-menu");
+    assert_eq!(
+        (t["category"].as_str(), t["tier"].as_i64()),
+        (Some("fault_report"), Some(2)),
+        "menu 2 routes to faults"
+    );
+    let a = actions(&t);
+    for step in ["created", "call_ringing", "call_answered", "menu_choice", "transfer", "call_ended"] {
+        assert!(a.contains(&step.to_owned()), "{step} in {a:?}");
+    }
+    let ended = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "call_ended").unwrap();
+    assert_eq!(ended["detail"]["ending"], "transferred");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_udp_is_answered_announced_and_transferred_by_the_key() {
+    answered_call_transfers_on_the_menu_key(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_over_tcp_is_answered_announced_and_transferred_by_the_key() {
+    answered_call_transfers_on_the_menu_key(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_hours_the_caller_leaves_a_voicemail() {
+    let app = app(false).await;
+    let mut phone = Phone::udp(app.sip, "call-vm").await;
+    let (ok, _) = phone.call("").await;
+    let number = ok.header("X-Madoguchi-Ticket").unwrap();
+    phone.ack(&tag_of(&ok)).await;
+    let (_, service_rtp, _) = hear(&phone, 1).await;
+    // Speak over the announcements (a tone), then fall silent: the recording ends on silence.
+    let tone: Vec<i16> =
+        (0..8000 * 3).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 9000.0) as i16).collect();
+    let silence = vec![0i16; 8000 * 3];
+    let mut sender = madoguchi::media::rtp::Sender::new(Codec::Pcmu, 99);
+    sender.play(&phone.rtp, service_rtp, &tone).await.unwrap();
+    sender.play(&phone.rtp, service_rtp, &silence).await.unwrap();
+    let bye = phone.expect("BYE after the goodbye", |m| m.method() == "BYE").await;
+    phone.answer(&bye, 200).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = ticket(&app, &number).await;
+        if t["attachments"].as_array().unwrap().iter().any(|a| a["filename"] == "voicemail.wav")
+            || tokio::time::Instant::now() > deadline
+        {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let vm = t["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["filename"] == "voicemail.wav")
+        .expect("voicemail attached");
+    assert_eq!(vm["content_type"], "audio/wav");
+    assert!(vm["size"].as_i64().unwrap() > 8000, "{vm}");
+    assert_eq!(t["contact_count"], 2, "the recording is a contact of the call's ticket");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_before_answer_gets_487_and_a_lost_ack_gets_the_200_again() {
+    let app = app(true).await;
+    let mut phone = Phone::udp(app.sip, "call-cancel").await;
+    let body = phone.offer();
+    let invite = phone.request("INVITE", "z9hG4bKc1", None, "Content-Type: application/sdp\r\n", &body);
+    let cancel = phone.request("CANCEL", "z9hG4bKc1", None, "", "");
+    phone.send(&invite).await;
+    phone.send(&cancel).await;
+    let mut got = Vec::new();
+    while !(got.contains(&(487, "INVITE".to_owned())) && got.contains(&(200, "CANCEL".to_owned()))) {
+        let m = phone.expect("responses", |m| m.code() > 0).await;
+        let method = m.header("CSeq").unwrap().split_whitespace().nth(1).unwrap().to_owned();
+        got.push((m.code(), method));
+    }
+    assert!(!got.contains(&(200, "INVITE".to_owned())), "{got:?}");
+
+    let mut phone = Phone::udp(app.sip, "call-noack").await;
+    let (ok, _) = phone.call("").await;
+    let again = phone.expect("the 200 retransmitted", |m| m.code() == 200).await;
+    assert_eq!(tag_of(&again), tag_of(&ok));
+    phone.ack(&tag_of(&ok)).await;
+    let bye = phone.request("BYE", "z9hG4bKbye1", Some(&tag_of(&ok)), "", "");
+    phone.send(&bye).await;
+    let m = phone.expect("200 to BYE", |m| m.header("CSeq").is_some_and(|c| c.ends_with("BYE"))).await;
+    assert_eq!(m.code(), 200);
+    phone.send(&bye).await;
+    let m =
+        phone.expect("the BYE retransmission absorbed", |m| m.header("CSeq").is_some_and(|c| c.ends_with("BYE"))).await;
+    assert_eq!(m.code(), 200, "a retransmitted BYE gets the same answer");
+    let stray = phone.request("BYE", "z9hG4bKbye2", Some("nope"), "", "");
+    phone.send(&stray).await;
+    let m = phone.expect("481", |m| m.header("CSeq").is_some_and(|c| c.ends_with("BYE"))).await;
+    assert_eq!(m.code(), 481);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_malformed_messages_leave_the_service_answering() {
+    let app = app(true).await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut seed = 12345u32;
+    for i in 0..2000 {
+        let len = 1 + (i * 37) % 1400;
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(1664525).wrapping_add(1013904223);
+                (seed >> 24) as u8
+            })
+            .collect();
+        sock.send_to(&junk, app.sip).await.unwrap();
+    }
+    let mut phone = Phone::udp(app.sip, "after-garbage").await;
+    let bad = "INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad\r\nCSeq: 1 INVITE\r\nCall-ID: b\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nContent-Length: 99999\r\n\r\n";
+    phone.send(&bad.replace("127.0.0.1:9", &phone.local.to_string())).await;
+    let m = phone.expect("400", |m| m.code() > 0).await;
+    assert_eq!(m.code(), 400);
+    let req = phone.request("OPTIONS", "z9hG4bKafter", None, "", "");
+    phone.send(&req).await;
+    assert_eq!(phone.expect("200", |m| m.code() > 0).await.code(), 200);
+    app.stop().await;
+}
