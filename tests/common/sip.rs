@@ -166,6 +166,20 @@ impl Phone {
         }
     }
 
+    /// Sends `req` and resends it every 500 ms (as a UDP phone does, timer A) until a
+    /// response comes.
+    pub async fn transact(&mut self, req: &str) -> Msg {
+        for _ in 0..20 {
+            self.send(req).await;
+            if let Some(m) = self.recv(Duration::from_millis(500)).await
+                && m.code() > 0
+            {
+                return m;
+            }
+        }
+        panic!("no response to {}", req.lines().next().unwrap_or(""));
+    }
+
     fn transport(&self) -> &'static str {
         if matches!(self.link, Link::Udp(..)) { "UDP" } else { "TCP" }
     }
