@@ -312,21 +312,29 @@ impl Core {
         }
     }
 
-    fn key_of(req: &Request) -> TxKey {
+    fn key_of(req: &Request, peer: SocketAddr) -> TxKey {
         let method = match req.method {
             Method::Ack | Method::Invite => "INVITE".to_owned(),
             ref m => m.as_str().to_owned(),
         };
+        // RFC 3261 §17.2.3: branch and sent-by of the top Via, and the method.
+        let sent_by = req
+            .header("Via")
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.split_whitespace().nth(1))
+            .map(|s| s.split(';').next().unwrap_or(s))
+            .unwrap_or("");
         let branch = match req.branch() {
-            Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => b.to_owned(),
+            // The source address too: two phones reusing one branch are not one transaction.
+            Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => format!("{b}|{sent_by}|{peer}"),
             // RFC 2543 peers: match on what identifies their request.
-            _ => format!("2543:{}:{}:{}", req.call_id(), req.cseq().0, req.from_tag().unwrap_or("")),
+            _ => format!("2543:{}:{}:{}|{peer}", req.call_id(), req.cseq().0, req.from_tag().unwrap_or("")),
         };
         (branch, method)
     }
 
     fn request(&mut self, req: Request, peer: SocketAddr, transport: Transport) {
-        let key = Self::key_of(&req);
+        let key = Self::key_of(&req, peer);
         if req.method == Method::Ack {
             self.ack(&req, &key);
             return;
