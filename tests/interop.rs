@@ -100,3 +100,50 @@ async fn swaks_delivers_plain_and_over_starttls() {
     assert!(out.contains("550 5.1.1"), "{out}");
     app.stop().await;
 }
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// sipp (Debian's sip-tester) calls, presses 2 with the RFC 2833 events of its own
+/// `/usr/share/sip-tester/dtmf_2833_2.pcap`, and takes the transfer; the ticket records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_presses_a_key_with_rfc2833_and_is_transferred() {
+    let test = "sipp_presses_a_key_with_rfc2833_and_is_transferred";
+    if !tool("sipp", test) {
+        return;
+    }
+    let db = TestDb::new(Db::Sqlite, test).await.unwrap();
+    common::sip::write_line(db.dir.path(), true);
+    let dir = db.dir.path().to_owned();
+    let app = spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.rtp_ports = "55000-55999".into();
+    })
+    .await;
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/dtmf_transfer.xml");
+    let out = tokio::process::Command::new("sipp")
+        .arg(app.sip.to_string())
+        .args(["-sf", scenario.to_str().unwrap(), "-m", "1", "-i", "127.0.0.1", "-timeout", "40s", "-nostdin"])
+        .args(["-p", &free_port().to_string(), "-mp", &free_port().to_string(), "-trace_err"])
+        .current_dir(app.db.dir.path())
+        .output()
+        .await
+        .expect("sipp runs");
+    let errors = std::fs::read_dir(app.db.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with("_errors.log"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<String>();
+    assert_eq!(out.status.code(), Some(0), "sipp failed: {}\n{errors}", String::from_utf8_lossy(&out.stderr));
+    let (_, page) = app.get_json("/api/tickets?channel=phone").await;
+    let number = page["tickets"][0]["number"].as_str().expect("the call's ticket").to_owned();
+    let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
+    let choice =
+        t["history"].as_array().unwrap().iter().find(|h| h["action"] == "menu_choice").expect("the key was read");
+    assert_eq!(choice["detail"]["key"], "2");
+    assert_eq!(t["category"], "fault_report");
+    app.stop().await;
+}
