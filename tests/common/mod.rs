@@ -227,6 +227,7 @@ pub struct Process {
     pub child: tokio::process::Child,
     pub base: String,
     pub mail: std::net::SocketAddr,
+    pub sip: std::net::SocketAddr,
     /// What the service logs after its serving line.
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
@@ -260,10 +261,10 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
     let field = |line: &str, name: &str| {
         line.split(&format!("{name}=")).nth(1).map(|r| r.split_whitespace().next().unwrap().to_owned())
     };
-    let (base, mail) = loop {
+    let (base, mail, sip) = loop {
         let line = lines.next_line().await.unwrap().expect("madoguchi logged that it is serving");
-        if let (Some(http), Some(mail)) = (field(&line, "http"), field(&line, "mail")) {
-            break (format!("http://{http}"), mail.parse().unwrap());
+        if let (Some(http), Some(mail), Some(sip)) = (field(&line, "http"), field(&line, "mail"), field(&line, "sip")) {
+            break (format!("http://{http}"), mail.parse().unwrap(), sip.parse().unwrap());
         }
     };
     let (log_tx, log) = tokio::sync::mpsc::unbounded_channel();
@@ -273,5 +274,5 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
             let _ = log_tx.send(line);
         }
     });
-    Process { child, base, mail, log }
+    Process { child, base, mail, sip, log }
 }
