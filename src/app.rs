@@ -46,6 +46,7 @@ pub enum AppError {
 }
 
 pub struct App {
+    settings_sip: crate::config::SipSettings,
     http: TcpListener,
     mail: MailServer,
     sip: SipServer,
@@ -134,6 +135,7 @@ impl App {
             .await
             .map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
         Ok(App {
+            settings_sip: settings.sip.clone(),
             http,
             mail,
             sip,
@@ -157,7 +159,7 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
+        let App { settings_sip, http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
@@ -168,6 +170,7 @@ impl App {
             "madoguchi serving"
         );
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
+        tracker.spawn(watch_dialplans(settings_sip, sip.reloader(), stop.clone()));
         tracker.spawn(sip.run(stop.clone(), tracker.clone()));
         tracker.spawn(notifier.run(stop.clone()));
         let signal = stop.clone();
@@ -205,4 +208,58 @@ fn public_ip(settings: &Settings) -> std::net::IpAddr {
         })
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+}
+
+/// Reloads dialplans and announcements on SIGHUP, or when a file in their directories changes
+/// (checked every two seconds). A plan with problems is reported and the running ones kept.
+async fn watch_dialplans(
+    settings: crate::config::SipSettings,
+    reload: tokio::sync::mpsc::Sender<crate::sip::server::Reload>,
+    stop: CancellationToken,
+) {
+    let stamp = || {
+        let mut newest = Vec::new();
+        for dir in [&settings.dialplans, &settings.prompts] {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let modified = e.metadata().and_then(|m| m.modified()).ok();
+                    newest.push((e.path(), modified));
+                }
+            }
+        }
+        newest.sort();
+        newest
+    };
+    let mut seen = stamp();
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let signalled = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = signalled => {}
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+                let now = stamp();
+                if now == seen {
+                    continue;
+                }
+            }
+        }
+        seen = stamp();
+        let plans = dialplan::load_dir(settings.dialplans.as_ref(), settings.prompts.as_ref());
+        let prompts = Prompts::load(settings.prompts.as_ref());
+        match (plans, prompts) {
+            (Ok(plans), Ok(prompts)) => {
+                let _ = reload.send(crate::sip::server::Reload { plans, prompts }).await;
+            }
+            (Err(problems), _) => tracing::error!("dialplans not reloaded:\n{problems}"),
+            (_, Err(e)) => tracing::error!(error = %e, "announcements not reloaded"),
+        }
+    }
 }

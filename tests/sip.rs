@@ -239,3 +239,70 @@ async fn garbage_and_malformed_messages_leave_the_service_answering() {
     assert_eq!(phone.transact(&req).await.code(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_sends_no_media_is_hung_up() {
+    let db = TestDb::new(Db::Sqlite, "media-timeout").await.unwrap();
+    write_line(db.dir.path(), true);
+    let dir = db.dir.path().to_owned();
+    let app = spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.rtp_ports = "41000-41999".into();
+        s.sip.media_timeout_secs = 2;
+    })
+    .await;
+    let mut phone = Phone::udp(app.sip, "call-silent").await;
+    let (ok, _) = phone.call("").await;
+    let number = ok.header("X-Madoguchi-Ticket").unwrap();
+    phone.ack(&tag_of(&ok)).await;
+    let bye = phone.expect("BYE for the silent caller", |m| m.method() == "BYE").await;
+    phone.answer(&bye, 200).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = ticket(&app, &number).await;
+        let ended = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "call_ended").cloned();
+        if let Some(e) = ended {
+            assert_eq!(e["detail"]["ending"], "media timeout");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no call_ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_dialplan_applies_to_new_calls_and_leaves_calls_in_progress_alone() {
+    let app = app(true).await;
+    let mut first = Phone::udp(app.sip, "before-reload").await;
+    let (ok, _) = first.call("").await;
+    let tag = tag_of(&ok);
+    first.ack(&tag).await;
+    let _ = hear(&first, 2).await;
+
+    // The line now answers another number only: new calls to ours are not found.
+    let plan = app.db.dir.path().join("dialplans/test.toml");
+    let text = std::fs::read_to_string(&plan).unwrap().replace("numbers = [\"*\"]", "numbers = [\"03-9999-9999\"]");
+    std::fs::write(&plan, text).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let mut probe = Phone::udp(app.sip, &format!("probe-{n}")).await;
+        let (reply, _) = probe.call("").await;
+        if reply.code() == 404 {
+            break;
+        }
+        let bye = probe.request("BYE", &format!("z9hG4bKpb{n}"), Some(&tag_of(&reply)), "", "");
+        probe.ack(&tag_of(&reply)).await;
+        probe.transact(&bye).await;
+        assert!(tokio::time::Instant::now() < deadline, "the changed dialplan was never loaded");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The call that started before still hears its announcement and hangs up normally.
+    let _ = hear(&first, 2).await;
+    let bye = first.request("BYE", "z9hG4bKbye-first", Some(&tag), "", "");
+    assert_eq!(first.transact(&bye).await.code(), 200);
+    app.stop().await;
+}

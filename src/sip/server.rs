@@ -90,9 +90,17 @@ struct Dialog {
     transfer_pending: bool,
 }
 
+/// New dialplans and announcements for calls that start from now on.
+pub struct Reload {
+    pub plans: Vec<Dialplan>,
+    pub prompts: Prompts,
+}
+
 pub struct SipServer {
     udp: Arc<UdpSocket>,
     tcp: TcpListener,
+    reload_tx: mpsc::Sender<Reload>,
+    reload_rx: mpsc::Receiver<Reload>,
     config: SipConfig,
     plans: Arc<Vec<Arc<Dialplan>>>,
     prompts: Arc<Prompts>,
@@ -125,9 +133,12 @@ impl SipServer {
         intake: Intake,
     ) -> std::io::Result<SipServer> {
         let (udp, tcp) = bind_pair(addr).await?;
+        let (reload_tx, reload_rx) = mpsc::channel(4);
         Ok(SipServer {
             udp: Arc::new(udp),
             tcp,
+            reload_tx,
+            reload_rx,
             config,
             plans: Arc::new(plans.into_iter().map(Arc::new).collect()),
             prompts: Arc::new(prompts),
@@ -139,7 +150,12 @@ impl SipServer {
         self.udp.local_addr()
     }
 
-    pub async fn run(self, stop: CancellationToken, tracker: TaskTracker) {
+    /// Where to send new dialplans; calls in progress keep the ones they started with.
+    pub fn reloader(&self) -> mpsc::Sender<Reload> {
+        self.reload_tx.clone()
+    }
+
+    pub async fn run(mut self, stop: CancellationToken, tracker: TaskTracker) {
         let (events, mut rx) = mpsc::channel::<Event>(4096);
         let local = self.udp.local_addr().expect("bound");
         let (first, last) = self.config.rtp_ports;
@@ -163,6 +179,14 @@ impl SipServer {
         loop {
             let event = tokio::select! {
                 _ = stop.cancelled() => break,
+                r = self.reload_rx.recv() => {
+                    if let Some(r) = r {
+                        core.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
+                        core.prompts = Arc::new(r.prompts);
+                        tracing::info!(lines = core.plans.len(), "dialplans and announcements reloaded");
+                    }
+                    continue;
+                }
                 e = rx.recv() => match e { Some(e) => e, None => break },
             };
             core.handle(event).await;
