@@ -306,3 +306,30 @@ async fn a_changed_dialplan_applies_to_new_calls_and_leaves_calls_in_progress_al
     assert_eq!(first.transact(&bye).await.code(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_without_offer_gets_one_and_info_keys_work() {
+    let app = app(true).await;
+    let mut phone = Phone::udp(app.sip, "call-late-offer").await;
+    let invite = phone.request("INVITE", "z9hG4bKlate", None, "Record-Route: <sip:proxy.test;lr>\r\n", "");
+    phone.send(&invite).await;
+    let ok = phone.expect("200 with an offer", |m| m.code() == 200).await;
+    assert!(ok.body().contains("m=audio") && ok.body().contains("RTP/AVP 0 8 101"), "{}", ok.body());
+    assert_eq!(ok.header("Record-Route").as_deref(), Some("<sip:proxy.test;lr>"));
+    let tag = tag_of(&ok);
+    let answer = phone.offer();
+    let ack = phone.request("ACK", "z9hG4bKlateack", Some(&tag), "Content-Type: application/sdp\r\n", &answer);
+    phone.send(&ack).await;
+    let _ = hear(&phone, 3).await;
+    let info = phone.request(
+        "INFO",
+        "z9hG4bKinfo",
+        Some(&tag),
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=1\r\nDuration=160\r\n",
+    );
+    phone.send(&info).await;
+    let refer = phone.expect("REFER after the INFO key", |m| m.method() == "REFER").await;
+    assert!(refer.header("Refer-To").unwrap().contains("sip:helpdesk@pbx.test"));
+    app.stop().await;
+}

@@ -635,6 +635,8 @@ impl Core {
         let (req, key, sdp) = (d.invite.clone(), d.invite_key.clone(), d.local_sdp.clone());
         let mut extra =
             vec![("Contact", format!("<sip:madoguchi@{}>", self.contact_host())), ("Allow", ALLOW.to_owned())];
+        // Proxies on the path stay on it (RFC 3261 §12.1.1).
+        extra.extend(req.all("Record-Route").map(|r| ("Record-Route", r.to_owned())));
         if let Some(t) = &ticket {
             extra.push((TICKET_HEADER, t.to_string()));
         }
