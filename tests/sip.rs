@@ -333,3 +333,53 @@ async fn an_invite_without_offer_gets_one_and_info_keys_work() {
     assert!(refer.header("Refer-To").unwrap().contains("sip:helpdesk@pbx.test"));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
+    let db = TestDb::new(Db::Sqlite, "rejected").await.unwrap();
+    write_line(db.dir.path(), true);
+    let dir = db.dir.path().to_owned();
+    let app = spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.rtp_ports = "42000-42999".into();
+        s.sip.allowed_sources = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let mut phone = Phone::udp(app.sip, "call-g729").await;
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
+    let invite = phone.request("INVITE", "z9hG4bKg729", None, "Content-Type: application/sdp\r\n", offer);
+    phone.send(&invite).await;
+    let m = phone.expect("488", |m| m.code() >= 200).await;
+    assert_eq!(m.code(), 488);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = app.get_json("/api/tickets?channel=phone").await;
+        if let Some(number) = page["tickets"][0]["number"].as_str() {
+            let t = ticket(&app, number).await;
+            if let Some(e) = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "call_ended") {
+                assert_eq!(e["detail"]["ending"], "rejected");
+                assert_eq!(e["detail"]["code"], 488);
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no ticket for the rejected call");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+
+    // A trunk list that does not include us: 403.
+    let db = TestDb::new(Db::Sqlite, "forbidden").await.unwrap();
+    write_line(db.dir.path(), true);
+    let dir = db.dir.path().to_owned();
+    let app = spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.allowed_sources = vec!["192.0.2.10".into()];
+    })
+    .await;
+    let mut phone = Phone::udp(app.sip, "stranger").await;
+    let req = phone.request("OPTIONS", "z9hG4bKstranger", None, "", "");
+    assert_eq!(phone.transact(&req).await.code(), 403);
+    app.stop().await;
+}

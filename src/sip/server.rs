@@ -517,7 +517,7 @@ impl Core {
             && !req.body.is_empty()
             && !ct.to_ascii_lowercase().starts_with("application/sdp")
         {
-            return self.reply(&key, &req, 415, "Unsupported Media Type", &[("Accept", "application/sdp".into())], b"");
+            return self.reject(&key, &req, 415, "Unsupported Media Type", &[("Accept", "application/sdp".into())]);
         }
         if let Some(accept) = req.header("Accept")
             && !accept
@@ -525,7 +525,7 @@ impl Core {
                 .split(',')
                 .any(|a| matches!(a.trim(), "application/sdp" | "application/*" | "*/*"))
         {
-            return self.reply(&key, &req, 406, "Not Acceptable", &[("Accept", "application/sdp".into())], b"");
+            return self.reject(&key, &req, 406, "Not Acceptable", &[("Accept", "application/sdp".into())]);
         }
         let offer = if req.body.is_empty() {
             None
@@ -534,7 +534,7 @@ impl Core {
                 Ok(o) => Some(o),
                 Err(e) => {
                     let warning = format!("399 madoguchi \"{e}\"");
-                    return self.reply(&key, &req, 488, "Not Acceptable Here", &[("Warning", warning)], b"");
+                    return self.reject(&key, &req, 488, "Not Acceptable Here", &[("Warning", warning)]);
                 }
             }
         };
@@ -543,7 +543,7 @@ impl Core {
             return self.reply(&key, &req, 404, "Not Found", &[], b"");
         };
         let Some((port, rtp)) = self.rtp_socket() else {
-            return self.reply(&key, &req, 503, "Service Unavailable", &[("Retry-After", "5".into())], b"");
+            return self.reject(&key, &req, 503, "Service Unavailable", &[("Retry-After", "5".into())]);
         };
         let caller = caller_of(&req);
         let call_id = req.call_id().to_owned();
@@ -606,6 +606,29 @@ impl Core {
                 }
             };
             let _ = events.send(Event::Answer { call_id, ticket }).await;
+        });
+    }
+
+    /// Refuses a call that reached the line: the caller still gets a ticket, ended "rejected".
+    fn reject(&mut self, key: &TxKey, req: &Request, code: u16, reason: &str, extra: &[(&str, String)]) {
+        self.reply(key, req, code, reason, extra, b"");
+        let intake = self.intake.clone();
+        let contact = NewContact {
+            channel: Channel::Phone,
+            caller: caller_of(req),
+            dialed_number: uri::user_of(&req.uri),
+            received_at_ms: now_millis(),
+            source_ref: Some(req.call_id().to_owned()),
+            actor: "sip".into(),
+            dedupe_source: true,
+            ..Default::default()
+        };
+        let detail = json!({"ending": "rejected", "code": code, "reason": reason});
+        tracing::info!(call_id = req.call_id(), code, "call rejected");
+        self.tracker.spawn(async move {
+            if let Ok((r, _)) = intake.submit(contact).await {
+                let _ = intake.event(r.ticket, "sip", "call_ended", detail).await;
+            }
         });
     }
 
