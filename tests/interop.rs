@@ -113,15 +113,7 @@ async fn sipp_presses_a_key_with_rfc2833_and_is_transferred() {
     if !tool("sipp", test) {
         return;
     }
-    let db = TestDb::new(Db::Sqlite, test).await.unwrap();
-    common::sip::write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    let app = spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = "55000-55999".into();
-    })
-    .await;
+    let app = common::sip::spawn_line(true, "55000-55999", |_| {}).await;
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/dtmf_transfer.xml");
     let out = tokio::process::Command::new("sipp")
         .arg(app.sip.to_string())

@@ -3,23 +3,15 @@
 
 mod common;
 
-use common::sip::{Phone, tag_of, write_line};
-use common::{Db, TestApp, TestDb, spawn_with};
+use common::TestApp;
+use common::sip::{Phone, spawn_line, tag_of};
 use madoguchi::media::g711::Codec;
 use rtp_rs::RtpReader;
 use serde_json::Value;
 use std::time::Duration;
 
 async fn app(open: bool) -> TestApp {
-    let db = TestDb::new(Db::Sqlite, "sip").await.unwrap();
-    write_line(db.dir.path(), open);
-    let dir = db.dir.path().to_owned();
-    spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = "40000-49999".into();
-    })
-    .await
+    spawn_line(open, "40000-40999", |_| {}).await
 }
 
 async fn ticket(app: &TestApp, number: &str) -> Value {
@@ -242,16 +234,7 @@ async fn garbage_and_malformed_messages_leave_the_service_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_who_sends_no_media_is_hung_up() {
-    let db = TestDb::new(Db::Sqlite, "media-timeout").await.unwrap();
-    write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    let app = spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = "41000-41999".into();
-        s.sip.media_timeout_secs = 2;
-    })
-    .await;
+    let app = spawn_line(true, "41000-41999", |s| s.sip.media_timeout_secs = 2).await;
     let mut phone = Phone::udp(app.sip, "call-silent").await;
     let (ok, _) = phone.call("").await;
     let number = ok.header("X-Madoguchi-Ticket").unwrap();
@@ -336,16 +319,7 @@ async fn an_invite_without_offer_gets_one_and_info_keys_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
-    let db = TestDb::new(Db::Sqlite, "rejected").await.unwrap();
-    write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    let app = spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = "42000-42999".into();
-        s.sip.allowed_sources = vec!["127.0.0.1".into()];
-    })
-    .await;
+    let app = spawn_line(true, "42000-42999", |s| s.sip.allowed_sources = vec!["127.0.0.1".into()]).await;
     let mut phone = Phone::udp(app.sip, "call-g729").await;
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
     let invite = phone.request("INVITE", "z9hG4bKg729", None, "Content-Type: application/sdp\r\n", offer);
@@ -369,15 +343,7 @@ async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
     app.stop().await;
 
     // A trunk list that does not include us: 403.
-    let db = TestDb::new(Db::Sqlite, "forbidden").await.unwrap();
-    write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    let app = spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.allowed_sources = vec!["192.0.2.10".into()];
-    })
-    .await;
+    let app = spawn_line(true, "43000-43999", |s| s.sip.allowed_sources = vec!["192.0.2.10".into()]).await;
     let mut phone = Phone::udp(app.sip, "stranger").await;
     let req = phone.request("OPTIONS", "z9hG4bKstranger", None, "", "");
     assert_eq!(phone.transact(&req).await.code(), 403);

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::sip::{Msg, Phone, write_line};
-use common::{Db, TestApp, TestDb, spawn_with};
+use common::TestApp;
+use common::sip::{Msg, Phone, spawn_line};
 use std::time::Duration;
 
 /// What a UAS should answer: one of these codes, a call being set up (1xx; 481 for an INVITE
@@ -77,15 +77,7 @@ const TABLE: &[(&str, Want)] = &[
 ];
 
 async fn app() -> TestApp {
-    let db = TestDb::new(Db::Sqlite, "torture").await.unwrap();
-    write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    spawn_with(db, move |s| {
-        s.sip.dialplans = dir.join("dialplans").display().to_string();
-        s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = "50000-54999".into();
-    })
-    .await
+    spawn_line(true, "50000-54999", |_| {}).await
 }
 
 fn file(name: &str) -> Vec<u8> {

@@ -43,6 +43,25 @@ pub fn write_line(dir: &Path, open: bool) {
     .unwrap();
 }
 
+/// The whole service with the test line of [`write_line`] and `ports` for RTP.
+pub async fn spawn_line(
+    open: bool,
+    ports: &str,
+    adjust: impl FnOnce(&mut madoguchi::config::Settings) + Send + 'static,
+) -> super::TestApp {
+    let db = super::TestDb::new(super::Db::Sqlite, "sip line").await.unwrap();
+    write_line(db.dir.path(), open);
+    let dir = db.dir.path().to_owned();
+    let ports = ports.to_owned();
+    super::spawn_with(db, move |s| {
+        s.sip.dialplans = dir.join("dialplans").display().to_string();
+        s.sip.prompts = dir.join("prompts").display().to_string();
+        s.sip.rtp_ports = ports;
+        adjust(s);
+    })
+    .await
+}
+
 pub enum Link {
     Udp(UdpSocket, SocketAddr),
     Tcp(TcpStream, Vec<u8>),
