@@ -42,12 +42,32 @@ enum Transport {
 }
 
 enum Event {
-    Inbound { bytes: Vec<u8>, peer: SocketAddr, transport: Transport },
+    Inbound {
+        bytes: Vec<u8>,
+        peer: SocketAddr,
+        transport: Transport,
+    },
     TcpOpened(u64, mpsc::Sender<Vec<u8>>),
     TcpClosed(u64),
     Timer(TxKey, Timer),
-    Answer { call_id: String, ticket: Option<TicketNumber> },
+    Answer {
+        call_id: String,
+        ticket: Option<TicketNumber>,
+    },
     Command(Command),
+    /// Timer E of one of our requests (BYE, REFER) over UDP.
+    Resend {
+        call_id: String,
+        cseq: u32,
+        after: Duration,
+    },
+}
+
+/// A request we sent over UDP, resent until answered (timers E and F, RFC 3261 §17.1.2).
+struct Outgoing {
+    bytes: Vec<u8>,
+    peer: SocketAddr,
+    give_up: tokio::time::Instant,
 }
 
 type TxKey = (String, String);
@@ -121,6 +141,7 @@ struct Core {
     ports: VecDeque<u16>,
     tracker: TaskTracker,
     stop: CancellationToken,
+    outgoing: HashMap<(String, u32), Outgoing>,
 }
 
 impl SipServer {
@@ -173,6 +194,7 @@ impl SipServer {
             ports: (first..=last).collect(),
             tracker: tracker.clone(),
             stop: stop.clone(),
+            outgoing: HashMap::new(),
         };
         tracker.spawn(udp_reader(self.udp.clone(), events.clone(), stop.clone()));
         tracker.spawn(tcp_acceptor(self.tcp, events, stop.clone(), tracker.clone()));
@@ -306,6 +328,7 @@ impl Core {
             Event::Answer { call_id, ticket } => self.answer(&call_id, ticket),
             Event::Command(Command::Hangup { call_id }) => self.hang_up(&call_id, "hung up by the service"),
             Event::Command(Command::Transfer { call_id, target, ticket }) => self.transfer(&call_id, &target, ticket),
+            Event::Resend { call_id, cseq, after } => self.resend(call_id, cseq, after),
         }
     }
 
@@ -465,17 +488,7 @@ impl Core {
             match action {
                 Action::Transmit(bytes) => self.send(bytes, peer, transport),
                 Action::Start(timer, after) => {
-                    let events = self.events.clone();
-                    let key = key.clone();
-                    let stop = self.stop.clone();
-                    self.tracker.spawn(async move {
-                        tokio::select! {
-                            _ = stop.cancelled() => {}
-                            _ = tokio::time::sleep(after) => {
-                                let _ = events.send(Event::Timer(key, timer)).await;
-                            }
-                        }
-                    });
+                    self.schedule(Event::Timer(key.clone(), timer), after);
                 }
                 Action::NoAck => {
                     if self.dialogs.get(&call_id).is_some_and(|d| d.state == DialogState::Answered) {
@@ -773,8 +786,17 @@ From: {};tag={}\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: {} {method}\r\nContact:
             text.push_str(&format!("{n}: {v}\r\n"));
         }
         text.push_str("Content-Length: 0\r\n\r\n");
-        let (peer, transport) = (d.peer, d.transport);
-        self.send(text.into_bytes(), peer, transport);
+        let (peer, transport, cseq) = (d.peer, d.transport, d.cseq);
+        let bytes = text.into_bytes();
+        if transport == Transport::Udp {
+            let give_up = tokio::time::Instant::now() + 64 * super::transaction::T1;
+            self.outgoing.insert((call_id.to_owned(), cseq), Outgoing { bytes: bytes.clone(), peer, give_up });
+            self.schedule(
+                Event::Resend { call_id: call_id.to_owned(), cseq, after: super::transaction::T1 },
+                super::transaction::T1,
+            );
+        }
+        self.send(bytes, peer, transport);
         Some(())
     }
 
@@ -795,9 +817,43 @@ From: {};tag={}\r\nTo: {}\r\nCall-ID: {call_id}\r\nCSeq: {} {method}\r\nContact:
         self.dialog_request(call_id, "REFER", &extra);
     }
 
+    /// Sends `event` to the core after `after`, unless the service stops first.
+    fn schedule(&self, event: Event, after: Duration) {
+        let events = self.events.clone();
+        let stop = self.stop.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tokio::time::sleep(after) => {
+                    let _ = events.send(event).await;
+                }
+            }
+        });
+    }
+
+    fn resend(&mut self, call_id: String, cseq: u32, after: Duration) {
+        let key = (call_id, cseq);
+        let Some(out) = self.outgoing.get(&key) else { return };
+        if tokio::time::Instant::now() >= out.give_up {
+            tracing::warn!(call_id = %key.0, "no answer to our request; giving up");
+            self.outgoing.remove(&key);
+            return;
+        }
+        let (bytes, peer) = (out.bytes.clone(), out.peer);
+        self.send(bytes, peer, Transport::Udp);
+        let next = (after * 2).min(super::transaction::T2);
+        self.schedule(Event::Resend { call_id: key.0, cseq, after: next }, next);
+    }
+
     fn response(&mut self, code: u16, headers: &[(String, String)]) {
         let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
         let call_id = get("Call-ID").unwrap_or_default().to_owned();
+        let cseq_number = get("CSeq").and_then(|c| c.split_whitespace().next()).and_then(|n| n.parse::<u32>().ok());
+        if code >= 200
+            && let Some(n) = cseq_number
+        {
+            self.outgoing.remove(&(call_id.clone(), n));
+        }
         let method = get("CSeq").and_then(|c| c.split_whitespace().nth(1)).unwrap_or_default();
         if method == "REFER" && code >= 300 {
             tracing::warn!(call_id = %call_id, code, "transfer refused; hanging up");
