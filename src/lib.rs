@@ -4,15 +4,17 @@
 //! logged by hand), turns it into a routed ticket, and shows it to the operators.
 //!
 //! ```text
-//!   operators / integrations        staff e-mail, FAX gateways (via the site's MTA)
-//!        │ HTTP (JSON API)               │ SMTP/LMTP, or `import-mail` from a pipe
-//!        ▼                               ▼
-//!   http/ (thin handlers)           mail/ session (no I/O) → listener → parse → fax → deliver
-//!        │                               │
-//!        └────────────► intake ◄─────────┘──► routing (pure rules → category, priority, tier)
-//!                         │ one writer task, group commit
-//!                         ▼
-//!                      store/ (SQLite | PostgreSQL) + attachment files ──► outbox ──► notify (lettre)
+//!  PBX / SIP trunk          operators / integrations     staff e-mail, FAX gateways (via the MTA)
+//!     │ SIP (UDP, TCP) + RTP     │ HTTP (JSON API)            │ SMTP/LMTP, or `import-mail`
+//!     ▼                          ▼                            ▼
+//!  sip/ codec → transaction  http/ (thin handlers)       mail/ session (no I/O) → listener
+//!     → server (dialogs)         │                            → parse → fax → deliver
+//!     → ivr/ call ⇄ media/ (RTP, G.711, DTMF)                 │
+//!     │                          │                            │
+//!     └──────────────────────► intake ◄───────────────────────┘──► routing (pure rules)
+//!                                │ one writer task, group commit
+//!                                ▼
+//!                 store/ (SQLite | PostgreSQL) + attachment files ──► outbox ──► notify (lettre)
 //! ```
 //!
 //! - [`domain`]: pure types (channel, status transitions, ticket numbers, phone numbers, text folding).
@@ -20,8 +22,8 @@
 //! - [`routing`]: the rules file and the pure routing decision.
 //! - [`store`]: the incident database on SQLite or PostgreSQL, one interface.
 //! - [`intake`]: the one way writes get into the store; owns the writer.
-//! - [`mail`]: e-mail and FAX-to-mail intake.
-//! - [`notify`]: outgoing mail from the outbox (acknowledgements).
+//! - [`sip`]: the SIP user-agent server; [`media`]: RTP and audio; [`ivr`]: dialplans and calls.
+//! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
 //! - [`http`]: the JSON API.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly.
 
