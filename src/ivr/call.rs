@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -102,6 +102,8 @@ struct Media {
     remote: SocketAddr,
     digits: mpsc::Receiver<char>,
     audio: mpsc::Receiver<Vec<i16>>,
+    /// The caller's audio is decoded and queued only while this is set.
+    recording: Arc<AtomicBool>,
     last_rtp: Arc<AtomicI64>,
     cancel: CancellationToken,
     timeout: Duration,
@@ -187,7 +189,13 @@ fn beep() -> Vec<i16> {
 }
 
 /// Reads the caller's RTP: keys to `digits`, audio to `audio`, the time of the last packet.
-fn spawn_receiver(call: &Call, digits: mpsc::Sender<char>, audio: mpsc::Sender<Vec<i16>>, last: Arc<AtomicI64>) {
+fn spawn_receiver(
+    call: &Call,
+    digits: mpsc::Sender<char>,
+    audio: mpsc::Sender<Vec<i16>>,
+    recording: Arc<AtomicBool>,
+    last: Arc<AtomicI64>,
+) {
     let rtp = call.rtp.clone();
     let cancel = call.cancel.clone();
     let mut receiver = Receiver::new(call.codec, call.event_pt);
@@ -199,6 +207,7 @@ fn spawn_receiver(call: &Call, digits: mpsc::Sender<char>, audio: mpsc::Sender<V
                 r = rtp.recv_from(&mut buf) => match r { Ok((n, _)) => n, Err(_) => continue },
             };
             last.store(now_millis(), Ordering::Relaxed);
+            receiver.set_audio(recording.load(Ordering::Relaxed));
             match receiver.read(&buf[..n]) {
                 Inbound::Digit(d) => {
                     let _ = digits.try_send(d);
@@ -217,7 +226,8 @@ impl Call {
         let (digit_tx, digits) = mpsc::channel(32);
         let (audio_tx, audio) = mpsc::channel(512);
         let last = Arc::new(AtomicI64::new(now_millis()));
-        spawn_receiver(&self, digit_tx.clone(), audio_tx, last.clone());
+        let recording = Arc::new(AtomicBool::new(false));
+        spawn_receiver(&self, digit_tx.clone(), audio_tx, recording.clone(), last.clone());
         // Keys sent by SIP INFO join the RTP ones.
         let mut info = std::mem::replace(&mut self.info_digits, mpsc::channel(1).1);
         let forward = digit_tx.clone();
@@ -232,6 +242,7 @@ impl Call {
             remote: self.remote,
             digits,
             audio,
+            recording,
             last_rtp: last,
             cancel: self.cancel.clone(),
             timeout: self.media_timeout,
@@ -331,10 +342,11 @@ impl Call {
         media.play(&self.prompts.get(announcement), false).await?;
         media.play(&self.prompts.get(&plan.voicemail), false).await?;
         media.play(&beep(), false).await?;
-        while media.audio.try_recv().is_ok() {}
+        media.recording.store(true, Ordering::Relaxed);
         let recording = media
             .record(Duration::from_secs(plan.voicemail_max_secs), Duration::from_secs(plan.voicemail_silence_secs))
             .await;
+        media.recording.store(false, Ordering::Relaxed);
         self.save_voicemail(&recording).await;
         if self.cancel.is_cancelled() {
             return Ok(Ending::Voicemail);

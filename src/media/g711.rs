@@ -69,6 +69,14 @@ impl Codec {
         }
     }
 
+    /// The byte of a silent sample.
+    pub fn silence(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0xff,
+            Codec::Pcma => 0xd5,
+        }
+    }
+
     pub fn encode(self, samples: &[i16]) -> Vec<u8> {
         match self {
             Codec::Pcmu => samples.iter().map(|&s| linear_to_ulaw(s)).collect(),

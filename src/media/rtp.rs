@@ -33,9 +33,9 @@ impl Sender {
     pub async fn play(&mut self, socket: &UdpSocket, peer: SocketAddr, samples: &[i16]) -> std::io::Result<()> {
         let mut next = self.next.filter(|n| *n + PTIME > Instant::now()).unwrap_or_else(Instant::now);
         for frame in samples.chunks(FRAME) {
-            let mut frame = frame.to_vec();
-            frame.resize(FRAME, 0);
-            let payload = self.codec.encode(&frame);
+            // The last frame of a prompt is padded with silence.
+            let mut payload = self.codec.encode(frame);
+            payload.resize(FRAME, self.codec.silence());
             let packet = RtpPacketBuilder::new()
                 .payload_type(self.codec.payload_type())
                 .ssrc(self.ssrc)
@@ -71,11 +71,18 @@ pub struct Receiver {
     codec: Codec,
     event_pt: Option<u8>,
     last_event_ts: Option<u32>,
+    /// Audio is decoded only while someone listens (a voicemail is being recorded).
+    audio: bool,
 }
 
 impl Receiver {
     pub fn new(codec: Codec, event_pt: Option<u8>) -> Receiver {
-        Receiver { codec, event_pt, last_event_ts: None }
+        Receiver { codec, event_pt, last_event_ts: None, audio: true }
+    }
+
+    /// Whether audio packets are decoded (`Inbound::Audio`) or passed over (`Inbound::Other`).
+    pub fn set_audio(&mut self, on: bool) {
+        self.audio = on;
     }
 
     pub fn read(&mut self, packet: &[u8]) -> Inbound {
@@ -98,7 +105,7 @@ impl Receiver {
                 _ => Inbound::Other,
             };
         }
-        if pt == self.codec.payload_type() {
+        if pt == self.codec.payload_type() && self.audio {
             return Inbound::Audio(self.codec.decode(rtp.payload()));
         }
         Inbound::Other
@@ -142,5 +149,14 @@ mod tests {
             }
         }
         assert_eq!(digits, ['2', '2', '#']);
+    }
+
+    #[test]
+    fn audio_is_decoded_only_while_wanted() {
+        let mut r = Receiver::new(Codec::Pcmu, Some(101));
+        let packet = RtpPacketBuilder::new().payload_type(0).ssrc(1).payload(&[0xff; 160]).build().unwrap();
+        assert_eq!(r.read(&packet), Inbound::Audio(vec![0; 160]));
+        r.set_audio(false);
+        assert_eq!(r.read(&packet), Inbound::Other);
     }
 }
