@@ -12,7 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::stats::{ms, percentile};
+use common::stats::{gather, ms, percentile};
 use common::{Db, TestDb, spawn_with};
 use madoguchi::domain::text::bigrams;
 use serde_json::json;
@@ -107,15 +107,8 @@ async fn api_load(db: Db, name: &str, o: &Options) {
             (latencies, failed)
         }));
     }
-    let mut all = Vec::new();
-    let mut failed = 0;
-    for t in tasks {
-        let (l, f) = t.await.unwrap();
-        all.extend(l);
-        failed += f;
-    }
+    let (all, failed) = gather(tasks).await;
     let elapsed = started.elapsed();
-    all.sort();
     println!(
         "[{name}] POST /api/contacts: {} contacts from {} clients in {:.2} s = {:.0} contacts/s; p50 {}, p99 {}, max {}; failed {}",
         all.len(),

@@ -8,7 +8,7 @@
 mod common;
 
 use common::smtp::Smtp;
-use common::stats::{ms, percentile};
+use common::stats::{gather, ms, percentile};
 use common::{Db, TestDb, spawn_with};
 use std::time::Instant;
 
@@ -82,15 +82,8 @@ async fn run(db: Db, name: &str, o: &Options, size: usize, count: usize) {
             (latencies, failed)
         }));
     }
-    let mut all = Vec::new();
-    let mut failed = 0;
-    for t in tasks {
-        let (l, f) = t.await.unwrap();
-        all.extend(l);
-        failed += f;
-    }
+    let (all, failed) = gather(tasks).await;
     let elapsed = started.elapsed();
-    all.sort();
     println!(
         "[{name}] {} KB messages: {} over {} connections in {:.2} s = {:.0} messages/s ({:.1} MB/s); end of DATA → 250: p50 {}, p99 {}; failed {}",
         size / 1024,

@@ -201,6 +201,13 @@ async fn replies_thread_onto_their_ticket_and_duplicates_are_stored_once(db: Db)
     app.stop().await;
 }
 
+/// Sato's mail (see [`simple`]) over SMTP; the ticket it was stored as.
+async fn from_sato(app: &TestApp, id: &str, subject: &str, extra_headers: &str) -> String {
+    ticket_of(
+        &send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", &simple(id, subject, extra_headers)).await,
+    )
+}
+
 async fn app_with_relay(relay: &str, adjust: impl FnOnce(&mut madoguchi::config::Settings)) -> TestApp {
     let db = TestDb::new(Db::Sqlite, "acks").await.unwrap();
     let relay = relay.to_owned();
@@ -219,15 +226,7 @@ async fn acknowledgements_carry_the_ticket_number_and_replies_to_them_thread() {
     let mut acks = sink(listener).await;
     let app = app_with_relay(&relay, |_| {}).await;
 
-    let number = ticket_of(
-        &send_mail(
-            app.mail,
-            "sato@example.go.jp",
-            "helpdesk@example.jp",
-            &simple("q1@example.go.jp", "アカウントロック", ""),
-        )
-        .await,
-    );
+    let number = from_sato(&app, "q1@example.go.jp", "アカウントロック", "").await;
     let ack = tokio::time::timeout(std::time::Duration::from_secs(20), acks.recv())
         .await
         .expect("an acknowledgement arrives")
@@ -283,15 +282,7 @@ async fn acknowledgements_are_retried_until_the_relay_answers() {
     let relay = probe.local_addr().unwrap();
     drop(probe);
     let app = app_with_relay(&relay.to_string(), |_| {}).await;
-    let number = ticket_of(
-        &send_mail(
-            app.mail,
-            "sato@example.go.jp",
-            "helpdesk@example.jp",
-            &simple("r1@example.go.jp", "再送テスト", ""),
-        )
-        .await,
-    );
+    let number = from_sato(&app, "r1@example.go.jp", "再送テスト", "").await;
     // Wait until the first attempt has failed, then bring the relay up: the retry finds it.
     let store = madoguchi::store::Store::connect(&app.db.url, 1).await.unwrap();
     let number_parsed: madoguchi::domain::TicketNumber = number.parse().unwrap();
