@@ -9,11 +9,15 @@ use crate::http::{AppState, router};
 use crate::intake::Intake;
 use crate::ivr::call::Prompts;
 use crate::ivr::dialplan;
+use crate::ivr::dialplan::Dialplan;
+use crate::ivr::line::{Line, LineConfig, Reload};
 use crate::mail::deliver::MailIntake;
 use crate::mail::listener::{MailServer, tls_acceptor};
 use crate::notify::Notifier;
 use crate::routing::{self, Rules};
-use crate::sip::server::{SipConfig, SipServer};
+use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::limits::LimitSettings;
+use crate::sip::transport::{Bound, TcpLimits};
 use crate::store::{AttachmentFiles, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -49,11 +53,20 @@ pub struct App {
     settings_sip: crate::config::SipSettings,
     http: TcpListener,
     mail: MailServer,
-    sip: SipServer,
+    sip: Sip,
     notifier: Notifier,
     state: AppState,
     max_body_bytes: usize,
     tracker: TaskTracker,
+}
+
+/// The telephony side, bound and configured, not yet running.
+struct Sip {
+    bound: Bound,
+    endpoint: EndpointConfig,
+    line: LineConfig,
+    plans: Vec<Dialplan>,
+    prompts: Prompts,
 }
 
 /// The routing rules the settings name, or the built-in ones.
@@ -124,16 +137,9 @@ impl App {
         let sip_settings = &settings.sip;
         let plans = dialplan::load_dir(sip_settings.dialplans.as_ref(), sip_settings.prompts.as_ref())?;
         let prompts = Prompts::load(sip_settings.prompts.as_ref())?;
-        let config = SipConfig {
-            public_ip: public_ip(settings),
-            allowed_sources: sip_settings.allowed_sources.iter().filter_map(|a| a.parse().ok()).collect(),
-            rtp_ports: sip_settings.rtp_range().unwrap_or((20000, 29999)),
-            media_timeout: std::time::Duration::from_secs(sip_settings.media_timeout_secs),
-        };
         let addr = sip_settings.listen;
-        let sip = SipServer::bind(addr, config, plans, prompts, intake.clone())
-            .await
-            .map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
+        let bound = Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
+        let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
         Ok(App {
             settings_sip: settings.sip.clone(),
             http,
@@ -151,7 +157,7 @@ impl App {
     }
 
     pub fn sip_addr(&self) -> SocketAddr {
-        self.sip.local_addr().expect("a bound socket has an address")
+        self.sip.bound.local_addr().expect("a bound socket has an address")
     }
 
     pub fn mail_addr(&self) -> SocketAddr {
@@ -165,13 +171,26 @@ impl App {
         tracing::info!(
             http = %http.local_addr().map_err(AppError::Serve)?,
             mail = %mail.local_addr().map_err(AppError::Serve)?,
-            sip = %sip.local_addr().map_err(AppError::Serve)?,
+            sip = %sip.bound.local_addr().map_err(AppError::Serve)?,
             store = store.backend().name(),
             "madoguchi serving"
         );
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
-        tracker.spawn(watch_dialplans(settings_sip, sip.reloader(), stop.clone()));
-        tracker.spawn(sip.run(stop.clone(), tracker.clone()));
+        let (reload, reloads) = tokio::sync::mpsc::channel(4);
+        tracker.spawn(watch_dialplans(settings_sip, reload, stop.clone()));
+        let Sip { bound, endpoint, line, plans, prompts } = sip;
+        let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
+        tracker.spawn(Line::run(
+            line,
+            plans,
+            prompts,
+            state.intake.clone(),
+            handle.events,
+            handle.commands,
+            reloads,
+            stop.clone(),
+            tracker.clone(),
+        ));
         tracker.spawn(notifier.run(stop.clone()));
         let signal = stop.clone();
         tokio::spawn(async move {
@@ -188,6 +207,47 @@ impl App {
         store.close().await;
         tracing::info!("madoguchi stopped");
         Ok(())
+    }
+}
+
+fn endpoint_config(settings: &Settings) -> EndpointConfig {
+    let sip = &settings.sip;
+    let allowed: Vec<std::net::IpAddr> = sip.allowed_sources.iter().filter_map(|a| a.parse().ok()).collect();
+    // The descriptors TCP may take: what the others need is kept back, whatever the setting says.
+    let mut tcp_max = sip.tcp_max_connections as usize;
+    if let Some(limit) = crate::os::open_file_limit() {
+        let others = u64::from(sip.max_calls) + u64::from(settings.mail.max_connections) + crate::os::RESERVED_FILES;
+        let room = limit.saturating_sub(others).max(16) as usize;
+        if room < tcp_max {
+            tracing::warn!(configured = tcp_max, allowed = room, "SIP/TCP connections capped by the open-file limit");
+            tcp_max = room;
+        }
+    }
+    EndpointConfig {
+        public_ip: public_ip(settings),
+        allowed_sources: allowed.clone(),
+        max_calls: sip.max_calls as usize,
+        limits: LimitSettings {
+            invites_per_second: sip.invite_rate_per_source,
+            scanner_numbers_per_minute: sip.scanner_numbers_per_minute,
+            scanner_user_agents: sip.scanner_user_agents.clone(),
+            trusted: allowed,
+        },
+        tcp: TcpLimits {
+            max_connections: tcp_max,
+            max_per_source: (sip.tcp_max_per_source as usize).min(tcp_max),
+            idle: std::time::Duration::from_secs(sip.tcp_idle_secs),
+            message: std::time::Duration::from_secs(sip.tcp_message_secs),
+        },
+    }
+}
+
+fn line_config(settings: &Settings) -> LineConfig {
+    LineConfig {
+        public_ip: public_ip(settings),
+        rtp_ip: settings.sip.listen.ip(),
+        rtp_ports: settings.sip.rtp_range().unwrap_or((20000, 29999)),
+        media_timeout: std::time::Duration::from_secs(settings.sip.media_timeout_secs),
     }
 }
 
@@ -214,7 +274,7 @@ fn public_ip(settings: &Settings) -> std::net::IpAddr {
 /// (checked every two seconds). A plan with problems is reported and the running ones kept.
 async fn watch_dialplans(
     settings: crate::config::SipSettings,
-    reload: tokio::sync::mpsc::Sender<crate::sip::server::Reload>,
+    reload: tokio::sync::mpsc::Sender<Reload>,
     stop: CancellationToken,
 ) {
     let stamp = || {
@@ -256,7 +316,7 @@ async fn watch_dialplans(
         let prompts = Prompts::load(settings.prompts.as_ref());
         match (plans, prompts) {
             (Ok(plans), Ok(prompts)) => {
-                let _ = reload.send(crate::sip::server::Reload { plans, prompts }).await;
+                let _ = reload.send(Reload { plans, prompts }).await;
             }
             (Err(problems), _) => tracing::error!("dialplans not reloaded:\n{problems}"),
             (_, Err(e)) => tracing::error!(error = %e, "announcements not reloaded"),

@@ -62,6 +62,24 @@ pub struct SipSettings {
     pub media_timeout_secs: u64,
     pub dialplans: String,
     pub prompts: String,
+    /// Calls in progress at most; more get 503 (or 486 when a `max_calls` busy is wanted).
+    pub max_calls: u32,
+    /// New INVITEs per second from one source address (a burst of as many is allowed); more get
+    /// 503 with Retry-After, and no ticket.
+    pub invite_rate_per_source: u32,
+    /// A source outside `allowed_sources` that calls more distinct numbers than this in one
+    /// minute is a scanner: its INVITEs are dropped without an answer or a ticket.
+    pub scanner_numbers_per_minute: u32,
+    /// User-Agent values (case-insensitive substrings) of known scanners, dropped silently.
+    pub scanner_user_agents: Vec<String>,
+    /// TCP connections to the SIP port at most, overall and from one address.
+    pub tcp_max_connections: u32,
+    pub tcp_max_per_source: u32,
+    /// A TCP connection that sends nothing for this long is closed.
+    pub tcp_idle_secs: u64,
+    /// A message begun on TCP (headers, or a body its Content-Length announced) must be complete
+    /// within this many seconds, or the connection is closed.
+    pub tcp_message_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,6 +214,26 @@ impl Default for SipSettings {
             media_timeout_secs: 60,
             dialplans: "dialplans".into(),
             prompts: "prompts".into(),
+            max_calls: 3000,
+            invite_rate_per_source: 400,
+            scanner_numbers_per_minute: 30,
+            scanner_user_agents: [
+                "friendly-scanner",
+                "sipvicious",
+                "sipcli",
+                "sip-scan",
+                "sundayddr",
+                "iwar",
+                "vaxsip",
+                "pplsip",
+                "sipscan",
+            ]
+            .map(String::from)
+            .to_vec(),
+            tcp_max_connections: 1024,
+            tcp_max_per_source: 64,
+            tcp_idle_secs: 180,
+            tcp_message_secs: 10,
         }
     }
 }
@@ -414,6 +452,51 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     for a in &s.sip.allowed_sources {
         if a.parse::<std::net::IpAddr>().is_err() {
             report("sip", "allowed_sources", format!("'{a}' is not an IP address"));
+        }
+    }
+    for (key, value) in [
+        ("max_calls", s.sip.max_calls),
+        ("invite_rate_per_source", s.sip.invite_rate_per_source),
+        ("scanner_numbers_per_minute", s.sip.scanner_numbers_per_minute),
+        ("tcp_max_connections", s.sip.tcp_max_connections),
+        ("tcp_max_per_source", s.sip.tcp_max_per_source),
+    ] {
+        if value == 0 {
+            report("sip", key, format!("{key} must be at least 1"));
+        }
+    }
+    for (key, value) in [("tcp_idle_secs", s.sip.tcp_idle_secs), ("tcp_message_secs", s.sip.tcp_message_secs)] {
+        if value == 0 {
+            report("sip", key, format!("{key} must be at least 1"));
+        }
+    }
+    if s.sip.tcp_max_per_source > s.sip.tcp_max_connections {
+        report("sip", "tcp_max_per_source", "tcp_max_per_source must not exceed tcp_max_connections".into());
+    }
+    if let Some((first, last)) = s.sip.rtp_range()
+        && u32::from(last - first) + 1 < s.sip.max_calls
+    {
+        report(
+            "sip",
+            "max_calls",
+            format!("max_calls {} needs as many RTP ports, but rtp_ports has {}", s.sip.max_calls, last - first + 1),
+        );
+    }
+    if let Some(limit) = crate::os::open_file_limit() {
+        let needed = u64::from(s.sip.tcp_max_connections)
+            + u64::from(s.sip.max_calls)
+            + u64::from(s.mail.max_connections)
+            + crate::os::RESERVED_FILES;
+        if needed > limit {
+            report(
+                "sip",
+                "tcp_max_connections",
+                format!(
+                    "tcp_max_connections + max_calls + [mail] max_connections + {} reserved need {needed} open files, \
+but this process may open {limit} (raise `ulimit -n` or lower them)",
+                    crate::os::RESERVED_FILES
+                ),
+            );
         }
     }
     if s.mail.max_message_bytes < 1024 {

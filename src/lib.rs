@@ -38,6 +38,8 @@ pub mod ivr;
 pub mod mail;
 pub mod media;
 pub mod notify;
+pub mod os;
+pub(crate) mod random;
 pub mod routing;
 pub mod sip;
 pub mod store;

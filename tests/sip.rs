@@ -62,7 +62,8 @@ async fn answered_call_transfers_on_the_menu_key(tcp: bool) {
     let app = app(true).await;
     let mut phone = if tcp { Phone::tcp(app.sip, "call-menu").await } else { Phone::udp(app.sip, "call-menu").await };
     let (ok, codes) = phone.call("P-Asserted-Identity: <sip:+81312345678@trunk>\r\n").await;
-    assert_eq!(codes, [100, 180, 200], "{}", ok.text);
+    // 100 Trying only goes out when the answer takes longer than 200 ms (RFC 3261 §17.2.1).
+    assert!(codes == [200] || codes == [100, 200], "{codes:?} {}", ok.text);
     let number = ok.header("X-Madoguchi-Ticket").expect("the ticket number rides on the 200 OK");
     assert!(ok.body().contains("RTP/AVP 0 101"), "{}", ok.body());
     phone.ack(&tag_of(&ok)).await;

@@ -1,7 +1,8 @@
 //! One answered call: plays the dialplan's announcements over RTP, reads the caller's keys
 //! (RFC 4733 or SIP INFO), records voicemail out of hours, and asks the SIP side to transfer or
-//! hang up. Every step is written to the call's ticket. The SIP side cancels `cancel` when the
-//! caller hangs up; media stops with it.
+//! hang up. Every step is written to the call's ticket. The line cancels `cancel` when the
+//! caller hangs up; media stops with it. A caller who sends no RTP for the media timeout is hung
+//! up in every state, recording included.
 
 use super::dialplan::{Dialplan, Opening};
 use crate::domain::time::{jst, now_millis};
@@ -9,11 +10,12 @@ use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, T
 use crate::intake::Intake;
 use crate::media::audio::{self, RATE};
 use crate::media::g711::Codec;
-use crate::media::rtp::{Inbound, Receiver, Sender};
+use crate::media::rtp::{Inbound, Receiver, Sender, SourceFilter};
+use crate::sip::endpoint::{CallRef, Command};
 use crate::store::TicketChange;
 use serde_json::json;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -46,16 +48,13 @@ impl Prompts {
     }
 }
 
-/// What the call asks of the SIP side.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Transfer { call_id: String, target: String, ticket: Option<TicketNumber> },
-    Hangup { call_id: String },
-}
+/// The header that carries the ticket number to the operator's phone or CTI client.
+pub const TICKET_HEADER: &str = "X-Madoguchi-Ticket";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Transferred,
+    TransferRefused,
     Voicemail,
     CallerHungUp,
     MediaTimeout,
@@ -65,6 +64,7 @@ impl Ending {
     pub fn as_str(self) -> &'static str {
         match self {
             Ending::Transferred => "transferred",
+            Ending::TransferRefused => "transfer refused",
             Ending::Voicemail => "voicemail",
             Ending::CallerHungUp => "caller hung up",
             Ending::MediaTimeout => "media timeout",
@@ -73,6 +73,7 @@ impl Ending {
 }
 
 pub struct Call {
+    pub call: CallRef,
     pub call_id: String,
     pub ticket: Option<TicketNumber>,
     pub caller: CallerInfo,
@@ -80,11 +81,17 @@ pub struct Call {
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
     pub rtp: Arc<UdpSocket>,
+    /// Where the caller's SDP says its RTP is.
     pub remote: SocketAddr,
+    /// Where the call's signalling came from (a NAT's outside address).
+    pub signalling_ip: IpAddr,
     pub codec: Codec,
     pub event_pt: Option<u8>,
-    /// Keys from SIP INFO.
-    pub info_digits: mpsc::Receiver<char>,
+    /// Keys, from RTP (the receiver gets a clone of the sender) and from SIP INFO.
+    pub digit_tx: mpsc::Sender<char>,
+    pub digits: mpsc::Receiver<char>,
+    /// The outcome of a transfer we asked for.
+    pub transfers: mpsc::Receiver<bool>,
     pub commands: mpsc::Sender<Command>,
     pub cancel: CancellationToken,
     pub intake: Intake,
@@ -99,7 +106,8 @@ enum Stop {
 struct Media {
     sender: Sender,
     rtp: Arc<UdpSocket>,
-    remote: SocketAddr,
+    /// Where our RTP goes; the receiver moves it when a NATed caller latches.
+    remote: tokio::sync::watch::Receiver<SocketAddr>,
     digits: mpsc::Receiver<char>,
     audio: mpsc::Receiver<Vec<i16>>,
     /// The caller's audio is decoded and queued only while this is set.
@@ -135,15 +143,16 @@ impl Media {
     /// Plays a prompt; with `barge_in`, a key pressed meanwhile stops it and is returned.
     async fn play(&mut self, samples: &[i16], barge_in: bool) -> Result<Option<char>, Stop> {
         let (cancel, last, timeout) = (self.cancel.clone(), self.last_rtp.clone(), self.timeout);
-        let Media { sender, rtp, remote, digits, .. } = self;
+        let remote = *self.remote.borrow();
+        let Media { sender, rtp, digits, .. } = self;
         guarded(cancel, last, timeout, async {
             if barge_in {
                 tokio::select! {
-                    _ = sender.play(rtp, *remote, samples) => None,
+                    _ = sender.play(rtp, remote, samples) => None,
                     d = digits.recv() => d,
                 }
             } else {
-                let _ = sender.play(rtp, *remote, samples).await;
+                let _ = sender.play(rtp, remote, samples).await;
                 None
             }
         })
@@ -156,9 +165,22 @@ impl Media {
         guarded(cancel, last, timeout, async { tokio::time::timeout(wait, digits.recv()).await.ok().flatten() }).await
     }
 
-    /// Records until `max`, or `silence` of quiet after the caller has spoken, or hang-up.
-    async fn record(&mut self, max: Duration, silence: Duration) -> Vec<i16> {
+    /// Records until `max`, or `silence` of quiet after the caller has spoken, or hang-up, or
+    /// the media timeout (what was recorded until then is kept).
+    async fn record(&mut self, max: Duration, silence: Duration) -> (Vec<i16>, Option<Stop>) {
         let mut samples = Vec::new();
+        let (cancel, last, timeout) = (self.cancel.clone(), self.last_rtp.clone(), self.timeout);
+        let audio = &mut self.audio;
+        let stopped = guarded(cancel, last, timeout, Self::record_into(audio, &mut samples, max, silence)).await.err();
+        (samples, stopped)
+    }
+
+    async fn record_into(
+        audio: &mut mpsc::Receiver<Vec<i16>>,
+        samples: &mut Vec<i16>,
+        max: Duration,
+        silence: Duration,
+    ) {
         let mut quiet = 0usize;
         let mut spoke = false;
         let limit = max.as_secs() as usize * RATE as usize;
@@ -166,9 +188,8 @@ impl Media {
         let deadline = tokio::time::Instant::now() + max;
         loop {
             let frame = tokio::select! {
-                _ = self.cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(deadline) => break,
-                f = self.audio.recv() => match f { Some(f) => f, None => break },
+                f = audio.recv() => match f { Some(f) => f, None => break },
             };
             let loud = frame.iter().any(|s| s.unsigned_abs() > 1000);
             spoke |= loud;
@@ -178,7 +199,6 @@ impl Media {
                 break;
             }
         }
-        samples
     }
 }
 
@@ -188,24 +208,33 @@ fn beep() -> Vec<i16> {
         .collect()
 }
 
-/// Reads the caller's RTP: keys to `digits`, audio to `audio`, the time of the last packet.
+/// Reads the caller's RTP from the sources the filter allows: keys to `digits`, audio to
+/// `audio`, the time of the last packet; moves `remote` where a NATed caller latched.
 fn spawn_receiver(
     call: &Call,
-    digits: mpsc::Sender<char>,
     audio: mpsc::Sender<Vec<i16>>,
     recording: Arc<AtomicBool>,
     last: Arc<AtomicI64>,
+    remote: tokio::sync::watch::Sender<SocketAddr>,
 ) {
     let rtp = call.rtp.clone();
     let cancel = call.cancel.clone();
+    let digits = call.digit_tx.clone();
     let mut receiver = Receiver::new(call.codec, call.event_pt);
+    let mut filter = SourceFilter::new(call.remote, call.signalling_ip);
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
-            let n = tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = rtp.recv_from(&mut buf) => match r { Ok((n, _)) => n, Err(_) => continue },
+            let (n, from) = tokio::select! {
+                _ = cancel.cancelled() => break,
+                r = rtp.recv_from(&mut buf) => match r { Ok(r) => r, Err(_) => continue },
             };
+            if !filter.accept(from) {
+                continue;
+            }
+            if *remote.borrow() != filter.reply_to() {
+                remote.send_replace(filter.reply_to());
+            }
             last.store(now_millis(), Ordering::Relaxed);
             receiver.set_audio(recording.load(Ordering::Relaxed));
             match receiver.read(&buf[..n]) {
@@ -218,28 +247,24 @@ fn spawn_receiver(
                 Inbound::Other => {}
             }
         }
+        if filter.dropped() > 0 {
+            tracing::info!(dropped = filter.dropped(), "RTP from other sources than the caller's dropped");
+        }
     });
 }
 
 impl Call {
     pub async fn run(mut self) -> Ending {
-        let (digit_tx, digits) = mpsc::channel(32);
         let (audio_tx, audio) = mpsc::channel(512);
         let last = Arc::new(AtomicI64::new(now_millis()));
         let recording = Arc::new(AtomicBool::new(false));
-        spawn_receiver(&self, digit_tx.clone(), audio_tx, recording.clone(), last.clone());
-        // Keys sent by SIP INFO join the RTP ones.
-        let mut info = std::mem::replace(&mut self.info_digits, mpsc::channel(1).1);
-        let forward = digit_tx.clone();
-        tokio::spawn(async move {
-            while let Some(d) = info.recv().await {
-                let _ = forward.send(d).await;
-            }
-        });
+        let (remote_tx, remote) = tokio::sync::watch::channel(self.remote);
+        spawn_receiver(&self, audio_tx, recording.clone(), last.clone(), remote_tx);
+        let digits = std::mem::replace(&mut self.digits, mpsc::channel(1).1);
         let mut media = Media {
-            sender: Sender::new(self.codec, rand_ssrc(&self.call_id)),
+            sender: Sender::new(self.codec, crate::random::u32()),
             rtp: self.rtp.clone(),
-            remote: self.remote,
+            remote,
             digits,
             audio,
             recording,
@@ -251,12 +276,16 @@ impl Call {
             Ok(e) => e,
             Err(Stop::Cancelled) => Ending::CallerHungUp,
             Err(Stop::MediaTimeout) => {
-                let _ = self.commands.send(Command::Hangup { call_id: self.call_id.clone() }).await;
+                self.hang_up().await;
                 Ending::MediaTimeout
             }
         };
         self.note("call_ended", json!({"ending": ending.as_str()})).await;
         ending
+    }
+
+    async fn hang_up(&self) {
+        let _ = self.commands.send(Command::Hangup { call: self.call }).await;
     }
 
     async fn note(&self, action: &'static str, detail: serde_json::Value) {
@@ -301,13 +330,27 @@ impl Call {
         media.play(&self.prompts.get(&plan.transfer), false).await?;
         let uri = plan.targets.get(&target).cloned().unwrap_or_default();
         self.note("transfer", json!({"target": target, "uri": uri})).await;
-        let _ = self
-            .commands
-            .send(Command::Transfer { call_id: self.call_id.clone(), target: uri, ticket: self.ticket.clone() })
-            .await;
-        // The SIP side ends the call once the transfer is accepted.
-        self.cancel.cancelled().await;
-        Ok(Ending::Transferred)
+        let _ = self.commands.send(self.refer(&uri)).await;
+        // The transferee's NOTIFY (or a refusal of the REFER) tells how it went.
+        let accepted = tokio::select! {
+            _ = self.cancel.cancelled() => return Ok(Ending::Transferred),
+            r = self.transfers.recv() => r.unwrap_or(false),
+        };
+        self.hang_up().await;
+        Ok(if accepted { Ending::Transferred } else { Ending::TransferRefused })
+    }
+
+    /// REFER to `target` with the ticket number in the Refer-To URI's headers and beside it, so
+    /// the operator's phone or CTI client can pop that ticket.
+    fn refer(&self, target: &str) -> Command {
+        let mut refer_to = format!("<{target}>");
+        let mut headers = Vec::new();
+        if let Some(t) = &self.ticket {
+            let sep = if target.contains('?') { '&' } else { '?' };
+            refer_to = format!("<{target}{sep}{TICKET_HEADER}={t}>");
+            headers.push((TICKET_HEADER.to_owned(), t.to_string()));
+        }
+        Command::Refer { call: self.call, refer_to, headers }
     }
 
     /// The caller's key routes the ticket again (routing.toml's menu rules).
@@ -343,16 +386,18 @@ impl Call {
         media.play(&self.prompts.get(&plan.voicemail), false).await?;
         media.play(&beep(), false).await?;
         media.recording.store(true, Ordering::Relaxed);
-        let recording = media
+        let (recording, stopped) = media
             .record(Duration::from_secs(plan.voicemail_max_secs), Duration::from_secs(plan.voicemail_silence_secs))
             .await;
         media.recording.store(false, Ordering::Relaxed);
         self.save_voicemail(&recording).await;
-        if self.cancel.is_cancelled() {
-            return Ok(Ending::Voicemail);
+        match stopped {
+            Some(Stop::MediaTimeout) => return Err(Stop::MediaTimeout),
+            Some(Stop::Cancelled) => return Ok(Ending::Voicemail),
+            None => {}
         }
         media.play(&self.prompts.get(&plan.goodbye), false).await?;
-        let _ = self.commands.send(Command::Hangup { call_id: self.call_id.clone() }).await;
+        self.hang_up().await;
         Ok(Ending::Voicemail)
     }
 
@@ -401,12 +446,4 @@ impl Call {
             tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored");
         }
     }
-}
-
-fn rand_ssrc(seed: &str) -> u32 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    seed.hash(&mut h);
-    now_millis().hash(&mut h);
-    h.finish() as u32
 }

@@ -1,4 +1,6 @@
-//! The helpdesk line's logic: dialplans (pure) and the call task that carries them out.
+//! The helpdesk line's logic: dialplans (pure), the line that turns the SIP endpoint's calls into
+//! tickets, and the call task that carries a dialplan out.
 
 pub mod call;
 pub mod dialplan;
+pub mod line;

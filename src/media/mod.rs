@@ -3,4 +3,5 @@
 
 pub mod audio;
 pub mod g711;
+pub mod ports;
 pub mod rtp;

@@ -57,6 +57,45 @@ impl Sender {
     }
 }
 
+/// Which sources may send us a call's RTP: the address and port the caller's SDP named, or, for
+/// a caller behind NAT, the first source that sends from the SDP's address or from the address
+/// the call's signalling came from (latching, like rtpengine's symmetric mode). Anything else is
+/// dropped and counted: a stranger can neither press keys in someone's call nor keep it alive.
+#[derive(Debug, Clone)]
+pub struct SourceFilter {
+    expected: SocketAddr,
+    signalling: std::net::IpAddr,
+    latched: Option<SocketAddr>,
+    dropped: u64,
+}
+
+impl SourceFilter {
+    pub fn new(expected: SocketAddr, signalling: std::net::IpAddr) -> SourceFilter {
+        SourceFilter { expected, signalling, latched: None, dropped: 0 }
+    }
+
+    pub fn accept(&mut self, from: SocketAddr) -> bool {
+        if from == self.expected || Some(from) == self.latched {
+            return true;
+        }
+        if self.latched.is_none() && (from.ip() == self.expected.ip() || from.ip() == self.signalling) {
+            self.latched = Some(from);
+            return true;
+        }
+        self.dropped += 1;
+        false
+    }
+
+    /// Where our RTP goes: back to where the caller's comes from (symmetric RTP), else the SDP's.
+    pub fn reply_to(&self) -> SocketAddr {
+        self.latched.unwrap_or(self.expected)
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
 /// What one inbound packet was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
@@ -134,6 +173,20 @@ pub fn dtmf_packet(pt: u8, ssrc: u32, seq: u16, timestamp: u32, digit: u8, end: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtp_from_strangers_is_dropped_and_nat_sources_latch() {
+        let sdp: SocketAddr = "192.0.2.5:40000".parse().unwrap();
+        let pbx: std::net::IpAddr = "198.51.100.1".parse().unwrap();
+        let mut f = SourceFilter::new(sdp, pbx);
+        assert!(f.accept(sdp));
+        assert!(!f.accept("203.0.113.9:40000".parse().unwrap()), "another address");
+        assert!(f.accept("198.51.100.1:61000".parse().unwrap()), "behind NAT: the signalling address latches");
+        assert!(!f.accept("198.51.100.1:61002".parse().unwrap()), "one latch only");
+        assert!(f.accept(sdp));
+        assert_eq!(f.reply_to(), "198.51.100.1:61000".parse().unwrap());
+        assert_eq!(f.dropped(), 2);
+    }
 
     #[test]
     fn each_digit_is_reported_once_despite_end_retransmissions() {

@@ -83,9 +83,9 @@ pub fn parse(bytes: &[u8]) -> Parsed {
             None => (bytes.len(), 0),
         },
     };
-    let Ok(head) = std::str::from_utf8(&bytes[..head_end]) else {
-        return invalid("headers are not UTF-8");
-    };
+    // Bytes that are not UTF-8 (a Shift_JIS display name from an old PBX) are replaced, not
+    // fatal: the call still comes through, with U+FFFD where the name could not be read.
+    let head = String::from_utf8_lossy(&bytes[..head_end]);
     let body = &bytes[head_end + sep..];
 
     // Unfold continuation lines.
@@ -151,6 +151,9 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     if let Some(reason) = bad_header {
         return reject(&req, 400, &reason);
     }
+    if std::iter::once(&first).chain(&lines).any(|l| has_bare_control(l)) {
+        return reject(&req, 400, "Control character in a header");
+    }
     if let Err(reason) = check(&req) {
         return reject(&req, 400, reason);
     }
@@ -167,6 +170,20 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     }
     req.body.truncate(length);
     Parsed::Request(req)
+}
+
+/// NUL, ESC, a bare CR and the like have no place in a header line (RFC 3261 §25: only HTAB),
+/// except escaped as a quoted-pair (`\` before it, inside a quoted string, as RFC 4475's
+/// "intmeth" shows).
+fn has_bare_control(line: &str) -> bool {
+    let mut escaped = false;
+    for c in line.chars() {
+        if c.is_control() && c != '\t' && !escaped {
+            return true;
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    false
 }
 
 fn is_token(s: &str) -> bool {
@@ -299,6 +316,37 @@ mod tests {
         assert_eq!(frame(&msg[..20]), Ok(None));
         assert_eq!(frame(b"\r\n\r\n"), Ok(Some(4)));
         assert!(frame(b"INVITE x SIP/2.0\r\nContent-Length: -5\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_bad_utf8_replaced() {
+        let with = |from: &[u8], call_id: &[u8]| {
+            [
+                &b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: "[..],
+                from,
+                b"\r\nTo: <sip:a@b>\r\nCall-ID: ",
+                call_id,
+                b"\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+            ]
+            .concat()
+        };
+        assert!(matches!(parse(&with(b"<sip:x@y>;tag=1", b"abc")), Parsed::Request(_)));
+        for bad in [
+            with(b"<sip:x@y>;tag=1", b"ab\x1bc"),
+            with(b"<sip:x@y>;tag=1", b"ab\rc"),
+            with(b"<sip:x\0@y>;tag=1", b"abc"),
+        ] {
+            match parse(&bad) {
+                Parsed::Invalid { reply: Some(r), .. } => {
+                    assert!(r.starts_with(b"SIP/2.0 400"), "{}", String::from_utf8_lossy(&r))
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match parse(&with(b"\"\xff\xfe\" <sip:x@y>;tag=1", b"abc")) {
+            Parsed::Request(r) => assert_eq!(r.header("From"), Some("\"\u{fffd}\u{fffd}\" <sip:x@y>;tag=1")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

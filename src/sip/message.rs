@@ -125,6 +125,25 @@ impl Request {
     }
 }
 
+/// A value from the network, fit for a log line: control characters (CR, LF, ESC, NUL…) and
+/// non-ASCII are escaped, so nobody can forge log lines or terminal sequences through a header.
+pub fn loggable(value: &str) -> impl std::fmt::Display + '_ {
+    struct Escaped<'a>(&'a str);
+    impl std::fmt::Display for Escaped<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            for c in self.0.chars().take(256) {
+                if c.is_ascii_graphic() || c == ' ' {
+                    f.write_char(c)?;
+                } else {
+                    write!(f, "{}", c.escape_unicode())?;
+                }
+            }
+            Ok(())
+        }
+    }
+    Escaped(value)
+}
+
 /// A `;name=value` parameter of a header value (outside `<…>`).
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
     let after_uri = match value.rfind('>') {
@@ -180,6 +199,12 @@ pub fn response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_values_are_escaped() {
+        assert_eq!(loggable("abc@host").to_string(), "abc@host");
+        assert_eq!(loggable("a\r\nINFO forged\u{1b}[31m").to_string(), "a\\u{d}\\u{a}INFO forged\\u{1b}[31m");
+    }
 
     #[test]
     fn params_and_responses() {

@@ -4,22 +4,26 @@
 //! machine is table-tested without clocks.
 //!
 //! ```text
-//! INVITE:     Proceeding ─1xx─► Proceeding ─2xx─► Accepted ─ACK─► Terminated
-//!                  │                                  └─Timer L─► Terminated (no ACK: NoAck)
-//!                  └─3xx-6xx─► Completed ─ACK─► Confirmed ─Timer I─► Terminated
-//!                                 └─Timer H─► Terminated (NoAck)
+//! INVITE:     Proceeding ─1xx─► Proceeding ─2xx─► Accepted ─ACK─► Accepted (acked) ─Timer L─► Terminated
+//!              │ (Timer Trying: 100 if the core is slow) └─Timer L─► Terminated (no ACK: NoAck)
+//!              └─3xx-6xx─► Completed ─ACK─► Confirmed ─Timer I─► Terminated
+//!                             └─Timer H─► Terminated (NoAck)
 //! non-INVITE: Trying ─1xx─► Proceeding ─final─► Completed ─Timer J─► Terminated
 //! ```
-//! Retransmitted requests are absorbed: the last response is sent again (nothing in Trying).
+//! Retransmitted requests are absorbed: the last response is sent again (nothing in Trying,
+//! nothing once a 2xx was acknowledged: RFC 6026 keeps the transaction until Timer L exactly so
+//! that a late copy of the INVITE never reaches the core as a new call).
 
+use super::{T1, T2, T4};
 use std::time::Duration;
 
-pub const T1: Duration = Duration::from_millis(500);
-pub const T2: Duration = Duration::from_secs(4);
-pub const T4: Duration = Duration::from_secs(5);
+/// RFC 3261 §17.2.1: a 100 Trying goes out only if the core has not answered within 200 ms.
+pub const TRYING_DELAY: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timer {
+    /// Send 100 Trying if nothing was sent yet.
+    Trying,
     /// Retransmit the final response (unreliable transport, or any 2xx).
     G,
     /// Give up waiting for the ACK of a non-2xx final response.
@@ -59,6 +63,8 @@ pub enum Input {
 pub enum Action {
     Transmit(Vec<u8>),
     Start(Timer, Duration),
+    /// The core has been slow: send it a 100 Trying to give to this transaction.
+    SendTrying,
     /// A final response was never acknowledged (the call must be ended if it was a 2xx).
     NoAck,
     /// The transaction is over and can be forgotten.
@@ -72,17 +78,22 @@ pub struct ServerTransaction {
     state: State,
     last: Option<Vec<u8>>,
     g: Duration,
+    acked: bool,
 }
 
 impl ServerTransaction {
-    pub fn new(invite: bool, reliable: bool) -> ServerTransaction {
-        ServerTransaction {
+    /// A new transaction and what to do at once (an INVITE arms the Trying timer).
+    pub fn new(invite: bool, reliable: bool) -> (ServerTransaction, Vec<Action>) {
+        let t = ServerTransaction {
             invite,
             reliable,
             state: if invite { State::Proceeding } else { State::Trying },
             last: None,
             g: T1,
-        }
+            acked: false,
+        };
+        let first = if invite { vec![Action::Start(Timer::Trying, TRYING_DELAY)] } else { vec![] };
+        (t, first)
     }
 
     pub fn state(&self) -> State {
@@ -96,7 +107,9 @@ impl ServerTransaction {
         match (self.state, input) {
             (Terminated, _) => vec![],
             (Trying, Input::Retransmission) => vec![],
+            (Accepted, Input::Retransmission) if self.acked => vec![],
             (Proceeding | Accepted | Completed, Input::Retransmission) => resend(&self.last),
+            (Proceeding, Input::Timer(Timer::Trying)) if self.last.is_none() => vec![SendTrying],
             (Confirmed, Input::Retransmission) => vec![],
             (Trying | Proceeding, Input::Respond { code, bytes }) if code < 200 => {
                 self.state = Proceeding;
@@ -123,6 +136,7 @@ impl ServerTransaction {
                 }
                 actions
             }
+            (Accepted, Input::Timer(Timer::G)) if self.acked => vec![],
             (Accepted | Completed, Input::Timer(Timer::G)) => {
                 let mut actions = resend(&self.last);
                 self.g = (self.g * 2).min(T2);
@@ -130,12 +144,16 @@ impl ServerTransaction {
                 actions
             }
             (Accepted, Input::Ack) => {
-                self.state = Terminated;
-                vec![Done]
+                self.acked = true;
+                vec![]
             }
             (Completed, Input::Ack) if self.invite => {
                 self.state = Confirmed;
                 vec![Start(Timer::I, if self.reliable { Duration::ZERO } else { T4 })]
+            }
+            (Accepted, Input::Timer(Timer::L)) if self.acked => {
+                self.state = Terminated;
+                vec![Done]
             }
             (Accepted, Input::Timer(Timer::L)) | (Completed, Input::Timer(Timer::H)) => {
                 self.state = Terminated;
@@ -163,11 +181,17 @@ mod tests {
         Transmit(format!("SIP/2.0 {code}").into_bytes())
     }
 
+    fn new(invite: bool, reliable: bool) -> ServerTransaction {
+        ServerTransaction::new(invite, reliable).0
+    }
+
     #[test]
-    fn invite_answered_200_is_retransmitted_until_acked() {
-        let mut t = ServerTransaction::new(true, false);
+    fn invite_answered_200_is_retransmitted_until_acked_then_copies_are_absorbed_until_l() {
+        let (mut t, first) = ServerTransaction::new(true, false);
+        assert_eq!(first, vec![Start(Timer::Trying, TRYING_DELAY)]);
         let table: Vec<(Input, Vec<Action>, State)> = vec![
             (Input::Retransmission, vec![], State::Proceeding),
+            (Input::Timer(Timer::Trying), vec![SendTrying], State::Proceeding),
             (respond(100), vec![sent(100)], State::Proceeding),
             (Input::Retransmission, vec![sent(100)], State::Proceeding),
             (respond(180), vec![sent(180)], State::Proceeding),
@@ -176,8 +200,12 @@ mod tests {
             (Input::Retransmission, vec![sent(200)], State::Accepted),
             (Input::Timer(Timer::G), vec![sent(200), Start(Timer::G, 4 * T1)], State::Accepted),
             (Input::Timer(Timer::G), vec![sent(200), Start(Timer::G, T2)], State::Accepted),
-            (Input::Ack, vec![Done], State::Terminated),
-            (Input::Timer(Timer::G), vec![], State::Terminated),
+            (Input::Ack, vec![], State::Accepted),
+            (Input::Timer(Timer::G), vec![], State::Accepted),
+            (Input::Retransmission, vec![], State::Accepted),
+            (Input::Ack, vec![], State::Accepted),
+            (Input::Timer(Timer::L), vec![Done], State::Terminated),
+            (Input::Retransmission, vec![], State::Terminated),
         ];
         for (i, (input, want, state)) in table.into_iter().enumerate() {
             assert_eq!(t.on(input), want, "step {i}");
@@ -186,15 +214,22 @@ mod tests {
     }
 
     #[test]
+    fn a_quick_answer_needs_no_trying() {
+        let mut t = new(true, false);
+        t.on(respond(180));
+        assert_eq!(t.on(Input::Timer(Timer::Trying)), vec![]);
+    }
+
+    #[test]
     fn a_200_never_acked_ends_with_no_ack() {
-        let mut t = ServerTransaction::new(true, true);
+        let mut t = new(true, true);
         t.on(respond(200));
         assert_eq!(t.on(Input::Timer(Timer::L)), vec![NoAck, Done]);
     }
 
     #[test]
     fn invite_rejected_waits_for_ack_then_confirmed() {
-        let mut t = ServerTransaction::new(true, false);
+        let mut t = new(true, false);
         assert_eq!(t.on(respond(487)), vec![sent(487), Start(Timer::G, T1), Start(Timer::H, 64 * T1)]);
         assert_eq!(t.on(Input::Retransmission), vec![sent(487)]);
         assert_eq!(t.on(Input::Ack), vec![Start(Timer::I, T4)]);
@@ -202,19 +237,19 @@ mod tests {
         assert_eq!(t.on(Input::Retransmission), vec![]);
         assert_eq!(t.on(Input::Timer(Timer::I)), vec![Done]);
 
-        let mut tcp = ServerTransaction::new(true, true);
+        let mut tcp = new(true, true);
         assert_eq!(tcp.on(respond(486)), vec![sent(486), Start(Timer::H, 64 * T1)]);
         assert_eq!(tcp.on(Input::Timer(Timer::H)), vec![NoAck, Done]);
     }
 
     #[test]
     fn non_invite_absorbs_retransmissions() {
-        let mut t = ServerTransaction::new(false, false);
+        let mut t = new(false, false);
         assert_eq!(t.on(Input::Retransmission), vec![]);
         assert_eq!(t.on(respond(200)), vec![sent(200), Start(Timer::J, 64 * T1)]);
         assert_eq!(t.on(Input::Retransmission), vec![sent(200)]);
         assert_eq!(t.on(Input::Timer(Timer::J)), vec![Done]);
-        let mut tcp = ServerTransaction::new(false, true);
+        let mut tcp = new(false, true);
         assert_eq!(tcp.on(respond(200)), vec![sent(200), Start(Timer::J, Duration::ZERO)]);
     }
 }

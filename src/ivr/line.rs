@@ -1,0 +1,355 @@
+//! The helpdesk line: what the SIP endpoint's calls become. For each incoming call it picks the
+//! dialplan, takes an RTP port, opens the ticket through `intake`, answers with the ticket number,
+//! runs the call task once the caller acknowledges, and makes sure every call's ticket ends with
+//! a reason, in whatever order the ticket write, the CANCEL or the BYE arrive. This task owns the
+//! calls' helpdesk state and the RTP ports.
+
+use super::call::{Call, Ending, Prompts, TICKET_HEADER};
+use super::dialplan::Dialplan;
+use crate::domain::time::now_millis;
+use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber};
+use crate::intake::Intake;
+use crate::media::ports::PortPool;
+use crate::sip::dialog::EndReason;
+use crate::sip::endpoint::{CallRef, Command, Event};
+use crate::sip::message::{Request, loggable};
+use crate::sip::sdp::{self, Offer};
+use crate::sip::uri;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, Clone)]
+pub struct LineConfig {
+    /// The address in our SDP.
+    pub public_ip: IpAddr,
+    /// The address RTP sockets bind to.
+    pub rtp_ip: IpAddr,
+    pub rtp_ports: (u16, u16),
+    pub media_timeout: Duration,
+}
+
+/// New dialplans and announcements for calls that start from now on.
+pub struct Reload {
+    pub plans: Vec<Dialplan>,
+    pub prompts: Prompts,
+}
+
+enum Internal {
+    TicketReady { call: CallRef, ticket: Option<TicketNumber> },
+    TaskDone { call: CallRef, ending: Ending },
+}
+
+/// The running call task's inputs.
+struct Running {
+    cancel: CancellationToken,
+    digits: mpsc::Sender<char>,
+    transfers: mpsc::Sender<bool>,
+}
+
+struct LineCall {
+    call_id: String,
+    signalling_ip: IpAddr,
+    port: u16,
+    rtp: Arc<UdpSocket>,
+    offer: Option<Offer>,
+    plan: Arc<Dialplan>,
+    caller: CallerInfo,
+    dialed: Option<String>,
+    /// `None` while the ticket is being written.
+    ticket: Option<Option<TicketNumber>>,
+    /// Set when the SIP side ended the call (or we found it cannot go on).
+    ended: Option<&'static str>,
+    running: Option<Running>,
+}
+
+pub struct Line {
+    config: LineConfig,
+    plans: Arc<Vec<Arc<Dialplan>>>,
+    prompts: Arc<Prompts>,
+    intake: Intake,
+    ports: PortPool,
+    commands: mpsc::Sender<Command>,
+    calls: HashMap<CallRef, LineCall>,
+    internal: mpsc::Sender<Internal>,
+    tracker: TaskTracker,
+}
+
+impl Line {
+    /// Runs the line until `stop`: `events` from the endpoint, `reload` from the file watcher.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run(
+        config: LineConfig,
+        plans: Vec<Dialplan>,
+        prompts: Prompts,
+        intake: Intake,
+        mut events: mpsc::Receiver<Event>,
+        commands: mpsc::Sender<Command>,
+        mut reload: mpsc::Receiver<Reload>,
+        stop: CancellationToken,
+        tracker: TaskTracker,
+    ) {
+        let (internal, mut internal_rx) = mpsc::channel(4096);
+        let mut line = Line {
+            ports: PortPool::new(config.rtp_ip, config.rtp_ports),
+            config,
+            plans: Arc::new(plans.into_iter().map(Arc::new).collect()),
+            prompts: Arc::new(prompts),
+            intake,
+            commands,
+            calls: HashMap::new(),
+            internal,
+            tracker,
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                r = reload.recv() => if let Some(r) = r {
+                    line.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
+                    line.prompts = Arc::new(r.prompts);
+                    tracing::info!(lines = line.plans.len(), "dialplans and announcements reloaded");
+                },
+                e = events.recv() => match e {
+                    Some(e) => line.event(e),
+                    None => break,
+                },
+                i = internal_rx.recv() => if let Some(i) = i {
+                    line.internal(i);
+                },
+            }
+        }
+        for c in line.calls.values() {
+            if let Some(r) = &c.running {
+                r.cancel.cancel();
+            }
+        }
+    }
+
+    fn command(&self, command: Command) {
+        if let Err(e) = self.commands.try_send(command) {
+            tracing::warn!(error = %e, "SIP command not delivered: the endpoint is overloaded");
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Incoming { call, invite, peer, offer } => self.incoming(call, &invite, peer, offer),
+            Event::Refused { invite, code, reason } => self.refused(&invite, code, reason),
+            Event::Confirmed { call, answer } => self.confirmed(call, answer),
+            Event::Digit { call, digit } => {
+                if let Some(r) = self.calls.get(&call).and_then(|c| c.running.as_ref()) {
+                    let _ = r.digits.try_send(digit);
+                }
+            }
+            Event::Transferred { call, ok } => {
+                if let Some(r) = self.calls.get(&call).and_then(|c| c.running.as_ref()) {
+                    let _ = r.transfers.try_send(ok);
+                }
+            }
+            Event::Ended { call, reason } => self.ended(call, reason),
+        }
+    }
+
+    fn incoming(&mut self, call: CallRef, invite: &Request, peer: SocketAddr, offer: Option<Offer>) {
+        let dialed = uri::user_of(&invite.uri).or_else(|| invite.header("To").and_then(|t| uri::caller(t).1));
+        let Some(plan) = self.plans.iter().find(|p| p.answers(dialed.as_deref())).cloned() else {
+            return self.command(Command::Reject { call, code: 404, reason: "Not Found".into(), headers: vec![] });
+        };
+        let Some((port, rtp)) = self.ports.take() else {
+            tracing::warn!("no RTP port free; call refused with 503");
+            let headers = vec![("Retry-After".to_owned(), "5".to_owned())];
+            return self.command(Command::Reject { call, code: 503, reason: "Service Unavailable".into(), headers });
+        };
+        let caller = caller_of(invite);
+        let call_id = invite.call_id().to_owned();
+        let contact = NewContact {
+            channel: Channel::Phone,
+            caller: caller.clone(),
+            dialed_number: dialed.clone(),
+            received_at_ms: now_millis(),
+            source_ref: Some(call_id.clone()),
+            raw: Some(raw_headers(invite)),
+            actor: "sip".into(),
+            dedupe_source: true,
+            ..Default::default()
+        };
+        self.calls.insert(
+            call,
+            LineCall {
+                call_id,
+                signalling_ip: peer.ip(),
+                port,
+                rtp,
+                offer,
+                plan,
+                caller,
+                dialed,
+                ticket: None,
+                ended: None,
+                running: None,
+            },
+        );
+        // The ticket exists from the INVITE on; answering waits for it (a few ms).
+        let intake = self.intake.clone();
+        let internal = self.internal.clone();
+        self.tracker.spawn(async move {
+            let ticket = match intake.submit(contact).await {
+                Ok((r, _)) => Some(r.ticket),
+                Err(e) => {
+                    tracing::error!(error = %e, "call ticket not stored; answering anyway");
+                    None
+                }
+            };
+            let _ = internal.send(Internal::TicketReady { call, ticket }).await;
+        });
+    }
+
+    /// A call refused for what it asked still becomes a ticket, ended "rejected".
+    fn refused(&mut self, invite: &Request, code: u16, reason: &'static str) {
+        let contact = NewContact {
+            channel: Channel::Phone,
+            caller: caller_of(invite),
+            dialed_number: uri::user_of(&invite.uri),
+            received_at_ms: now_millis(),
+            source_ref: Some(invite.call_id().to_owned()),
+            actor: "sip".into(),
+            dedupe_source: true,
+            ..Default::default()
+        };
+        let intake = self.intake.clone();
+        self.tracker.spawn(async move {
+            if let Ok((r, _)) = intake.submit(contact).await {
+                tracing::info!(ticket = %r.ticket, code, "call rejected");
+                let detail = json!({"ending": "rejected", "code": code, "reason": reason});
+                let _ = intake.event(r.ticket, "sip", "call_ended", detail).await;
+            }
+        });
+    }
+
+    fn internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::TicketReady { call, ticket } => self.ticket_ready(call, ticket),
+            Internal::TaskDone { call, ending } => {
+                if let Some(c) = self.calls.remove(&call) {
+                    self.ports.give_back(c.port);
+                    tracing::info!(ticket = ?c.ticket.flatten().map(|t| t.to_string()), ending = ending.as_str(), "call ended");
+                }
+            }
+        }
+    }
+
+    fn ticket_ready(&mut self, call: CallRef, ticket: Option<TicketNumber>) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        c.ticket = Some(ticket.clone());
+        if c.ended.is_some() {
+            return self.finish(call);
+        }
+        let local = SocketAddr::new(self.config.public_ip, c.port);
+        let sdp = sdp::describe(local, now_millis() as u64, c.offer.as_ref());
+        let headers: Vec<(String, String)> = ticket.iter().map(|t| (TICKET_HEADER.to_owned(), t.to_string())).collect();
+        tracing::debug!(call_id = %loggable(&c.call_id), ticket = ?ticket.as_ref().map(|t| t.to_string()), "call answered");
+        self.command(Command::Answer { call, sdp, headers });
+        if let Some(t) = ticket {
+            let intake = self.intake.clone();
+            self.tracker.spawn(async move {
+                let _ = intake.event(t, "sip", "call_ringing", json!({})).await;
+            });
+        }
+    }
+
+    fn confirmed(&mut self, call: CallRef, answer: Option<Offer>) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        if c.running.is_some() {
+            return;
+        }
+        let Some(offer) = c.offer.clone().or(answer) else {
+            tracing::warn!("no media description from the caller; hanging up");
+            c.ended = Some("no media description");
+            return self.command(Command::Hangup { call });
+        };
+        let (digit_tx, digits) = mpsc::channel(32);
+        let (transfer_tx, transfers) = mpsc::channel(2);
+        let cancel = CancellationToken::new();
+        let task = Call {
+            call,
+            call_id: c.call_id.clone(),
+            ticket: c.ticket.clone().flatten(),
+            caller: c.caller.clone(),
+            dialed: c.dialed.clone(),
+            plan: c.plan.clone(),
+            prompts: self.prompts.clone(),
+            rtp: c.rtp.clone(),
+            remote: offer.remote,
+            signalling_ip: c.signalling_ip,
+            codec: offer.codec,
+            event_pt: offer.telephone_event,
+            digit_tx: digit_tx.clone(),
+            digits,
+            transfers,
+            commands: self.commands.clone(),
+            cancel: cancel.clone(),
+            intake: self.intake.clone(),
+            media_timeout: self.config.media_timeout,
+        };
+        c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx });
+        let internal = self.internal.clone();
+        self.tracker.spawn(async move {
+            let ending = task.run().await;
+            let _ = internal.send(Internal::TaskDone { call, ending }).await;
+        });
+    }
+
+    fn ended(&mut self, call: CallRef, reason: EndReason) {
+        let Some(c) = self.calls.get_mut(&call) else { return };
+        c.ended = Some(c.ended.unwrap_or(reason.as_str()));
+        match &c.running {
+            // The call task records how the call ended, then reports back.
+            Some(r) => r.cancel.cancel(),
+            None if c.ticket.is_some() => self.finish(call),
+            // The ticket is still being written: `ticket_ready` finishes.
+            None => {}
+        }
+    }
+
+    /// A call that never ran: its ticket gets the ending, its port goes back.
+    fn finish(&mut self, call: CallRef) {
+        let Some(c) = self.calls.remove(&call) else { return };
+        self.ports.give_back(c.port);
+        let ending = c.ended.unwrap_or("ended");
+        let ticket = c.ticket.flatten();
+        tracing::info!(ticket = ?ticket.as_ref().map(|t| t.to_string()), ending, "call ended");
+        if let Some(t) = ticket {
+            let intake = self.intake.clone();
+            self.tracker.spawn(async move {
+                let _ = intake.event(t, "sip", "call_ended", json!({"ending": ending})).await;
+            });
+        }
+    }
+}
+
+fn raw_headers(req: &Request) -> String {
+    let mut raw = format!("{} {} SIP/2.0\r\n", req.method.as_str(), req.uri);
+    for (n, v) in &req.headers {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw
+}
+
+/// The caller: P-Asserted-Identity if the trunk asserts one, else From; anonymous on Privacy.
+fn caller_of(req: &Request) -> CallerInfo {
+    let source = req.header("P-Asserted-Identity").or(req.header("From")).unwrap_or_default();
+    let (name, user) = uri::caller(source);
+    let privacy =
+        req.header("Privacy").is_some_and(|p| p.split(';').any(|v| matches!(v.trim(), "id" | "user" | "header")));
+    let anonymous = privacy || user.as_deref().is_some_and(|u| u.eq_ignore_ascii_case("anonymous"));
+    if anonymous {
+        return CallerInfo { name: Some("非通知 / Anonymous".into()), ..Default::default() };
+    }
+    CallerInfo { number: user, name, ..Default::default() }
+}
