@@ -45,6 +45,8 @@ pub enum AppError {
     Tls(#[from] crate::mail::listener::TlsError),
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    #[error("cannot start the RTP sending thread: {0}")]
+    Pacer(std::io::Error),
     #[error("announcement: {0}")]
     Prompt(#[from] crate::media::audio::AudioError),
 }
@@ -180,8 +182,10 @@ impl App {
         tracker.spawn(watch_dialplans(settings_sip, reload, stop.clone()));
         let Sip { bound, endpoint, line, plans, prompts } = sip;
         let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
+        let pacer = crate::media::pacer::Pacer::start().map_err(AppError::Pacer)?;
         tracker.spawn(Line::run(
             line,
+            pacer,
             plans,
             prompts,
             state.intake.clone(),
@@ -216,7 +220,8 @@ fn endpoint_config(settings: &Settings) -> EndpointConfig {
     // The descriptors TCP may take: what the others need is kept back, whatever the setting says.
     let mut tcp_max = sip.tcp_max_connections as usize;
     if let Some(limit) = crate::os::open_file_limit() {
-        let others = u64::from(sip.max_calls) + u64::from(settings.mail.max_connections) + crate::os::RESERVED_FILES;
+        let others =
+            2 * u64::from(sip.max_calls) + u64::from(settings.mail.max_connections) + crate::os::RESERVED_FILES;
         let room = limit.saturating_sub(others).max(16) as usize;
         if room < tcp_max {
             tracing::warn!(configured = tcp_max, allowed = room, "SIP/TCP connections capped by the open-file limit");

@@ -484,7 +484,7 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     }
     if let Some(limit) = crate::os::open_file_limit() {
         let needed = u64::from(s.sip.tcp_max_connections)
-            + u64::from(s.sip.max_calls)
+            + 2 * u64::from(s.sip.max_calls)
             + u64::from(s.mail.max_connections)
             + crate::os::RESERVED_FILES;
         if needed > limit {
@@ -492,7 +492,7 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
                 "sip",
                 "tcp_max_connections",
                 format!(
-                    "tcp_max_connections + max_calls + [mail] max_connections + {} reserved need {needed} open files, \
+                    "tcp_max_connections + 2 × max_calls (RTP) + [mail] max_connections + {} reserved need {needed} open files, \
 but this process may open {limit} (raise `ulimit -n` or lower them)",
                     crate::os::RESERVED_FILES
                 ),

@@ -10,7 +10,8 @@ use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, T
 use crate::intake::Intake;
 use crate::media::audio::{self, RATE};
 use crate::media::g711::Codec;
-use crate::media::rtp::{Inbound, Receiver, Sender, SourceFilter};
+use crate::media::pacer::{Pacer, RemoteSetter, Stream};
+use crate::media::rtp::{Inbound, Receiver, SourceFilter};
 use crate::sip::endpoint::{CallRef, Command};
 use crate::store::TicketChange;
 use serde_json::json;
@@ -81,6 +82,9 @@ pub struct Call {
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
     pub rtp: Arc<UdpSocket>,
+    /// The same port, for the pacer to send from (taken when the call starts).
+    pub rtp_send: Option<std::net::UdpSocket>,
+    pub pacer: Pacer,
     /// Where the caller's SDP says its RTP is.
     pub remote: SocketAddr,
     /// Where the call's signalling came from (a NAT's outside address).
@@ -104,10 +108,7 @@ enum Stop {
 }
 
 struct Media {
-    sender: Sender,
-    rtp: Arc<UdpSocket>,
-    /// Where our RTP goes; the receiver moves it when a NATed caller latches.
-    remote: tokio::sync::watch::Receiver<SocketAddr>,
+    stream: Stream,
     digits: mpsc::Receiver<char>,
     audio: mpsc::Receiver<Vec<i16>>,
     /// The caller's audio is decoded and queued only while this is set.
@@ -141,18 +142,17 @@ async fn guarded<T>(
 
 impl Media {
     /// Plays a prompt; with `barge_in`, a key pressed meanwhile stops it and is returned.
-    async fn play(&mut self, samples: &[i16], barge_in: bool) -> Result<Option<char>, Stop> {
+    async fn play(&mut self, samples: Arc<Vec<i16>>, barge_in: bool) -> Result<Option<char>, Stop> {
         let (cancel, last, timeout) = (self.cancel.clone(), self.last_rtp.clone(), self.timeout);
-        let remote = *self.remote.borrow();
-        let Media { sender, rtp, digits, .. } = self;
+        let Media { stream, digits, .. } = self;
         guarded(cancel, last, timeout, async {
             if barge_in {
                 tokio::select! {
-                    _ = sender.play(rtp, remote, samples) => None,
+                    _ = stream.play(samples) => None,
                     d = digits.recv() => d,
                 }
             } else {
-                let _ = sender.play(rtp, remote, samples).await;
+                stream.play(samples).await;
                 None
             }
         })
@@ -215,13 +215,14 @@ fn spawn_receiver(
     audio: mpsc::Sender<Vec<i16>>,
     recording: Arc<AtomicBool>,
     last: Arc<AtomicI64>,
-    remote: tokio::sync::watch::Sender<SocketAddr>,
+    remote: RemoteSetter,
 ) {
     let rtp = call.rtp.clone();
     let cancel = call.cancel.clone();
     let digits = call.digit_tx.clone();
     let mut receiver = Receiver::new(call.codec, call.event_pt);
     let mut filter = SourceFilter::new(call.remote, call.signalling_ip);
+    let mut reply_to = call.remote;
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
@@ -232,8 +233,9 @@ fn spawn_receiver(
             if !filter.accept(from) {
                 continue;
             }
-            if *remote.borrow() != filter.reply_to() {
-                remote.send_replace(filter.reply_to());
+            if filter.reply_to() != reply_to {
+                reply_to = filter.reply_to();
+                remote.set(reply_to);
             }
             last.store(now_millis(), Ordering::Relaxed);
             receiver.set_audio(recording.load(Ordering::Relaxed));
@@ -258,13 +260,16 @@ impl Call {
         let (audio_tx, audio) = mpsc::channel(512);
         let last = Arc::new(AtomicI64::new(now_millis()));
         let recording = Arc::new(AtomicBool::new(false));
-        let (remote_tx, remote) = tokio::sync::watch::channel(self.remote);
-        spawn_receiver(&self, audio_tx, recording.clone(), last.clone(), remote_tx);
+        let Some(socket) = self.rtp_send.take() else {
+            tracing::error!("RTP socket unusable; hanging up");
+            self.hang_up().await;
+            return Ending::MediaTimeout;
+        };
+        let stream = self.pacer.open(socket, self.remote, self.codec, crate::random::u32());
+        spawn_receiver(&self, audio_tx, recording.clone(), last.clone(), stream.remote_setter());
         let digits = std::mem::replace(&mut self.digits, mpsc::channel(1).1);
         let mut media = Media {
-            sender: Sender::new(self.codec, crate::random::u32()),
-            rtp: self.rtp.clone(),
-            remote,
+            stream,
             digits,
             audio,
             recording,
@@ -304,11 +309,11 @@ impl Call {
             return self.voicemail(media, opening).await;
         }
         let plan = self.plan.clone();
-        let mut key = media.play(&self.prompts.get(&plan.welcome), true).await?;
+        let mut key = media.play(self.prompts.get(&plan.welcome), true).await?;
         let mut chosen = None;
         for _ in 0..=plan.retries {
             if key.is_none() {
-                key = media.play(&self.prompts.get(&plan.menu), true).await?;
+                key = media.play(self.prompts.get(&plan.menu), true).await?;
             }
             if key.is_none() {
                 key = media.key(Duration::from_secs(plan.menu_timeout_secs)).await?;
@@ -321,13 +326,13 @@ impl Call {
                 }
                 Some(d) => {
                     self.note("menu_invalid", json!({"key": d.to_string()})).await;
-                    key = media.play(&self.prompts.get(&plan.invalid), true).await?;
+                    key = media.play(self.prompts.get(&plan.invalid), true).await?;
                 }
                 None => {}
             }
         }
         let target = chosen.unwrap_or_else(|| plan.no_choice.clone());
-        media.play(&self.prompts.get(&plan.transfer), false).await?;
+        media.play(self.prompts.get(&plan.transfer), false).await?;
         let uri = plan.targets.get(&target).cloned().unwrap_or_default();
         self.note("transfer", json!({"target": target, "uri": uri})).await;
         let _ = self.commands.send(self.refer(&uri)).await;
@@ -382,9 +387,9 @@ impl Call {
     async fn voicemail(&mut self, media: &mut Media, opening: Opening) -> Result<Ending, Stop> {
         let plan = self.plan.clone();
         let announcement = if opening == Opening::ClosedDay { &plan.holiday } else { &plan.closed };
-        media.play(&self.prompts.get(announcement), false).await?;
-        media.play(&self.prompts.get(&plan.voicemail), false).await?;
-        media.play(&beep(), false).await?;
+        media.play(self.prompts.get(announcement), false).await?;
+        media.play(self.prompts.get(&plan.voicemail), false).await?;
+        media.play(Arc::new(beep()), false).await?;
         media.recording.store(true, Ordering::Relaxed);
         let (recording, stopped) = media
             .record(Duration::from_secs(plan.voicemail_max_secs), Duration::from_secs(plan.voicemail_silence_secs))
@@ -396,7 +401,7 @@ impl Call {
             Some(Stop::Cancelled) => return Ok(Ending::Voicemail),
             None => {}
         }
-        media.play(&self.prompts.get(&plan.goodbye), false).await?;
+        media.play(self.prompts.get(&plan.goodbye), false).await?;
         self.hang_up().await;
         Ok(Ending::Voicemail)
     }

@@ -9,6 +9,7 @@ use super::dialplan::Dialplan;
 use crate::domain::time::now_millis;
 use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber};
 use crate::intake::Intake;
+use crate::media::pacer::Pacer;
 use crate::media::ports::PortPool;
 use crate::sip::dialog::EndReason;
 use crate::sip::endpoint::{CallRef, Command, Event};
@@ -58,6 +59,7 @@ struct LineCall {
     signalling_ip: IpAddr,
     port: u16,
     rtp: Arc<UdpSocket>,
+    rtp_send: Option<std::net::UdpSocket>,
     offer: Option<Offer>,
     plan: Arc<Dialplan>,
     caller: CallerInfo,
@@ -75,6 +77,7 @@ pub struct Line {
     prompts: Arc<Prompts>,
     intake: Intake,
     ports: PortPool,
+    pacer: Pacer,
     commands: mpsc::Sender<Command>,
     calls: HashMap<CallRef, LineCall>,
     internal: mpsc::Sender<Internal>,
@@ -86,6 +89,7 @@ impl Line {
     #[allow(clippy::too_many_arguments)]
     pub async fn run(
         config: LineConfig,
+        pacer: Pacer,
         plans: Vec<Dialplan>,
         prompts: Prompts,
         intake: Intake,
@@ -98,6 +102,7 @@ impl Line {
         let (internal, mut internal_rx) = mpsc::channel(4096);
         let mut line = Line {
             ports: PortPool::new(config.rtp_ip, config.rtp_ports),
+            pacer,
             config,
             plans: Arc::new(plans.into_iter().map(Arc::new).collect()),
             prompts: Arc::new(prompts),
@@ -161,7 +166,7 @@ impl Line {
         let Some(plan) = self.plans.iter().find(|p| p.answers(dialed.as_deref())).cloned() else {
             return self.command(Command::Reject { call, code: 404, reason: "Not Found".into(), headers: vec![] });
         };
-        let Some((port, rtp)) = self.ports.take() else {
+        let Some(rtp) = self.ports.take() else {
             tracing::warn!("no RTP port free; call refused with 503");
             let headers = vec![("Retry-After".to_owned(), "5".to_owned())];
             return self.command(Command::Reject { call, code: 503, reason: "Service Unavailable".into(), headers });
@@ -184,8 +189,9 @@ impl Line {
             LineCall {
                 call_id,
                 signalling_ip: peer.ip(),
-                port,
-                rtp,
+                port: rtp.port,
+                rtp: rtp.recv,
+                rtp_send: Some(rtp.send),
                 offer,
                 plan,
                 caller,
@@ -285,6 +291,8 @@ impl Line {
             plan: c.plan.clone(),
             prompts: self.prompts.clone(),
             rtp: c.rtp.clone(),
+            rtp_send: c.rtp_send.take(),
+            pacer: self.pacer.clone(),
             remote: offer.remote,
             signalling_ip: c.signalling_ip,
             codec: offer.codec,

@@ -84,6 +84,17 @@ impl Codec {
         }
     }
 
+    /// Encodes `samples` into the start of `out` (no allocation: the RTP hot path).
+    pub fn encode_into(self, samples: &[i16], out: &mut [u8]) {
+        let encode = match self {
+            Codec::Pcmu => linear_to_ulaw,
+            Codec::Pcma => linear_to_alaw,
+        };
+        for (o, &s) in out.iter_mut().zip(samples) {
+            *o = encode(s);
+        }
+    }
+
     pub fn decode(self, bytes: &[u8]) -> Vec<i16> {
         match self {
             Codec::Pcmu => bytes.iter().map(|&b| ulaw_to_linear(b)).collect(),

@@ -5,6 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 
+/// One call's RTP port: the socket the call's receiver reads, and a handle on the same socket
+/// for the pacer thread to send from (two descriptors per call).
+pub struct RtpPort {
+    pub port: u16,
+    pub recv: Arc<UdpSocket>,
+    pub send: std::net::UdpSocket,
+}
+
 pub struct PortPool {
     ip: IpAddr,
     free: VecDeque<u16>,
@@ -16,15 +24,16 @@ impl PortPool {
     }
 
     /// A free port from the range, bound; ports another program holds are skipped.
-    pub fn take(&mut self) -> Option<(u16, Arc<UdpSocket>)> {
+    pub fn take(&mut self) -> Option<RtpPort> {
         for _ in 0..self.free.len().min(64) {
             let port = self.free.pop_front()?;
             let bound = std::net::UdpSocket::bind(SocketAddr::new(self.ip, port)).and_then(|s| {
                 s.set_nonblocking(true)?;
-                UdpSocket::from_std(s)
+                let send = s.try_clone()?;
+                Ok((UdpSocket::from_std(s)?, send))
             });
             match bound {
-                Ok(s) => return Some((port, Arc::new(s))),
+                Ok((recv, send)) => return Some(RtpPort { port, recv: Arc::new(recv), send }),
                 Err(_) => self.free.push_back(port),
             }
         }
