@@ -7,9 +7,11 @@
 //!  PBX / SIP trunk          operators / integrations     staff e-mail, FAX gateways (via the MTA)
 //!     │ SIP (UDP, TCP) + RTP     │ HTTP (JSON API)            │ SMTP/LMTP, or `import-mail`
 //!     ▼                          ▼                            ▼
-//!  sip/ codec → transaction  http/ (thin handlers)       mail/ session (no I/O) → listener
-//!     → server (dialogs)         │                            → parse → fax → deliver
-//!     → ivr/ call ⇄ media/ (RTP, G.711, DTMF)                 │
+//!  sip/ transport → codec    http/ (thin handlers)       mail/ session (no I/O) → listener
+//!     → endpoint (transactions,  │                            → parse → fax → deliver
+//!       dialogs, limits, timers) │                            │
+//!     ⇅ events / commands        │                            │
+//!  ivr/ line → call ⇄ media/ (pacer, RTP, G.711, DTMF)        │
 //!     │                          │                            │
 //!     └──────────────────────► intake ◄───────────────────────┘──► routing (pure rules)
 //!                                │ one writer task, group commit
@@ -22,7 +24,8 @@
 //! - [`routing`]: the rules file and the pure routing decision.
 //! - [`store`]: the incident database on SQLite or PostgreSQL, one interface.
 //! - [`intake`]: the one way writes get into the store; owns the writer.
-//! - [`sip`]: the SIP user-agent server; [`media`]: RTP and audio; [`ivr`]: dialplans and calls.
+//! - [`sip`]: SIP in RFC 3261's layers, knowing nothing of tickets; [`media`]: RTP and audio;
+//!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
 //! - [`http`]: the JSON API.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly.

@@ -92,12 +92,12 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     let mut lines: Vec<String> = Vec::new();
     for raw in head.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if (raw.starts_with(' ') || raw.starts_with('\t')) && !lines.is_empty() {
-            let last = lines.last_mut().expect("checked");
-            last.push(' ');
-            last.push_str(raw.trim());
-        } else {
-            lines.push(raw.to_owned());
+        match lines.last_mut() {
+            Some(last) if raw.starts_with(' ') || raw.starts_with('\t') => {
+                last.push(' ');
+                last.push_str(raw.trim());
+            }
+            _ => lines.push(raw.to_owned()),
         }
     }
     let first = lines.remove(0);
