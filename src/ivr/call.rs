@@ -11,6 +11,7 @@ use crate::intake::Intake;
 use crate::media::audio::{self, RATE};
 use crate::media::g711::Codec;
 use crate::media::pacer::{Pacer, RemoteSetter, Stream};
+use crate::media::ports::RtpSocket;
 use crate::media::rtp::{Inbound, Receiver, SourceFilter};
 use crate::sip::endpoint::{CallRef, Command};
 use crate::store::TicketChange;
@@ -21,7 +22,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -81,7 +81,7 @@ pub struct Call {
     pub dialed: Option<String>,
     pub plan: Arc<Dialplan>,
     pub prompts: Arc<Prompts>,
-    pub rtp: Arc<UdpSocket>,
+    pub rtp: Arc<RtpSocket>,
     /// The same port, for the pacer to send from (taken when the call starts).
     pub rtp_send: Option<std::net::UdpSocket>,
     pub pacer: Pacer,

@@ -11,6 +11,7 @@ use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber};
 use crate::intake::Intake;
 use crate::media::pacer::Pacer;
 use crate::media::ports::PortPool;
+use crate::media::ports::RtpSocket;
 use crate::sip::dialog::EndReason;
 use crate::sip::endpoint::{CallRef, Command, Event};
 use crate::sip::message::{Request, loggable};
@@ -21,7 +22,6 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -58,7 +58,7 @@ struct LineCall {
     call_id: String,
     signalling_ip: IpAddr,
     port: u16,
-    rtp: Arc<UdpSocket>,
+    rtp: Arc<RtpSocket>,
     rtp_send: Option<std::net::UdpSocket>,
     offer: Option<Offer>,
     plan: Arc<Dialplan>,
