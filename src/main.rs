@@ -103,6 +103,7 @@ fn check(loaded: &Loaded) -> ExitCode {
             ok = false;
         }
     }
+    println!("ok: SIP limits: {}", sip_limits(&loaded.settings));
     match madoguchi::notify::AckTemplate::load(&loaded.settings.notify.ack_template) {
         Ok(_) => println!("ok: acknowledgement template"),
         Err(e) => {
@@ -111,6 +112,29 @@ fn check(loaded: &Loaded) -> ExitCode {
         }
     }
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// The limits `serve` will apply to SIP, in one line (configuration problems were reported
+/// when the settings were loaded).
+fn sip_limits(settings: &madoguchi::config::Settings) -> String {
+    let sip = &settings.sip;
+    let ports = sip.rtp_range().map(|(a, b)| u32::from(b - a) + 1).unwrap_or(0);
+    let files = match madoguchi::os::open_file_limit() {
+        Some(n) => format!("{n} open files allowed"),
+        None => "open-file limit unknown".into(),
+    };
+    format!(
+        "{} calls at once ({ports} RTP ports), {} new INVITEs/s per source, scanners dropped after {} numbers a \
+minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s), media timeout {} s, {files}",
+        sip.max_calls,
+        sip.invite_rate_per_source,
+        sip.scanner_numbers_per_minute,
+        sip.tcp_max_connections,
+        sip.tcp_max_per_source,
+        sip.tcp_idle_secs,
+        sip.tcp_message_secs,
+        sip.media_timeout_secs,
+    )
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {

@@ -70,6 +70,27 @@ fn check_names_file_line_and_problem_for_the_configuration() {
     let out = madoguchi(dir.path(), &["check"], &[("MADOGUCHI_HTTP_PORT", "80")]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("MADOGUCHI_HTTP_PORT: no such setting"), "{}", stderr(&out));
+
+    // The SIP limits: each refused with its line, and what serve would need of the system.
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[sip]\nrtp_ports = \"20000-20099\"\nmax_calls = 500\ntcp_max_per_source = 0\ntcp_max_connections = 900000\n",
+    )
+    .unwrap();
+    let out = madoguchi(dir.path(), &["check", "--config", "bad.toml"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml:3: max_calls 500 needs as many RTP ports, but rtp_ports has 100"), "{err}");
+    assert!(err.contains("bad.toml:4: tcp_max_per_source must be at least 1"), "{err}");
+    assert!(err.contains("bad.toml:5: ") && err.contains("open files"), "{err}");
+
+    let out = madoguchi(dir.path(), &["check"], &[("MADOGUCHI_SIP_MAX_CALLS", "100")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("ok: SIP limits: 100 calls at once (10000 RTP ports), 400 new INVITEs/s per source"),
+        "{said}"
+    );
 }
 
 #[test]

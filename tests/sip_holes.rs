@@ -588,6 +588,15 @@ async fn a_known_scanner_gets_no_answer_and_no_ticket() {
     }
     let n = phone_tickets(&app).await.len();
     assert_eq!(n, 0, "a friendly-scanner INVITE opened a ticket");
+    // sipvicious maps networks with OPTIONS (svmap) and enumerates with REGISTER (svwar).
+    for (method, ua) in [("OPTIONS", "sipvicious"), ("REGISTER", "friendly-scanner")] {
+        let probe =
+            scanner.request(method, &format!("z9hG4bKscan{method}"), None, &format!("User-Agent: {ua}\r\n"), "");
+        scanner.send(&probe).await;
+        if let Some(m) = scanner.recv(Duration::from_millis(700)).await {
+            panic!("a {ua} {method} was answered:\n{}", m.text);
+        }
+    }
 
     let mut phone = Phone::udp(app.sip, "after-scanner").await;
     let options = phone.request("OPTIONS", "z9hG4bKafterscan", None, "", "");

@@ -336,10 +336,14 @@ impl Call {
         let uri = plan.targets.get(&target).cloned().unwrap_or_default();
         self.note("transfer", json!({"target": target, "uri": uri})).await;
         let _ = self.commands.send(self.refer(&uri)).await;
-        // The transferee's NOTIFY (or a refusal of the REFER) tells how it went.
-        let accepted = tokio::select! {
-            _ = self.cancel.cancelled() => return Ok(Ending::Transferred),
-            r = self.transfers.recv() => r.unwrap_or(false),
+        // The transferee's NOTIFY (or a refusal of the REFER) tells how it went; a caller gone
+        // silent meanwhile is hung up like in any other state.
+        let transfers = &mut self.transfers;
+        let outcome = guarded(self.cancel.clone(), media.last_rtp.clone(), media.timeout, transfers.recv()).await;
+        let accepted = match outcome {
+            Ok(r) => r.unwrap_or(false),
+            Err(Stop::Cancelled) => return Ok(Ending::Transferred),
+            Err(stop) => return Err(stop),
         };
         self.hang_up().await;
         Ok(if accepted { Ending::Transferred } else { Ending::TransferRefused })

@@ -253,6 +253,9 @@ impl Endpoint {
         if self.servers.contains_key(&key) {
             return self.server_input(&key, server::Input::Retransmission);
         }
+        if self.limits.request(peer.ip(), req.header("User-Agent")) == Verdict::Drop {
+            return;
+        }
         let new_invite = req.method == Method::Invite && req.to_tag().is_none();
         let mut overloaded = false;
         if new_invite {
@@ -379,10 +382,9 @@ impl Endpoint {
 
     fn invite(&mut self, key: &Key, req: Request, peer: SocketAddr, link: Link) {
         let merge = (req.call_id().to_owned(), req.from_tag().unwrap_or_default().to_owned());
-        if let Some((cseq, other)) = self.invites.get(&merge)
-            && *cseq == req.cseq().0
-            && other != key
-        {
+        // A copy of a live call's INVITE that its transaction did not absorb: forked on the way
+        // (another branch), or a retransmission later than timer L. Never a second call.
+        if self.invites.get(&merge).is_some_and(|(cseq, _)| *cseq == req.cseq().0) {
             return self.reply(key, 482, "Loop Detected", &[], b"");
         }
         if let Some(ct) = req.header("Content-Type")

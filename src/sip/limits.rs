@@ -100,6 +100,23 @@ impl Limits {
         self.settings.trusted.contains(&ip)
     }
 
+    /// Any new request: one from a known scanner's User-Agent is dropped, whatever its method
+    /// (sipvicious maps with OPTIONS and enumerates with REGISTER as much as with INVITE).
+    pub fn request(&mut self, ip: IpAddr, user_agent: Option<&str>) -> Verdict {
+        if self.scanner_agent(user_agent) {
+            self.refuse(ip, Refusal::Scanner);
+            return Verdict::Drop;
+        }
+        Verdict::Admit
+    }
+
+    fn scanner_agent(&self, user_agent: Option<&str>) -> bool {
+        user_agent.is_some_and(|ua| {
+            let ua = ua.to_ascii_lowercase();
+            self.settings.scanner_user_agents.iter().any(|s| ua.contains(s.as_str()))
+        })
+    }
+
     /// A new INVITE (no To tag) from `ip` to `dialed`.
     pub fn invite(&mut self, ip: IpAddr, dialed: &str, user_agent: Option<&str>, now: Instant) -> Verdict {
         if self.is_scanner(ip, dialed, user_agent, now) {
@@ -122,10 +139,7 @@ impl Limits {
     }
 
     fn is_scanner(&mut self, ip: IpAddr, dialed: &str, user_agent: Option<&str>, now: Instant) -> bool {
-        let by_agent = user_agent.is_some_and(|ua| {
-            let ua = ua.to_ascii_lowercase();
-            self.settings.scanner_user_agents.iter().any(|s| ua.contains(s.as_str()))
-        });
+        let by_agent = self.scanner_agent(user_agent);
         if self.trusted(ip) && !by_agent {
             return false;
         }
@@ -258,6 +272,8 @@ mod tests {
         let scanner: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(l.invite(scanner, "100", Some("friendly-scanner"), t), Verdict::Drop);
         assert_eq!(l.invite(scanner, "100", Some("Zoiper"), t), Verdict::Drop, "the source stays flagged");
+        assert_eq!(l.request(scanner, Some("sipvicious 0.3.4")), Verdict::Drop, "any method");
+        assert_eq!(l.request(scanner, Some("Zoiper")), Verdict::Admit, "an OPTIONS from a phone behind the same NAT");
 
         let walker: IpAddr = "203.0.113.10".parse().unwrap();
         let v: Vec<Verdict> = (0..6).map(|n| l.invite(walker, &format!("10{n}"), None, t)).collect();
