@@ -362,6 +362,10 @@ async fn rtp_keys_from_a_stranger_address_are_ignored() {
     let service_rtp = first_rtp(&phone.rtp).await;
     let stranger = UdpSocket::bind("127.0.0.2:0").await.expect("bind 127.0.0.2 (loopback)");
     press_from(&stranger, service_rtp, b'2', 0x5eed_0002, 500, 4000).await;
+    // The caller's own address but another port, before the caller has sent anything: the
+    // caller is not behind NAT (its SDP names the address it signals from), so no latching.
+    let same_host = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    press_from(&same_host, service_rtp, b'2', 0x5eed_0003, 600, 9000).await;
 
     let refer = wait_for_request(&mut phone, "REFER", Duration::from_secs(30)).await;
     let refer_to = refer.header("Refer-To").unwrap_or_default();

@@ -57,28 +57,32 @@ impl Sender {
     }
 }
 
-/// Which sources may send us a call's RTP: the address and port the caller's SDP named, or, for
-/// a caller behind NAT, the first source that sends from the SDP's address or from the address
-/// the call's signalling came from (latching, like rtpengine's symmetric mode). Anything else is
-/// dropped and counted: a stranger can neither press keys in someone's call nor keep it alive.
+/// Which sources may send us a call's RTP. A caller whose SDP names where it sends from is held
+/// to that address and port exactly. A caller behind NAT (its SDP names a private address, but
+/// its signalling comes from elsewhere) cannot know its outside port, so the first packet from
+/// its signalling address latches, as rtpengine's symmetric mode does, and only that source
+/// counts from then on. Anything else is dropped and counted: a stranger can neither press keys
+/// in someone's call nor keep it alive.
 #[derive(Debug, Clone)]
 pub struct SourceFilter {
     expected: SocketAddr,
-    signalling: std::net::IpAddr,
+    /// Where a NATed caller's packets may latch from; `None` when the caller is not behind NAT.
+    latch_from: Option<std::net::IpAddr>,
     latched: Option<SocketAddr>,
     dropped: u64,
 }
 
 impl SourceFilter {
     pub fn new(expected: SocketAddr, signalling: std::net::IpAddr) -> SourceFilter {
-        SourceFilter { expected, signalling, latched: None, dropped: 0 }
+        let behind_nat = expected.ip() != signalling && not_routable(expected.ip());
+        SourceFilter { expected, latch_from: behind_nat.then_some(signalling), latched: None, dropped: 0 }
     }
 
     pub fn accept(&mut self, from: SocketAddr) -> bool {
         if from == self.expected || Some(from) == self.latched {
             return true;
         }
-        if self.latched.is_none() && (from.ip() == self.expected.ip() || from.ip() == self.signalling) {
+        if self.latched.is_none() && Some(from.ip()) == self.latch_from {
             self.latched = Some(from);
             return true;
         }
@@ -93,6 +97,21 @@ impl SourceFilter {
 
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+}
+
+/// An address a caller's packets cannot come from across the internet as written: private
+/// (RFC 1918, RFC 6598 shared, IPv6 unique-local), link-local or unspecified.
+fn not_routable(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || v4.is_link_local() || v4.is_unspecified() || (a == 100 && (64..128).contains(&b))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+        }
     }
 }
 
@@ -176,14 +195,20 @@ mod tests {
 
     #[test]
     fn rtp_from_strangers_is_dropped_and_nat_sources_latch() {
+        // Not behind NAT: the SDP's address and port, nothing else, not even another port.
         let sdp: SocketAddr = "192.0.2.5:40000".parse().unwrap();
-        let pbx: std::net::IpAddr = "198.51.100.1".parse().unwrap();
-        let mut f = SourceFilter::new(sdp, pbx);
+        let mut f = SourceFilter::new(sdp, "192.0.2.5".parse().unwrap());
+        assert!(!f.accept("192.0.2.5:40002".parse().unwrap()), "another port first");
         assert!(f.accept(sdp));
         assert!(!f.accept("203.0.113.9:40000".parse().unwrap()), "another address");
-        assert!(f.accept("198.51.100.1:61000".parse().unwrap()), "behind NAT: the signalling address latches");
+        assert_eq!((f.reply_to(), f.dropped()), (sdp, 2));
+
+        // A phone on 10.0.0.7 behind the NAT at 198.51.100.1: the first packet from there latches.
+        let private: SocketAddr = "10.0.0.7:40000".parse().unwrap();
+        let mut f = SourceFilter::new(private, "198.51.100.1".parse().unwrap());
+        assert!(!f.accept("203.0.113.9:40000".parse().unwrap()), "a stranger cannot latch");
+        assert!(f.accept("198.51.100.1:61000".parse().unwrap()));
         assert!(!f.accept("198.51.100.1:61002".parse().unwrap()), "one latch only");
-        assert!(f.accept(sdp));
         assert_eq!(f.reply_to(), "198.51.100.1:61000".parse().unwrap());
         assert_eq!(f.dropped(), 2);
     }
