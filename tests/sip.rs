@@ -188,6 +188,18 @@ async fn cancel_before_answer_gets_487_and_a_lost_ack_gets_the_200_again() {
     }
     assert!(!got.contains(&(200, "INVITE".to_owned())), "{got:?}");
 
+    // A CANCEL that crosses the 200 OK: answered 200 (RFC 3261 §9.2), the call goes on.
+    let mut late = Phone::udp(app.sip, "call-late-cancel").await;
+    let (ok, _) = late.call("").await;
+    let cancel = late.request("CANCEL", "z9hG4bKinv1", None, "", "");
+    late.send(&cancel).await;
+    let m = late.expect("200 to the CANCEL", |m| m.header("CSeq").is_some_and(|c| c.ends_with("CANCEL"))).await;
+    assert_eq!(m.code(), 200);
+    late.ack(&tag_of(&ok)).await;
+    let _ = hear(&late, 3).await;
+    let bye = late.request("BYE", "z9hG4bKlatebye", Some(&tag_of(&ok)), "", "");
+    assert_eq!(late.transact(&bye).await.code(), 200, "the call was still up");
+
     let mut phone = Phone::udp(app.sip, "call-noack").await;
     let (ok, _) = phone.call("").await;
     let again = phone.expect("the 200 retransmitted", |m| m.code() == 200).await;

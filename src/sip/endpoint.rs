@@ -25,6 +25,8 @@ use tokio_util::task::TaskTracker;
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY";
 const RETRY_AFTER: &str = "5";
 const SWEEP: Duration = Duration::from_secs(60);
+/// Server transactions held at most (each is a request and its response, for up to 32 s).
+const MAX_TRANSACTIONS: usize = 100_000;
 
 /// A call as both sides name it: the endpoint's number for one INVITE's dialog.
 pub type CallRef = u64;
@@ -266,6 +268,12 @@ impl Endpoint {
                 Verdict::Admit => {}
             }
         }
+        if self.servers.len() >= MAX_TRANSACTIONS {
+            // Each transaction lingers up to 32 s after its answer; a flood past this many would
+            // hold memory without bound. A lost request is retransmitted by a real peer.
+            tracing::debug!(source = %peer.ip(), "SIP transaction table full; request dropped");
+            return;
+        }
         let (txn, first) = ServerTransaction::new(req.method == Method::Invite, link.reliable());
         self.servers
             .insert(key.clone(), ServerEntry { txn, req: req.clone(), peer, link, timers: Vec::new(), call: None });
@@ -438,18 +446,19 @@ impl Endpoint {
         self.emit(Event::Refused { invite: Box::new(req), code, reason });
     }
 
+    /// RFC 3261 §9.2: a CANCEL that finds its INVITE transaction gets 200 whatever the state; it
+    /// ends the call only while the INVITE is unanswered.
     fn cancel(&mut self, key: &Key) {
         let invite_key = key.invite_of();
-        let call = self
-            .servers
-            .get(&invite_key)
-            .filter(|e| e.txn.state() == server::State::Proceeding)
-            .and_then(|e| e.call)
-            .filter(|c| self.calls.get(c).is_some_and(|c| c.dialog.phase() == Phase::Early));
-        let Some(call) = call else {
+        let Some(invite) = self.servers.get(&invite_key) else {
             return self.reply(key, 481, "Call/Transaction Does Not Exist", &[], b"");
         };
+        let call = invite
+            .call
+            .filter(|_| invite.txn.state() == server::State::Proceeding)
+            .filter(|c| self.calls.get(c).is_some_and(|c| c.dialog.phase() == Phase::Early));
         self.reply(key, 200, "OK", &[], b"");
+        let Some(call) = call else { return };
         self.reply(&invite_key, 487, "Request Terminated", &[], b"");
         self.end(call, EndReason::CancelledBeforeAnswer);
     }
@@ -464,6 +473,14 @@ impl Endpoint {
             .unwrap_or_else(random::token);
         let bytes = response(&e.req, code, reason, Some(&tag), extra, body);
         self.server_input(key, server::Input::Respond { code, bytes });
+        // A finished non-INVITE transaction only resends its response: the request can go.
+        if code >= 200
+            && let Some(e) = self.servers.get_mut(key)
+            && e.req.method != Method::Invite
+        {
+            e.req.headers = Vec::new();
+            e.req.body = Vec::new();
+        }
     }
 
     fn server_input(&mut self, key: &Key, input: server::Input) {
