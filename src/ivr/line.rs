@@ -82,6 +82,26 @@ pub struct Line {
     calls: HashMap<CallRef, LineCall>,
     internal: mpsc::Sender<Internal>,
     tracker: TaskTracker,
+    no_port: Refusals,
+}
+
+/// Calls refused for want of an RTP port: counted, and logged at most once a minute.
+#[derive(Default)]
+struct Refusals {
+    since_log: u64,
+    logged: Option<tokio::time::Instant>,
+}
+
+impl Refusals {
+    fn refused(&mut self) {
+        self.since_log += 1;
+        let now = tokio::time::Instant::now();
+        if self.logged.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+            tracing::warn!(calls = self.since_log, "no RTP port free; calls refused with 503 (max_calls, rtp_ports)");
+            self.since_log = 0;
+            self.logged = Some(now);
+        }
+    }
 }
 
 impl Line {
@@ -111,6 +131,7 @@ impl Line {
             calls: HashMap::new(),
             internal,
             tracker,
+            no_port: Refusals::default(),
         };
         loop {
             tokio::select! {
@@ -167,7 +188,7 @@ impl Line {
             return self.command(Command::Reject { call, code: 404, reason: "Not Found".into(), headers: vec![] });
         };
         let Some(rtp) = self.ports.take() else {
-            tracing::warn!("no RTP port free; call refused with 503");
+            self.no_port.refused();
             let headers = vec![("Retry-After".to_owned(), "5".to_owned())];
             return self.command(Command::Reject { call, code: 503, reason: "Service Unavailable".into(), headers });
         };
