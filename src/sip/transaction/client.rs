@@ -125,6 +125,36 @@ mod tests {
         }
     }
 
+    /// The machine driven by the endpoint's timer queue on paused time: an unanswered BYE over
+    /// UDP goes out at 0, 0.5, 1.5, 3.5, 7.5 s and then every 4 s (T2), and gives up at 32 s.
+    #[tokio::test(start_paused = true)]
+    async fn unanswered_udp_request_follows_timers_e_and_f_on_the_clock() {
+        let start = tokio::time::Instant::now();
+        let mut timers = crate::sip::timers::Timers::default();
+        let (mut t, mut actions) = ClientTransaction::new(b"BYE".to_vec(), false);
+        let mut sent = Vec::new();
+        let gave_up = loop {
+            let mut done = None;
+            for a in actions.drain(..) {
+                match a {
+                    Transmit(_) => sent.push(start.elapsed().as_millis()),
+                    Start(timer, after) => {
+                        timers.start(after, timer);
+                    }
+                    Timeout => done = Some(start.elapsed().as_millis()),
+                    Deliver(_) | Done => {}
+                }
+            }
+            if let Some(at) = done {
+                break at;
+            }
+            let timer = timers.expired().await;
+            actions = t.on(Input::Timer(timer));
+        };
+        assert_eq!(sent, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]);
+        assert_eq!(gave_up, 32_000);
+    }
+
     #[test]
     fn no_answer_times_out_and_tcp_is_never_resent() {
         let (mut t, _) = ClientTransaction::new(b"REFER".to_vec(), false);

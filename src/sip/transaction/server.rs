@@ -213,6 +213,39 @@ mod tests {
         }
     }
 
+    /// Driven by the endpoint's timer queue on paused time: a 200 never acknowledged is resent
+    /// at 0.5, 1.5, 3.5 s and then every 4 s, and the call is given up at 32 s (Timer L).
+    #[tokio::test(start_paused = true)]
+    async fn an_unacknowledged_200_follows_timers_g_and_l_on_the_clock() {
+        let start = tokio::time::Instant::now();
+        let mut timers = crate::sip::timers::Timers::default();
+        let (mut t, first) = ServerTransaction::new(true, false);
+        let mut actions = first;
+        actions.extend(t.on(respond(200)));
+        let mut sent = Vec::new();
+        loop {
+            let mut over = false;
+            for a in actions.drain(..) {
+                match a {
+                    Transmit(_) => sent.push(start.elapsed().as_millis()),
+                    Start(timer, after) => {
+                        timers.start(after, timer);
+                    }
+                    NoAck => sent.push(u128::MAX),
+                    Done => over = true,
+                    SendTrying => panic!("the 200 went out before the Trying timer"),
+                }
+            }
+            if over {
+                break;
+            }
+            let timer = timers.expired().await;
+            actions = t.on(Input::Timer(timer));
+        }
+        assert_eq!(start.elapsed().as_millis(), 32_000);
+        assert_eq!(sent, [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500, u128::MAX]);
+    }
+
     #[test]
     fn a_quick_answer_needs_no_trying() {
         let mut t = new(true, false);
