@@ -264,7 +264,7 @@ impl Connection {
                     };
                     last_read = Instant::now();
                     buf.extend_from_slice(&chunk[..n]);
-                    if !self.deliver(&mut buf, &mut writer).await {
+                    if !self.deliver(&mut buf, &writer).await {
                         return;
                     }
                     partial_since = if buf.is_empty() { None } else { partial_since.or(Some(last_read)) };
@@ -274,15 +274,16 @@ impl Connection {
     }
 
     /// Hands every whole message in `buf` on; false when the stream cannot be framed.
-    async fn deliver(&self, buf: &mut Vec<u8>, writer: &mut tokio::net::tcp::OwnedWriteHalf) -> bool {
+    async fn deliver(&self, buf: &mut Vec<u8>, writer: &tokio::net::tcp::OwnedWriteHalf) -> bool {
         loop {
             match codec::frame(buf) {
                 Ok(Some(len)) => {
                     let bytes: Vec<u8> = buf.drain(..len).collect();
                     if bytes.iter().all(|&b| b == b'\r' || b == b'\n') {
                         // RFC 5626 keep-alive: a double CRLF ping gets a CRLF pong.
+                        // Never wait on it: a peer that pings without reading would stall us.
                         if bytes.windows(4).any(|w| w == b"\r\n\r\n") {
-                            let _ = writer.write_all(b"\r\n").await;
+                            let _ = writer.try_write(b"\r\n");
                         }
                         continue;
                     }
