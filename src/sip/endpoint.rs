@@ -25,8 +25,16 @@ use tokio_util::task::TaskTracker;
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY";
 const RETRY_AFTER: &str = "5";
 const SWEEP: Duration = Duration::from_secs(60);
-/// Server transactions held at most (each is a request and its response, for up to 32 s).
+/// Server transactions held at most, and the bytes of requests and responses they keep (each
+/// lingers up to 32 s after its answer): overall, and for one source address, so that one
+/// flooding host cannot take the room everyone else needs.
 const MAX_TRANSACTIONS: usize = 100_000;
+const MAX_TRANSACTION_BYTES: usize = 256 << 20;
+const MAX_TRANSACTIONS_PER_SOURCE: usize = 20_000;
+const MAX_TRANSACTION_BYTES_PER_SOURCE: usize = 32 << 20;
+/// Calls not yet acknowledged from sources that never showed they receive our answers (forged
+/// addresses look like that): per source, and overall as a share of `max_calls`.
+const PENDING_PER_SOURCE: usize = 16;
 
 /// A call as both sides name it: the endpoint's number for one INVITE's dialog.
 pub type CallRef = u64;
@@ -114,6 +122,8 @@ enum Fired {
 
 struct ServerEntry {
     txn: ServerTransaction,
+    /// Bytes of request and responses this entry keeps.
+    held: usize,
     req: Request,
     peer: SocketAddr,
     link: Link,
@@ -132,6 +142,10 @@ struct ClientEntry {
 
 struct CallEntry {
     dialog: Dialog,
+    /// The unverified source this call counts against until it is acknowledged.
+    pending_from: Option<IpAddr>,
+    /// A re-INVITE answered and waiting for its ACK.
+    reinvite: Option<Key>,
     invite_key: Key,
     /// Its entry in `invites`.
     merge: (String, String),
@@ -155,6 +169,12 @@ pub struct Endpoint {
     timers: Timers<Fired>,
     limits: Limits,
     next_call: CallRef,
+    /// (transactions, bytes) held per source, and overall.
+    held: HashMap<IpAddr, (usize, usize)>,
+    held_total: (usize, usize),
+    /// Unacknowledged calls from unverified sources, per source and overall.
+    pending: HashMap<IpAddr, usize>,
+    pending_total: usize,
 }
 
 impl Endpoint {
@@ -179,6 +199,10 @@ impl Endpoint {
             invites: HashMap::new(),
             timers: Timers::default(),
             next_call: 0,
+            held: HashMap::new(),
+            held_total: (0, 0),
+            pending: HashMap::new(),
+            pending_total: 0,
         };
         endpoint.timers.start(SWEEP, Fired::Sweep);
         tracker.spawn(endpoint.run(inbound, commands_rx, stop));
@@ -241,13 +265,13 @@ impl Endpoint {
                 }
             }
             Parsed::Response { code, headers } => self.response(code, &headers, m.peer),
-            Parsed::Request(req) => self.request(req, m.peer, m.link),
+            Parsed::Request(req) => self.request(req, m.bytes.len(), m.peer, m.link),
         }
     }
 
     // ---- requests ----
 
-    fn request(&mut self, req: Request, peer: SocketAddr, link: Link) {
+    fn request(&mut self, req: Request, size: usize, peer: SocketAddr, link: Link) {
         let key = Key::server(&req, peer);
         if req.method == Method::Ack {
             return self.ack(&req, &key, peer);
@@ -262,21 +286,21 @@ impl Endpoint {
         let mut overloaded = false;
         if new_invite {
             let dialed = super::uri::user_of(&req.uri).unwrap_or_default();
-            match self.limits.invite(peer.ip(), &dialed, req.header("User-Agent"), Instant::now()) {
+            match self.limits.invite(peer.ip(), &dialed, Instant::now()) {
                 Verdict::Drop => return,
                 Verdict::Overloaded => overloaded = true,
                 Verdict::Admit => {}
             }
         }
-        if self.servers.len() >= MAX_TRANSACTIONS {
-            // Each transaction lingers up to 32 s after its answer; a flood past this many would
-            // hold memory without bound. A lost request is retransmitted by a real peer.
-            tracing::debug!(source = %peer.ip(), "SIP transaction table full; request dropped");
+        if !self.may_hold(peer.ip(), size) {
+            // A real peer retransmits what was lost; a flood is counted and summarised.
+            self.limits.full(peer.ip());
             return;
         }
+        self.hold(peer.ip(), size as isize, 1);
         let (txn, first) = ServerTransaction::new(req.method == Method::Invite, link.reliable());
-        self.servers
-            .insert(key.clone(), ServerEntry { txn, req: req.clone(), peer, link, timers: Vec::new(), call: None });
+        let entry = ServerEntry { txn, held: size, req: req.clone(), peer, link, timers: Vec::new(), call: None };
+        self.servers.insert(key.clone(), entry);
         self.server_actions(&key, first);
         if overloaded {
             return self.reply(&key, 503, "Service Unavailable", &[("Retry-After", RETRY_AFTER.into())], b"");
@@ -319,6 +343,28 @@ impl Endpoint {
         }
     }
 
+    fn may_hold(&self, ip: IpAddr, size: usize) -> bool {
+        let (count, bytes) = self.held.get(&ip).copied().unwrap_or((0, 0));
+        self.held_total.0 < MAX_TRANSACTIONS
+            && self.held_total.1 + size <= MAX_TRANSACTION_BYTES
+            && count < MAX_TRANSACTIONS_PER_SOURCE
+            && bytes + size <= MAX_TRANSACTION_BYTES_PER_SOURCE
+    }
+
+    /// Counts `bytes` and `entries` more (or fewer) against `ip`.
+    fn hold(&mut self, ip: IpAddr, bytes: isize, entries: isize) {
+        let apply = |(n, b): &mut (usize, usize)| {
+            *n = n.saturating_add_signed(entries);
+            *b = b.saturating_add_signed(bytes);
+        };
+        apply(&mut self.held_total);
+        let mine = self.held.entry(ip).or_default();
+        apply(mine);
+        if *mine == (0, 0) {
+            self.held.remove(&ip);
+        }
+    }
+
     /// A request that names a dialog by its tags.
     fn in_dialog(&mut self, key: &Key, req: &Request, peer: SocketAddr) {
         let call = DialogId::of_request(req).and_then(|id| self.dialogs.get(&id).copied());
@@ -328,6 +374,9 @@ impl Endpoint {
         // Only someone who received our responses knows our tag.
         self.limits.verified(peer.ip(), Instant::now());
         let Some(entry) = self.calls.get_mut(&call) else { return };
+        if req.method == Method::Invite && entry.dialog.phase() == Phase::Confirmed {
+            entry.reinvite = Some(key.clone());
+        }
         if let Some(e) = self.servers.get_mut(key) {
             e.call = Some(call);
         }
@@ -354,6 +403,7 @@ impl Endpoint {
                     }
                 }
                 dialog::Action::Confirmed { body } => {
+                    self.release_pending(call);
                     if let Some(invite_key) = self.calls.get(&call).map(|c| c.invite_key.clone()) {
                         self.server_input(&invite_key, server::Input::Ack);
                     }
@@ -385,14 +435,21 @@ impl Endpoint {
         self.limits.verified(peer.ip(), Instant::now());
         let Some(entry) = self.calls.get_mut(&call) else { return };
         let actions = entry.dialog.on_request(req);
+        // The ACK of a re-INVITE's 200 stops that 200's retransmissions.
+        let reinvite =
+            if entry.dialog.phase() == Phase::Confirmed && actions.is_empty() { entry.reinvite.take() } else { None };
         self.dialog_actions(call, None, actions);
+        if let Some(k) = reinvite {
+            self.server_input(&k, server::Input::Ack);
+        }
     }
 
     fn invite(&mut self, key: &Key, req: Request, peer: SocketAddr, link: Link) {
         let merge = (req.call_id().to_owned(), req.from_tag().unwrap_or_default().to_owned());
         // A copy of a live call's INVITE that its transaction did not absorb: forked on the way
         // (another branch), or a retransmission later than timer L. Never a second call.
-        if self.invites.get(&merge).is_some_and(|(cseq, _)| *cseq == req.cseq().0) {
+        // Also a new INVITE naming a live call's Call-ID and From tag: not a second call either.
+        if self.invites.contains_key(&merge) {
             return self.reply(key, 482, "Loop Detected", &[], b"");
         }
         if let Some(ct) = req.header("Content-Type")
@@ -420,7 +477,12 @@ impl Endpoint {
                 }
             }
         };
-        if self.calls.len() >= self.config.max_calls {
+        let unverified = !self.limits.known(peer.ip(), Instant::now());
+        let pending_here = if unverified { self.pending.get(&peer.ip()).copied().unwrap_or(0) } else { 0 };
+        let pending_cap = (self.config.max_calls / 8).max(PENDING_PER_SOURCE);
+        if self.calls.len() >= self.config.max_calls
+            || (unverified && (pending_here >= PENDING_PER_SOURCE || self.pending_total >= pending_cap))
+        {
             self.limits.busy(peer.ip());
             return self.reply(key, 503, "Service Unavailable", &[("Retry-After", RETRY_AFTER.into())], b"");
         }
@@ -429,7 +491,14 @@ impl Endpoint {
         let dialog = Dialog::from_invite(&req, random::token());
         self.dialogs.insert(dialog.id.clone(), call);
         self.invites.insert(merge.clone(), (req.cseq().0, key.clone()));
-        self.calls.insert(call, CallEntry { dialog, invite_key: key.clone(), merge, peer, link, sdp: None });
+        let pending_from = unverified.then_some(peer.ip());
+        if unverified {
+            *self.pending.entry(peer.ip()).or_default() += 1;
+            self.pending_total += 1;
+        }
+        let entry =
+            CallEntry { dialog, pending_from, reinvite: None, invite_key: key.clone(), merge, peer, link, sdp: None };
+        self.calls.insert(call, entry);
         if let Some(e) = self.servers.get_mut(key) {
             e.call = Some(call);
         }
@@ -472,15 +541,22 @@ impl Endpoint {
             .map(|c| c.dialog.id.local_tag.clone())
             .unwrap_or_else(random::token);
         let bytes = response(&e.req, code, reason, Some(&tag), extra, body);
+        let (ip, added) = (e.peer.ip(), bytes.len());
         self.server_input(key, server::Input::Respond { code, bytes });
+        let Some(e) = self.servers.get_mut(key) else { return };
+        e.held += added;
+        let mut delta = added as isize;
         // A finished non-INVITE transaction only resends its response: the request can go.
-        if code >= 200
-            && let Some(e) = self.servers.get_mut(key)
-            && e.req.method != Method::Invite
-        {
+        if code >= 200 && e.req.method != Method::Invite {
+            let request: usize =
+                e.req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>() + e.req.body.len();
             e.req.headers = Vec::new();
             e.req.body = Vec::new();
+            let released = request.min(e.held);
+            e.held -= released;
+            delta -= released as isize;
         }
+        self.hold(ip, delta, 0);
     }
 
     fn server_input(&mut self, key: &Key, input: server::Input) {
@@ -515,6 +591,7 @@ impl Endpoint {
                 }
                 server::Action::Done => {
                     if let Some(e) = self.servers.remove(key) {
+                        self.hold(e.peer.ip(), -(e.held as isize), -1);
                         for t in e.timers {
                             self.timers.cancel(t);
                         }
@@ -656,7 +733,19 @@ impl Endpoint {
         self.forget(call);
     }
 
+    fn release_pending(&mut self, call: CallRef) {
+        let Some(ip) = self.calls.get_mut(&call).and_then(|c| c.pending_from.take()) else { return };
+        self.pending_total -= 1;
+        if let Some(n) = self.pending.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.pending.remove(&ip);
+            }
+        }
+    }
+
     fn forget(&mut self, call: CallRef) {
+        self.release_pending(call);
         if let Some(c) = self.calls.remove(&call) {
             self.dialogs.remove(&c.dialog.id);
             self.invites.remove(&c.merge);

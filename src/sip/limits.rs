@@ -26,6 +26,8 @@ pub enum Refusal {
     Busy,
     /// A response not sent because the source is unverified and had its share.
     Amplification,
+    /// A request dropped: the transaction table had no room for its source.
+    Full,
 }
 
 impl Refusal {
@@ -35,6 +37,7 @@ impl Refusal {
             Refusal::Scanner => "scanner dropped",
             Refusal::Busy => "max_calls reached",
             Refusal::Amplification => "response withheld (unverified source)",
+            Refusal::Full => "request dropped (transaction table full for this source)",
         }
     }
 }
@@ -70,28 +73,66 @@ struct Watch {
 struct Budget {
     received: u64,
     sent: u64,
-    verified_until: Option<Instant>,
     at: Instant,
+}
+
+/// A per-source table that never grows past `MAX_SOURCES`: when full, stale entries are pruned
+/// (at most once a second, so a flood of new addresses costs no scan per packet), and a new
+/// source that still finds no room is not tracked; each caller decides what that means.
+struct Table<V> {
+    entries: HashMap<IpAddr, V>,
+    pruned: Option<Instant>,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table { entries: HashMap::new(), pruned: None }
+    }
+}
+
+impl<V> Table<V> {
+    fn entry(
+        &mut self,
+        ip: IpAddr,
+        now: Instant,
+        stale: impl Fn(&V) -> bool,
+        new: impl FnOnce() -> V,
+    ) -> Option<&mut V> {
+        if !self.entries.contains_key(&ip) && self.entries.len() >= MAX_SOURCES {
+            if self.pruned.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+                self.entries.retain(|_, v| !stale(v));
+                self.pruned = Some(now);
+            }
+            if self.entries.len() >= MAX_SOURCES {
+                return None;
+            }
+        }
+        Some(self.entries.entry(ip).or_insert_with(new))
+    }
 }
 
 pub struct Limits {
     settings: LimitSettings,
-    buckets: HashMap<IpAddr, Bucket>,
-    watches: HashMap<IpAddr, Watch>,
-    budgets: HashMap<IpAddr, Budget>,
+    buckets: Table<Bucket>,
+    watches: Table<Watch>,
+    budgets: Table<Budget>,
+    /// Sources that showed they receive what we send, until when. Only a real round trip puts
+    /// an address here, so forged sources cannot fill it.
+    verified: Table<Instant>,
     refused: HashMap<(IpAddr, Refusal), u64>,
 }
 
 impl Limits {
     pub fn new(mut settings: LimitSettings) -> Limits {
         for ua in &mut settings.scanner_user_agents {
-            *ua = ua.to_ascii_lowercase();
+            *ua = fold_agent(ua);
         }
         Limits {
             settings,
-            buckets: HashMap::new(),
-            watches: HashMap::new(),
-            budgets: HashMap::new(),
+            buckets: Table::default(),
+            watches: Table::default(),
+            budgets: Table::default(),
+            verified: Table::default(),
             refused: HashMap::new(),
         }
     }
@@ -100,34 +141,39 @@ impl Limits {
         self.settings.trusted.contains(&ip)
     }
 
+    /// Trusted (in `allowed_sources`) or verified within the last ten minutes.
+    pub fn known(&self, ip: IpAddr, now: Instant) -> bool {
+        self.trusted(ip) || self.verified.entries.get(&ip).is_some_and(|u| *u > now)
+    }
+
     /// Any new request: one from a known scanner's User-Agent is dropped, whatever its method
-    /// (sipvicious maps with OPTIONS and enumerates with REGISTER as much as with INVITE).
+    /// (sipvicious maps with OPTIONS and enumerates with REGISTER as much as with INVITE). The
+    /// address is not held against later requests: a forged source must not get a victim shut out.
     pub fn request(&mut self, ip: IpAddr, user_agent: Option<&str>) -> Verdict {
-        if self.scanner_agent(user_agent) {
+        let scanner = user_agent.is_some_and(|ua| {
+            let ua = fold_agent(ua);
+            self.settings.scanner_user_agents.iter().any(|s| ua.contains(s.as_str()))
+        });
+        if scanner {
             self.refuse(ip, Refusal::Scanner);
             return Verdict::Drop;
         }
         Verdict::Admit
     }
 
-    fn scanner_agent(&self, user_agent: Option<&str>) -> bool {
-        user_agent.is_some_and(|ua| {
-            let ua = ua.to_ascii_lowercase();
-            self.settings.scanner_user_agents.iter().any(|s| ua.contains(s.as_str()))
-        })
-    }
-
     /// A new INVITE (no To tag) from `ip` to `dialed`.
-    pub fn invite(&mut self, ip: IpAddr, dialed: &str, user_agent: Option<&str>, now: Instant) -> Verdict {
-        if self.is_scanner(ip, dialed, user_agent, now) {
+    pub fn invite(&mut self, ip: IpAddr, dialed: &str, now: Instant) -> Verdict {
+        if self.is_scanner(ip, dialed, now) {
             self.refuse(ip, Refusal::Scanner);
             return Verdict::Drop;
         }
         let rate = f64::from(self.settings.invites_per_second);
-        if !self.buckets.contains_key(&ip) && self.buckets.len() >= MAX_SOURCES {
-            self.buckets.retain(|_, b| now.duration_since(b.at) < Duration::from_secs(1));
-        }
-        let bucket = self.buckets.entry(ip).or_insert(Bucket { tokens: rate, at: now });
+        let stale = |b: &Bucket| now.duration_since(b.at) >= Duration::from_secs(1);
+        let Some(bucket) = self.buckets.entry(ip, now, stale, || Bucket { tokens: rate, at: now }) else {
+            // Every slot taken by sources active this very second: a flood; new sources wait.
+            self.refuse(ip, Refusal::Rate);
+            return Verdict::Overloaded;
+        };
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(rate);
         bucket.at = now;
         if bucket.tokens < 1.0 {
@@ -138,19 +184,15 @@ impl Limits {
         Verdict::Admit
     }
 
-    fn is_scanner(&mut self, ip: IpAddr, dialed: &str, user_agent: Option<&str>, now: Instant) -> bool {
-        let by_agent = self.scanner_agent(user_agent);
-        if self.trusted(ip) && !by_agent {
+    /// Many numbers tried in a minute by a source that never showed it receives our answers.
+    fn is_scanner(&mut self, ip: IpAddr, dialed: &str, now: Instant) -> bool {
+        if self.known(ip, now) {
             return false;
         }
-        if !self.watches.contains_key(&ip) && self.watches.len() >= MAX_SOURCES {
-            self.watches.retain(|_, w| w.flagged_until.is_some_and(|u| u > now));
-        }
         let limit = self.settings.scanner_numbers_per_minute as usize;
-        let w = self.watches.entry(ip).or_insert(Watch { since: now, numbers: HashSet::new(), flagged_until: None });
-        if by_agent {
-            w.flagged_until = Some(now + SCANNER_PENALTY);
-        }
+        let stale = |w: &Watch| w.flagged_until.is_none_or(|u| u <= now) && now.duration_since(w.since) >= WINDOW;
+        let new = || Watch { since: now, numbers: HashSet::new(), flagged_until: None };
+        let Some(w) = self.watches.entry(ip, now, stale, new) else { return false };
         if w.flagged_until.is_some_and(|u| u > now) {
             return true;
         }
@@ -161,16 +203,21 @@ impl Limits {
         if w.numbers.len() <= limit {
             w.numbers.insert(dialed.to_owned());
         }
-        if w.numbers.len() > limit && !self.settings.trusted.contains(&ip) {
+        if w.numbers.len() > limit {
             w.flagged_until = Some(now + SCANNER_PENALTY);
             return true;
         }
         false
     }
 
-    /// A call refused for `max_calls`.
+    /// A call refused for `max_calls`, or for too many unanswered calls from unverified sources.
     pub fn busy(&mut self, ip: IpAddr) {
         self.refuse(ip, Refusal::Busy);
+    }
+
+    /// A request dropped because the transaction table has no room for its source.
+    pub fn full(&mut self, ip: IpAddr) {
+        self.refuse(ip, Refusal::Full);
     }
 
     fn refuse(&mut self, ip: IpAddr, why: Refusal) {
@@ -179,40 +226,42 @@ impl Limits {
         }
     }
 
-    fn budget(&mut self, ip: IpAddr, now: Instant) -> &mut Budget {
-        if !self.budgets.contains_key(&ip) && self.budgets.len() >= MAX_SOURCES {
-            self.budgets.retain(|_, b| now.duration_since(b.at) < WINDOW);
-        }
-        self.budgets.entry(ip).or_insert(Budget { received: 0, sent: 0, verified_until: None, at: now })
-    }
-
     /// A datagram of `bytes` came from `ip`.
     pub fn received(&mut self, ip: IpAddr, bytes: usize, now: Instant) {
-        let b = self.budget(ip, now);
-        b.received += bytes as u64;
-        b.at = now;
+        let stale = |b: &Budget| now.duration_since(b.at) >= WINDOW;
+        if let Some(b) = self.budgets.entry(ip, now, stale, || Budget { received: 0, sent: 0, at: now }) {
+            b.received += bytes as u64;
+            b.at = now;
+        }
     }
 
     /// `ip` showed that it receives what we send (it echoed our tag, or answered our request).
     pub fn verified(&mut self, ip: IpAddr, now: Instant) {
-        self.budget(ip, now).verified_until = Some(now + VERIFIED_FOR);
+        if let Some(until) = self.verified.entry(ip, now, |u| *u <= now, || now) {
+            *until = now + VERIFIED_FOR;
+        }
+        if let Some(w) = self.watches.entries.get_mut(&ip) {
+            w.flagged_until = None;
+        }
     }
 
     /// Whether `bytes` may be sent to `ip` over UDP now; counts them if so.
     pub fn may_send(&mut self, ip: IpAddr, bytes: usize, now: Instant) -> bool {
-        if self.trusted(ip) {
+        if self.known(ip, now) {
             return true;
         }
-        let b = self.budget(ip, now);
-        if b.verified_until.is_some_and(|u| u > now) {
-            return true;
-        }
-        if b.sent + bytes as u64 > AMPLIFICATION * b.received {
+        // An untracked source (the table is full of others) has no budget at all.
+        let within = self.budgets.entries.get_mut(&ip).is_some_and(|b| {
+            let ok = b.sent + bytes as u64 <= AMPLIFICATION * b.received;
+            if ok {
+                b.sent += bytes as u64;
+            }
+            ok
+        });
+        if !within {
             self.refuse(ip, Refusal::Amplification);
-            return false;
         }
-        b.sent += bytes as u64;
-        true
+        within
     }
 
     /// Once a minute: one line per source that was refused anything, and idle state forgotten.
@@ -230,11 +279,20 @@ impl Limits {
             })
             .collect();
         lines.sort();
-        self.buckets.retain(|_, b| now.duration_since(b.at) < WINDOW);
-        self.watches.retain(|_, w| w.flagged_until.is_some_and(|u| u > now) || now.duration_since(w.since) < WINDOW);
-        self.budgets.retain(|_, b| b.verified_until.is_some_and(|u| u > now) || now.duration_since(b.at) < WINDOW);
+        self.buckets.entries.retain(|_, b| now.duration_since(b.at) < WINDOW);
+        self.watches
+            .entries
+            .retain(|_, w| w.flagged_until.is_some_and(|u| u > now) || now.duration_since(w.since) < WINDOW);
+        self.budgets.entries.retain(|_, b| now.duration_since(b.at) < WINDOW);
+        self.verified.entries.retain(|_, u| *u > now);
         lines
     }
+}
+
+/// User-Agents compared without case, spaces or punctuation: "Friendly Scanner", "sip-vicious"
+/// and "friendly-scanner" are one.
+fn fold_agent(ua: &str) -> String {
+    ua.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 #[cfg(test)]
@@ -255,11 +313,11 @@ mod tests {
         let mut l = limits(3, 100);
         let ip: IpAddr = "198.51.100.1".parse().unwrap();
         let t = Instant::now();
-        let verdicts: Vec<Verdict> = (0..5).map(|_| l.invite(ip, "0120", None, t)).collect();
+        let verdicts: Vec<Verdict> = (0..5).map(|_| l.invite(ip, "0120", t)).collect();
         assert_eq!(verdicts[..3], [Verdict::Admit; 3]);
         assert_eq!(verdicts[3..], [Verdict::Overloaded; 2]);
-        assert_eq!(l.invite(ip, "0120", None, t + Duration::from_millis(400)), Verdict::Admit);
-        assert_eq!(l.invite("198.51.100.2".parse().unwrap(), "0120", None, t), Verdict::Admit, "per source");
+        assert_eq!(l.invite(ip, "0120", t + Duration::from_millis(400)), Verdict::Admit);
+        assert_eq!(l.invite("198.51.100.2".parse().unwrap(), "0120", t), Verdict::Admit, "per source");
         let summary = l.sweep(t);
         assert_eq!(summary, ["198.51.100.1: 2 over the INVITE rate"]);
         assert!(l.sweep(t).is_empty(), "each minute counts anew");
@@ -270,22 +328,42 @@ mod tests {
         let mut l = limits(1000, 3);
         let t = Instant::now();
         let scanner: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(l.invite(scanner, "100", Some("friendly-scanner"), t), Verdict::Drop);
-        assert_eq!(l.invite(scanner, "100", Some("Zoiper"), t), Verdict::Drop, "the source stays flagged");
-        assert_eq!(l.request(scanner, Some("sipvicious 0.3.4")), Verdict::Drop, "any method");
-        assert_eq!(l.request(scanner, Some("Zoiper")), Verdict::Admit, "an OPTIONS from a phone behind the same NAT");
+        assert_eq!(l.request(scanner, Some("friendly-scanner")), Verdict::Drop);
+        assert_eq!(l.request(scanner, Some("Friendly Scanner 1.0")), Verdict::Drop, "however it is spelt");
+        assert_eq!(l.request(scanner, Some("sip-vicious")), Verdict::Drop);
+        assert_eq!(l.request(scanner, Some("Zoiper")), Verdict::Admit, "an agent alone never shuts an address out");
 
         let walker: IpAddr = "203.0.113.10".parse().unwrap();
-        let v: Vec<Verdict> = (0..6).map(|n| l.invite(walker, &format!("10{n}"), None, t)).collect();
+        let v: Vec<Verdict> = (0..6).map(|n| l.invite(walker, &format!("10{n}"), t)).collect();
         assert_eq!(v, [Verdict::Admit, Verdict::Admit, Verdict::Admit, Verdict::Drop, Verdict::Drop, Verdict::Drop]);
         let pbx: IpAddr = "192.0.2.10".parse().unwrap();
-        assert!(
-            (0..20).all(|n| l.invite(pbx, &format!("{n}"), None, t) == Verdict::Admit),
-            "the trunk calls many numbers"
-        );
+        assert!((0..20).all(|n| l.invite(pbx, &format!("{n}"), t) == Verdict::Admit), "the trunk calls many numbers");
         let same: IpAddr = "203.0.113.11".parse().unwrap();
-        assert!((0..20).all(|_| l.invite(same, "0120", None, t) == Verdict::Admit), "one number many times is no scan");
-        assert_eq!(l.invite(walker, "100", None, t + SCANNER_PENALTY + WINDOW), Verdict::Admit, "the penalty ends");
+        assert!((0..20).all(|_| l.invite(same, "0120", t) == Verdict::Admit), "one number many times is no scan");
+        assert_eq!(l.invite(walker, "100", t + SCANNER_PENALTY + WINDOW), Verdict::Admit, "the penalty ends");
+
+        // A forged burst in a real caller's name: once that caller shows it receives our
+        // answers, the flag is gone and its own calls come through.
+        let office: IpAddr = "198.51.100.20".parse().unwrap();
+        assert!((0..5).any(|n| l.invite(office, &format!("20{n}"), t) == Verdict::Drop));
+        l.verified(office, t);
+        assert_eq!(l.invite(office, "0120", t), Verdict::Admit);
+    }
+
+    #[test]
+    fn a_flood_of_new_addresses_is_neither_tracked_without_bound_nor_scanned_per_packet() {
+        let mut l = limits(10, 10);
+        let t = Instant::now();
+        for i in 0..(MAX_SOURCES as u32 + 10) {
+            l.received(IpAddr::from(i.to_be_bytes()), 4, t);
+        }
+        assert_eq!(l.budgets.entries.len(), MAX_SOURCES);
+        let newcomer: IpAddr = "198.51.100.99".parse().unwrap();
+        assert!(!l.may_send(newcomer, 100, t), "an untracked source has no budget");
+        l.verified(newcomer, t);
+        assert!(l.may_send(newcomer, 100, t), "a verified one does");
+        l.received(newcomer, 4, t + WINDOW);
+        assert!(l.budgets.entries.len() <= MAX_SOURCES);
     }
 
     #[test]
