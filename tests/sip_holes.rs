@@ -958,3 +958,95 @@ async fn control_characters_and_invalid_utf8_in_headers_are_answered() {
     assert_eq!(m.code(), 200, "{}", m.text);
     app.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. Found by probing: forged sources, re-INVITEs, a second INVITE for a live Call-ID.
+
+/// Forged INVITEs never ACK: from one unverified address they may hold a few lines, never all of
+/// them; from many forged addresses they fill at most a share of the lines, and a caller who
+/// has shown it receives our answers (the PBX, once it has acknowledged a call) still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_sources_that_never_acknowledge_cannot_take_every_line() {
+    let app = spawn_line(true, "49100-49299", |s| s.sip.max_calls = 100).await;
+    let (mut pbx, _, tag) = answered_call(&app, "verified-first").await;
+    let bye = pbx.request("BYE", "z9hG4bKverifiedbye", Some(&tag), "", "");
+    assert_eq!(pbx.transact(&bye).await.code(), 200);
+
+    let mut forgers = Vec::new();
+    for host in 2..=9 {
+        let forger = UdpSocket::bind(format!("127.0.0.{host}:0")).await.expect("bind a loopback address");
+        let local = forger.local_addr().unwrap();
+        for i in 0..40 {
+            let call_id = format!("forged-{host}-{i}");
+            let text = invite_text(local, "0120000111", &call_id, &format!("z9hG4bKf{host}x{i}"), "", &sdp(local));
+            forger.send_to(text.as_bytes(), app.sip).await.unwrap();
+        }
+        forgers.push(forger);
+    }
+    let mut answered_per_source = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    for forger in &forgers {
+        let (mut answered, mut seen) = (0, HashSet::new());
+        let until = Instant::now() + Duration::from_millis(1500);
+        while let Ok(Ok((n, _))) = tokio::time::timeout_at(until, forger.recv_from(&mut buf)).await {
+            let m = msg_of(&buf[..n]);
+            if m.code() == 200 && seen.insert(m.header("Call-ID").unwrap_or_default()) {
+                answered += 1;
+            }
+        }
+        answered_per_source.push(answered);
+    }
+    assert!(answered_per_source.iter().all(|&n| n <= 16), "per forged address: {answered_per_source:?}");
+    let total: usize = answered_per_source.iter().sum();
+    assert!(total <= 16, "{total} lines held by forged addresses out of 100: {answered_per_source:?}");
+
+    let (_again, number, _) = answered_call(&app, "verified-during-forgery").await;
+    assert!(!number.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinvite_is_answered_and_its_ack_stops_the_200() {
+    let app = spawn_line(true, "49300-49399", |_| {}).await;
+    let (mut phone, _, tag) = answered_call(&app, "reinvite-ack").await;
+    let offer = phone.offer();
+    let reinvite = phone.request("INVITE", "z9hG4bKreinv", Some(&tag), "Content-Type: application/sdp\r\n", &offer);
+    phone.send(&reinvite).await;
+    let ok = phone.expect("200 to the re-INVITE", |m| m.code() == 200 && cseq_method(m) == "INVITE").await;
+    assert!(ok.body().contains("m=audio"), "{}", ok.text);
+    let cseq = ok.header("CSeq").unwrap();
+    let number: String = cseq.split_whitespace().next().unwrap().into();
+    let ack = format!(
+        "ACK sip:madoguchi@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKreinvack\r\nMax-Forwards: 70\r\n\
+From: {}\r\nTo: {}\r\nCall-ID: reinvite-ack\r\nCSeq: {number} ACK\r\nContent-Length: 0\r\n\r\n",
+        app.sip,
+        phone.local,
+        ok.header("From").unwrap(),
+        ok.header("To").unwrap(),
+    );
+    phone.send(&ack).await;
+    // Timer G would resend the 200 at 0.5 s and 1.5 s; after the ACK nothing comes.
+    let until = Instant::now() + Duration::from_secs(2);
+    while let Some(m) = phone.recv(until.saturating_duration_since(Instant::now())).await {
+        assert!(!(m.code() == 200 && cseq_method(&m) == "INVITE"), "the 200 came again after its ACK:\n{}", m.text);
+    }
+    let bye = phone.request("BYE", "z9hG4bKreinvbye", Some(&tag), "", "");
+    assert_eq!(phone.transact(&bye).await.code(), 200, "the call is still up");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_invite_for_a_live_call_id_opens_no_second_call() {
+    let app = spawn_line(true, "49400-49499", |_| {}).await;
+    let (mut phone, _, _) = answered_call(&app, "live-call-id").await;
+    let offer = phone.offer();
+    // Same Call-ID and From tag, a higher CSeq, no To tag.
+    let again = phone.request("INVITE", "z9hG4bKsecond", None, "Content-Type: application/sdp\r\n", &offer);
+    phone.send(&again).await;
+    let m =
+        phone.expect("a final response", |m| m.code() >= 200 && branch_of(m).as_deref() == Some("z9hG4bKsecond")).await;
+    assert_eq!(m.code(), 482, "{}", m.text);
+    let tickets = phone_tickets(&app).await;
+    assert_eq!(tickets.len(), 1);
+    app.stop().await;
+}
