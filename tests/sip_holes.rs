@@ -1050,3 +1050,39 @@ async fn a_new_invite_for_a_live_call_id_opens_no_second_call() {
     assert_eq!(tickets.len(), 1);
     app.stop().await;
 }
+
+/// An SDP that names another host's address gets no audio until that address itself sends RTP
+/// (a media gateway apart from the signalling one does): one INVITE cannot aim a stream of
+/// announcements at a third party.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_is_not_aimed_at_a_third_party_named_in_the_sdp() {
+    let app = spawn_line(true, "49500-49599", |_| {}).await;
+    let victim = UdpSocket::bind("127.0.0.2:0").await.expect("bind 127.0.0.2 (loopback)");
+    let mut phone = Phone::udp(app.sip, "aimed-rtp").await;
+    let invite = phone.request(
+        "INVITE",
+        "z9hG4bKaimed",
+        None,
+        "Content-Type: application/sdp\r\n",
+        &sdp(victim.local_addr().unwrap()),
+    );
+    phone.send(&invite).await;
+    let ok = phone.expect("200", |m| m.code() == 200).await;
+    phone.ack(&tag_of(&ok)).await;
+    let service_rtp: SocketAddr = {
+        let body = ok.body();
+        let port: u16 = body.lines().find_map(|l| l.strip_prefix("m=audio ")?.split(' ').next()?.parse().ok()).unwrap();
+        SocketAddr::new(app.sip.ip(), port)
+    };
+    let mut buf = [0u8; 2048];
+    let heard = tokio::time::timeout(Duration::from_millis(1500), victim.recv_from(&mut buf)).await;
+    assert!(heard.is_err(), "the named address got RTP it never asked for");
+    // The address the SDP named starts its own media: now it is answered.
+    victim.send_to(&pcmu_packet(0x77, 1, 160), service_rtp).await.unwrap();
+    let (_, from) = tokio::time::timeout(Duration::from_secs(3), victim.recv_from(&mut buf))
+        .await
+        .expect("audio once the named address sends")
+        .unwrap();
+    assert_eq!(from, service_rtp);
+    app.stop().await;
+}

@@ -222,7 +222,7 @@ fn spawn_receiver(
     let digits = call.digit_tx.clone();
     let mut receiver = Receiver::new(call.codec, call.event_pt);
     let mut filter = SourceFilter::new(call.remote, call.signalling_ip);
-    let mut reply_to = call.remote;
+    let mut told = (call.remote.ip() == call.signalling_ip).then_some(call.remote);
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
@@ -233,9 +233,9 @@ fn spawn_receiver(
             if !filter.accept(from) {
                 continue;
             }
-            if filter.reply_to() != reply_to {
-                reply_to = filter.reply_to();
-                remote.set(reply_to);
+            if told != Some(filter.reply_to()) {
+                told = Some(filter.reply_to());
+                remote.set(filter.reply_to());
             }
             last.store(now_millis(), Ordering::Relaxed);
             receiver.set_audio(recording.load(Ordering::Relaxed));
@@ -265,7 +265,10 @@ impl Call {
             self.hang_up().await;
             return Ending::MediaTimeout;
         };
-        let stream = self.pacer.open(socket, self.remote, self.codec, crate::random::u32());
+        // Audio goes to an address the signalling did not come from only once that address has
+        // sent us RTP: otherwise one INVITE could aim a call's worth of audio at a third party.
+        let first_remote = (self.remote.ip() == self.signalling_ip).then_some(self.remote);
+        let stream = self.pacer.open(socket, first_remote, self.codec, crate::random::u32());
         spawn_receiver(&self, audio_tx, recording.clone(), last.clone(), stream.remote_setter());
         let digits = std::mem::replace(&mut self.digits, mpsc::channel(1).1);
         let mut media = Media {

@@ -17,7 +17,7 @@ enum Order {
     Open {
         id: u64,
         socket: UdpSocket,
-        remote: SocketAddr,
+        remote: Option<SocketAddr>,
         codec: Codec,
         ssrc: u32,
     },
@@ -56,8 +56,9 @@ impl Pacer {
     }
 
     /// A stream from `socket` (the call's own RTP port: the caller sees our packets come from
-    /// where it sends) to `remote`.
-    pub fn open(&self, socket: UdpSocket, remote: SocketAddr, codec: Codec, ssrc: u32) -> Stream {
+    /// where it sends) to `remote`; with `None`, prompts play on time but nothing is sent until
+    /// a destination is set (the caller's first packet shows where it wants our audio).
+    pub fn open(&self, socket: UdpSocket, remote: Option<SocketAddr>, codec: Codec, ssrc: u32) -> Stream {
         let id = self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.orders.send(Order::Open { id, socket, remote, codec, ssrc });
         Stream { id, orders: self.orders.clone(), generation: 0 }
@@ -130,7 +131,7 @@ struct Playing {
 
 struct Outbound {
     socket: UdpSocket,
-    remote: SocketAddr,
+    remote: Option<SocketAddr>,
     codec: Codec,
     ssrc: u32,
     seq: u16,
@@ -199,7 +200,9 @@ fn run(orders: std_mpsc::Receiver<Order>) {
                 && s.next_packet(&mut buf)
             {
                 // A full socket buffer loses this packet, as the network might; never wait.
-                let _ = s.socket.send_to(&buf, s.remote);
+                if let Some(remote) = s.remote {
+                    let _ = s.socket.send_to(&buf, remote);
+                }
                 s.finish_if_done();
             }
         }
@@ -241,7 +244,7 @@ fn apply(order: Order, streams: &mut HashMap<u64, Outbound>, ids: &mut Vec<u64>)
         }
         Order::Remote { id, remote } => {
             if let Some(s) = streams.get_mut(&id) {
-                s.remote = remote;
+                s.remote = Some(remote);
             }
         }
         Order::Close { id } => {
@@ -262,7 +265,7 @@ mod tests {
         let pacer = Pacer::start().unwrap();
         let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut stream = pacer.open(socket, receiver.local_addr().unwrap(), Codec::Pcmu, 0x1234_5678);
+        let mut stream = pacer.open(socket, Some(receiver.local_addr().unwrap()), Codec::Pcmu, 0x1234_5678);
         let prompt: Arc<Vec<i16>> = Arc::new((0..FRAME * 5 + 10).map(|i| (i as i16) * 7).collect());
         let started = Instant::now();
         stream.play(prompt.clone()).await;

@@ -19,6 +19,8 @@ pub enum SdpError {
     NoCodec,
     #[error("no connection address")]
     NoAddress,
+    #[error("the connection address is not one a phone sends from (multicast, broadcast or unspecified)")]
+    BadAddress,
 }
 
 /// Reads an offer (or an answer to our offer): the audio stream's address, the codec we will use
@@ -56,8 +58,16 @@ pub fn parse(sdp: &str) -> Result<Offer, SdpError> {
             rtpmap.push((pt, name.to_ascii_lowercase()));
         }
     }
-    let port = port.ok_or(SdpError::NoAudio)?;
+    // Port 0 declines the stream (RFC 3264 §6).
+    let port = port.filter(|&p| p != 0).ok_or(SdpError::NoAudio)?;
     let addr = media_addr.or(session_addr).ok_or(SdpError::NoAddress)?;
+    let unusable = match addr {
+        IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified(),
+        IpAddr::V6(v6) => v6.is_multicast() || v6.is_unspecified(),
+    };
+    if unusable {
+        return Err(SdpError::BadAddress);
+    }
     let named = |pt: u8| rtpmap.iter().find(|(p, _)| *p == pt).map(|(_, n)| n.as_str());
     let codec = formats
         .iter()
@@ -125,6 +135,11 @@ mod tests {
         assert_eq!(parse("v=0\r\nc=IN IP4 1.2.3.4\r\nm=video 5 RTP/AVP 31\r\n"), Err(SdpError::NoAudio));
         assert_eq!(parse("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 18\r\n"), Err(SdpError::NoCodec));
         assert_eq!(parse("v=0\r\nm=audio 5 RTP/AVP 0\r\n"), Err(SdpError::NoAddress));
+        assert_eq!(parse("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 0 RTP/AVP 0\r\n"), Err(SdpError::NoAudio));
+        for bad in ["224.0.0.1", "255.255.255.255", "0.0.0.0"] {
+            let sdp = format!("v=0\r\nc=IN IP4 {bad}\r\nm=audio 4000 RTP/AVP 0\r\n");
+            assert_eq!(parse(&sdp), Err(SdpError::BadAddress), "{bad}");
+        }
         let ours = describe("10.0.0.1:30000".parse().unwrap(), 1, None);
         assert_eq!(parse(&ours).unwrap().telephone_event, Some(101));
     }
