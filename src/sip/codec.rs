@@ -32,6 +32,12 @@ pub enum Parsed {
 /// The length of the first complete message in a TCP buffer, `Ok(None)` when more is needed,
 /// `Err` when the stream cannot be framed (the connection should be closed).
 pub fn frame(buf: &[u8]) -> Result<Option<usize>, String> {
+    Ok(needed(buf)?.filter(|&total| buf.len() >= total))
+}
+
+/// The length the first message will have, once its headers are complete (leading CRLF
+/// keep-alives count as a message of their own).
+fn needed(buf: &[u8]) -> Result<Option<usize>, String> {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
     if start == buf.len() {
         return Ok(if buf.is_empty() { None } else { Some(buf.len()) });
@@ -52,7 +58,45 @@ pub fn frame(buf: &[u8]) -> Result<Option<usize>, String> {
     if total > MAX_MESSAGE {
         return Err("message too large".into());
     }
-    Ok((buf.len() >= total).then_some(total))
+    Ok(Some(total))
+}
+
+/// [`frame`] for a TCP stream read piece by piece: it remembers how far it has looked for the end
+/// of the headers and how long a message with a pending body will be, so a peer that trickles a
+/// byte at a time costs a constant amount per byte instead of a rescan of everything buffered.
+#[derive(Debug, Default)]
+pub struct Framer {
+    scanned: usize,
+    total: Option<usize>,
+}
+
+impl Framer {
+    /// Like [`frame`] on the whole of `buf`; after `Ok(Some(len))` the caller removes `len` bytes.
+    pub fn next(&mut self, buf: &[u8]) -> Result<Option<usize>, String> {
+        if let Some(total) = self.total {
+            if buf.len() < total {
+                return Ok(None);
+            }
+            *self = Framer::default();
+            return Ok(Some(total));
+        }
+        let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+        if start < buf.len() && find(&buf[self.scanned.saturating_sub(3).max(start)..], b"\r\n\r\n").is_none() {
+            self.scanned = buf.len();
+            return if buf.len() > MAX_MESSAGE { Err("headers too long".into()) } else { Ok(None) };
+        }
+        match needed(buf)? {
+            Some(total) if buf.len() >= total => {
+                *self = Framer::default();
+                Ok(Some(total))
+            }
+            Some(total) => {
+                self.total = Some(total);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -316,6 +360,26 @@ mod tests {
         assert_eq!(frame(&msg[..20]), Ok(None));
         assert_eq!(frame(b"\r\n\r\n"), Ok(Some(4)));
         assert!(frame(b"INVITE x SIP/2.0\r\nContent-Length: -5\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn the_framer_agrees_with_frame_when_fed_a_byte_at_a_time() {
+        let stream =
+            b"\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\nl: 3\r\n\r\nabcBYE sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let mut framer = Framer::default();
+        let (mut buf, mut messages) = (Vec::new(), Vec::new());
+        for &b in stream.iter() {
+            buf.push(b);
+            while let Some(len) = framer.next(&buf).unwrap() {
+                assert_eq!(frame(&buf).unwrap(), Some(len));
+                messages.push(String::from_utf8(buf.drain(..len).collect()).unwrap());
+            }
+        }
+        // Keep-alive CRLFs that arrive alone are passed on alone, as `frame` does.
+        assert_eq!(messages[..4], ["\r", "\n", "\r", "\n"]);
+        assert!(messages[4].ends_with("abc") && messages[5].starts_with("BYE") && messages.len() == 6, "{messages:?}");
+        let mut framer = Framer::default();
+        assert!(framer.next(&vec![b'a'; MAX_MESSAGE + 1]).is_err());
     }
 
     #[test]

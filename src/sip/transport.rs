@@ -235,6 +235,7 @@ impl Connection {
     async fn run(self, stream: TcpStream, mut outgoing: mpsc::Receiver<Vec<u8>>) {
         let (mut reader, mut writer) = stream.into_split();
         let mut buf: Vec<u8> = Vec::new();
+        let mut framer = codec::Framer::default();
         let mut chunk = vec![0u8; 16 * 1024];
         let mut last_read = Instant::now();
         // When the message now in the buffer began.
@@ -264,7 +265,7 @@ impl Connection {
                     };
                     last_read = Instant::now();
                     buf.extend_from_slice(&chunk[..n]);
-                    if !self.deliver(&mut buf, &writer).await {
+                    if !self.deliver(&mut buf, &mut framer, &writer).await {
                         return;
                     }
                     partial_since = if buf.is_empty() { None } else { partial_since.or(Some(last_read)) };
@@ -274,9 +275,14 @@ impl Connection {
     }
 
     /// Hands every whole message in `buf` on; false when the stream cannot be framed.
-    async fn deliver(&self, buf: &mut Vec<u8>, writer: &tokio::net::tcp::OwnedWriteHalf) -> bool {
+    async fn deliver(
+        &self,
+        buf: &mut Vec<u8>,
+        framer: &mut codec::Framer,
+        writer: &tokio::net::tcp::OwnedWriteHalf,
+    ) -> bool {
         loop {
-            match codec::frame(buf) {
+            match framer.next(buf) {
                 Ok(Some(len)) => {
                     let bytes: Vec<u8> = buf.drain(..len).collect();
                     if bytes.iter().all(|&b| b == b'\r' || b == b'\n') {
