@@ -1086,3 +1086,36 @@ async fn rtp_is_not_aimed_at_a_third_party_named_in_the_sdp() {
     assert_eq!(from, service_rtp);
     app.stop().await;
 }
+
+/// A re-INVITE that moves the caller's media (a gateway re-anchoring it): our audio follows, and
+/// the new address's keys count while the old one's no longer do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reinvite_that_moves_media_moves_our_audio_and_the_accepted_source() {
+    let app = spawn_line(true, "49600-49699", |_| {}).await;
+    let (mut phone, _, tag) = answered_call(&app, "reinvite-move").await;
+    let service_rtp = first_rtp(&phone.rtp).await;
+    let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let reinvite = phone.request(
+        "INVITE",
+        "z9hG4bKmove",
+        Some(&tag),
+        "Content-Type: application/sdp\r\n",
+        &sdp(moved.local_addr().unwrap()),
+    );
+    phone.send(&reinvite).await;
+    let ok = phone.expect("200 to the re-INVITE", |m| m.code() == 200 && cseq_method(m) == "INVITE").await;
+    assert!(ok.body().contains("m=audio"));
+    let mut buf = [0u8; 2048];
+    let (_, from) = tokio::time::timeout(Duration::from_secs(5), moved.recv_from(&mut buf))
+        .await
+        .expect("our audio goes to the new address")
+        .unwrap();
+    assert_eq!(from, service_rtp);
+    press_from(&phone.rtp, service_rtp, b'1', 0x0001_0001, 700, 12000).await;
+    press_from(&moved, service_rtp, b'2', 0x5eed_0009, 800, 16000).await;
+    let refer = wait_for_request(&mut phone, "REFER", Duration::from_secs(30)).await;
+    let refer_to = refer.header("Refer-To").unwrap_or_default();
+    assert!(refer_to.contains("sip:operations@pbx.test"), "the moved address's key 2 routes: {refer_to}");
+    phone.answer(&refer, 202).await;
+    app.stop().await;
+}

@@ -96,6 +96,8 @@ pub struct Call {
     pub digits: mpsc::Receiver<char>,
     /// The outcome of a transfer we asked for.
     pub transfers: mpsc::Receiver<bool>,
+    /// Where the caller's RTP is: the SDP's address, moved by a re-INVITE.
+    pub media: tokio::sync::watch::Receiver<SocketAddr>,
     pub commands: mpsc::Sender<Command>,
     pub cancel: CancellationToken,
     pub intake: Intake,
@@ -223,11 +225,29 @@ fn spawn_receiver(
     let mut receiver = Receiver::new(call.codec, call.event_pt);
     let mut filter = SourceFilter::new(call.remote, call.signalling_ip);
     let mut told = (call.remote.ip() == call.signalling_ip).then_some(call.remote);
+    let mut media = call.media.clone();
+    let mut media_open = true;
+    let signalling_ip = call.signalling_ip;
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
             let (n, from) = tokio::select! {
                 _ = cancel.cancelled() => break,
+                moved = media.changed(), if media_open => {
+                    if moved.is_err() {
+                        media_open = false;
+                        continue;
+                    }
+                    // The caller moved its media (a re-INVITE): the new address is the one to
+                    // hold it to, and ours goes there at once if the signalling vouches for it.
+                    let to = *media.borrow_and_update();
+                    filter = SourceFilter::new(to, signalling_ip);
+                    told = (to.ip() == signalling_ip).then_some(to);
+                    if let Some(to) = told {
+                        remote.set(to);
+                    }
+                    continue;
+                }
                 r = rtp.recv_from(&mut buf) => match r { Ok(r) => r, Err(_) => continue },
             };
             if !filter.accept(from) {

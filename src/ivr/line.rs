@@ -52,6 +52,8 @@ struct Running {
     cancel: CancellationToken,
     digits: mpsc::Sender<char>,
     transfers: mpsc::Sender<bool>,
+    /// Where the caller's RTP is, as its latest offer says.
+    media: tokio::sync::watch::Sender<SocketAddr>,
 }
 
 struct LineCall {
@@ -171,6 +173,11 @@ impl Line {
             Event::Digit { call, digit } => {
                 if let Some(r) = self.calls.get(&call).and_then(|c| c.running.as_ref()) {
                     let _ = r.digits.try_send(digit);
+                }
+            }
+            Event::MediaMoved { call, remote } => {
+                if let Some(r) = self.calls.get(&call).and_then(|c| c.running.as_ref()) {
+                    r.media.send_replace(remote);
                 }
             }
             Event::Transferred { call, ok } => {
@@ -302,6 +309,7 @@ impl Line {
         };
         let (digit_tx, digits) = mpsc::channel(32);
         let (transfer_tx, transfers) = mpsc::channel(2);
+        let (media_tx, media) = tokio::sync::watch::channel(offer.remote);
         let cancel = CancellationToken::new();
         let task = Call {
             call,
@@ -321,12 +329,13 @@ impl Line {
             digit_tx: digit_tx.clone(),
             digits,
             transfers,
+            media,
             commands: self.commands.clone(),
             cancel: cancel.clone(),
             intake: self.intake.clone(),
             media_timeout: self.config.media_timeout,
         };
-        c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx });
+        c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx, media: media_tx });
         let internal = self.internal.clone();
         self.tracker.spawn(async move {
             let ending = task.run().await;

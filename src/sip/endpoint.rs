@@ -73,6 +73,11 @@ pub enum Event {
         call: CallRef,
         digit: char,
     },
+    /// A re-INVITE named another address for the caller's RTP.
+    MediaMoved {
+        call: CallRef,
+        remote: SocketAddr,
+    },
     Transferred {
         call: CallRef,
         ok: bool,
@@ -413,9 +418,11 @@ impl Endpoint {
                 dialog::Action::Digit(digit) => {
                     self.emit(Event::Digit { call, digit });
                 }
-                dialog::Action::Offer(_) => {
-                    // The same media keep flowing; a changed address would need the call's RTP moved.
-                    tracing::debug!(call, "re-INVITE answered with the same session");
+                dialog::Action::Offer(body) => {
+                    // A hold (0.0.0.0) or an unusable offer leaves the media where they are.
+                    if let Ok(offer) = sdp::parse(&String::from_utf8_lossy(&body)) {
+                        self.emit(Event::MediaMoved { call, remote: offer.remote });
+                    }
                 }
                 dialog::Action::Transferred(ok) => {
                     self.emit(Event::Transferred { call, ok });
