@@ -962,21 +962,22 @@ async fn control_characters_and_invalid_utf8_in_headers_are_answered() {
 // ---------------------------------------------------------------------------------------------
 // 10. Found by probing: forged sources, re-INVITEs, a second INVITE for a live Call-ID.
 
-/// Forged INVITEs never ACK: from one unverified address they may hold a few lines, never all of
-/// them; from many forged addresses they fill at most a share of the lines, and a caller who
-/// has shown it receives our answers (the PBX, once it has acknowledged a call) still gets in.
+/// Forged INVITEs never ACK: from one unverified address they may hold 64 lines, never all of
+/// them; from many forged addresses a quarter of the lines at most, and a caller who has shown it
+/// receives our answers (the PBX, once it has acknowledged a call) still gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_sources_that_never_acknowledge_cannot_take_every_line() {
-    let app = spawn_line(true, "49100-49299", |s| s.sip.max_calls = 100).await;
+    let app = spawn_line(true, "55000-55499", |s| s.sip.max_calls = 400).await;
     let (mut pbx, _, tag) = answered_call(&app, "verified-first").await;
     let bye = pbx.request("BYE", "z9hG4bKverifiedbye", Some(&tag), "", "");
     assert_eq!(pbx.transact(&bye).await.code(), 200);
 
+    // 127.0.0.2 sends 100 at once, seven more addresses 40 each: 380 forged INVITEs.
     let mut forgers = Vec::new();
     for host in 2..=9 {
         let forger = UdpSocket::bind(format!("127.0.0.{host}:0")).await.expect("bind a loopback address");
         let local = forger.local_addr().unwrap();
-        for i in 0..40 {
+        for i in 0..(if host == 2 { 100 } else { 40 }) {
             let call_id = format!("forged-{host}-{i}");
             let text = invite_text(local, "0120000111", &call_id, &format!("z9hG4bKf{host}x{i}"), "", &sdp(local));
             forger.send_to(text.as_bytes(), app.sip).await.unwrap();
@@ -996,9 +997,9 @@ async fn forged_sources_that_never_acknowledge_cannot_take_every_line() {
         }
         answered_per_source.push(answered);
     }
-    assert!(answered_per_source.iter().all(|&n| n <= 16), "per forged address: {answered_per_source:?}");
+    assert!(answered_per_source[0] <= 64, "one forged address held {} lines", answered_per_source[0]);
     let total: usize = answered_per_source.iter().sum();
-    assert!(total <= 16, "{total} lines held by forged addresses out of 100: {answered_per_source:?}");
+    assert!(total <= 100, "{total} of 400 lines held by forged addresses: {answered_per_source:?}");
 
     let (_again, number, _) = answered_call(&app, "verified-during-forgery").await;
     assert!(!number.is_empty());

@@ -33,8 +33,8 @@ const MAX_TRANSACTION_BYTES: usize = 256 << 20;
 const MAX_TRANSACTIONS_PER_SOURCE: usize = 20_000;
 const MAX_TRANSACTION_BYTES_PER_SOURCE: usize = 32 << 20;
 /// Calls not yet acknowledged from sources that never showed they receive our answers (forged
-/// addresses look like that): per source, and overall as a share of `max_calls`.
-const PENDING_PER_SOURCE: usize = 16;
+/// addresses look like that): per source, and overall a quarter of `max_calls` (at least this).
+const PENDING_PER_SOURCE: usize = 64;
 
 /// A call as both sides name it: the endpoint's number for one INVITE's dialog.
 pub type CallRef = u64;
@@ -486,7 +486,7 @@ impl Endpoint {
         };
         let unverified = !self.limits.known(peer.ip(), Instant::now());
         let pending_here = if unverified { self.pending.get(&peer.ip()).copied().unwrap_or(0) } else { 0 };
-        let pending_cap = (self.config.max_calls / 8).max(PENDING_PER_SOURCE);
+        let pending_cap = (self.config.max_calls / 4).max(PENDING_PER_SOURCE);
         if self.calls.len() >= self.config.max_calls
             || (unverified && (pending_here >= PENDING_PER_SOURCE || self.pending_total >= pending_cap))
         {
