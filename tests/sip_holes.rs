@@ -171,7 +171,11 @@ struct RawUa {
 
 impl RawUa {
     async fn new(server: SocketAddr) -> RawUa {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        RawUa::on("127.0.0.1", server).await
+    }
+
+    async fn on(host: &str, server: SocketAddr) -> RawUa {
+        let sock = UdpSocket::bind(format!("{host}:0")).await.expect("bind a loopback address");
         let local = sock.local_addr().unwrap();
         RawUa { sock, local, server, uris: HashMap::new() }
     }
@@ -639,6 +643,20 @@ async fn a_source_dialing_many_numbers_is_dropped_as_a_scanner() {
     }
     let tickets = phone_tickets(&app).await.len();
     assert!(tickets <= 6, "{tickets} phone tickets from a source that dialed 12 numbers");
+
+    // A scanner that acknowledges each answer before it tries the next number is one too.
+    let mut polite = RawUa::on("127.0.0.3", app.sip).await;
+    let mut answered = Vec::new();
+    for i in 0..12 {
+        polite.invite(&format!("{}", 200 + i), &format!("polite-{i}"), &format!("z9hG4bKpolite{i}"), "", &offer).await;
+        let got = polite.collect(Instant::now() + Duration::from_millis(300)).await;
+        answered.push(got.iter().any(|m| m.code() == 200));
+    }
+    assert!(answered[..5].iter().all(|&a| a), "{answered:?}");
+    assert!(
+        answered[6..].iter().all(|&a| !a),
+        "numbers past the limit answered to an acknowledging scanner: {answered:?}"
+    );
     app.stop().await;
 }
 

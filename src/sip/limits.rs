@@ -76,6 +76,12 @@ struct Budget {
     at: Instant,
 }
 
+/// A source's unbroken run of round trips: since when, and until when it counts.
+struct Verified {
+    since: Instant,
+    until: Instant,
+}
+
 /// A per-source table that never grows past `MAX_SOURCES`: when full, stale entries are pruned
 /// (at most once a second, so a flood of new addresses costs no scan per packet), and a new
 /// source that still finds no room is not tracked; each caller decides what that means.
@@ -118,7 +124,7 @@ pub struct Limits {
     budgets: Table<Budget>,
     /// Sources that showed they receive what we send, until when. Only a real round trip puts
     /// an address here, so forged sources cannot fill it.
-    verified: Table<Instant>,
+    verified: Table<Verified>,
     refused: HashMap<(IpAddr, Refusal), u64>,
 }
 
@@ -143,7 +149,7 @@ impl Limits {
 
     /// Trusted (in `allowed_sources`) or verified within the last ten minutes.
     pub fn known(&self, ip: IpAddr, now: Instant) -> bool {
-        self.trusted(ip) || self.verified.entries.get(&ip).is_some_and(|u| *u > now)
+        self.trusted(ip) || self.verified.entries.get(&ip).is_some_and(|v| v.until > now)
     }
 
     /// Any new request: one from a known scanner's User-Agent is dropped, whatever its method
@@ -184,15 +190,21 @@ impl Limits {
         Verdict::Admit
     }
 
-    /// Many numbers tried in a minute by a source that never showed it receives our answers.
+    /// Many numbers tried in a minute. A source that was exchanging calls with us before this
+    /// minute began (a PBX) is exempt, so forged INVITEs in its name cannot shut it out; a
+    /// scanner that acknowledges its own probes is not.
     fn is_scanner(&mut self, ip: IpAddr, dialed: &str, now: Instant) -> bool {
-        if self.known(ip, now) {
+        if self.trusted(ip) {
             return false;
         }
         let limit = self.settings.scanner_numbers_per_minute as usize;
         let stale = |w: &Watch| w.flagged_until.is_none_or(|u| u <= now) && now.duration_since(w.since) >= WINDOW;
         let new = || Watch { since: now, numbers: HashSet::new(), flagged_until: None };
         let Some(w) = self.watches.entry(ip, now, stale, new) else { return false };
+        let known_before = self.verified.entries.get(&ip).is_some_and(|v| v.until > now && v.since < w.since);
+        if known_before {
+            return false;
+        }
         if w.flagged_until.is_some_and(|u| u > now) {
             return true;
         }
@@ -237,11 +249,12 @@ impl Limits {
 
     /// `ip` showed that it receives what we send (it echoed our tag, or answered our request).
     pub fn verified(&mut self, ip: IpAddr, now: Instant) {
-        if let Some(until) = self.verified.entry(ip, now, |u| *u <= now, || now) {
-            *until = now + VERIFIED_FOR;
-        }
-        if let Some(w) = self.watches.entries.get_mut(&ip) {
-            w.flagged_until = None;
+        let fresh = || Verified { since: now, until: now };
+        if let Some(v) = self.verified.entry(ip, now, |v| v.until <= now, fresh) {
+            if v.until <= now {
+                v.since = now;
+            }
+            v.until = now + VERIFIED_FOR;
         }
     }
 
@@ -284,7 +297,7 @@ impl Limits {
             .entries
             .retain(|_, w| w.flagged_until.is_some_and(|u| u > now) || now.duration_since(w.since) < WINDOW);
         self.budgets.entries.retain(|_, b| now.duration_since(b.at) < WINDOW);
-        self.verified.entries.retain(|_, u| *u > now);
+        self.verified.entries.retain(|_, v| v.until > now);
         lines
     }
 }
@@ -342,12 +355,21 @@ mod tests {
         assert!((0..20).all(|_| l.invite(same, "0120", t) == Verdict::Admit), "one number many times is no scan");
         assert_eq!(l.invite(walker, "100", t + SCANNER_PENALTY + WINDOW), Verdict::Admit, "the penalty ends");
 
-        // A forged burst in a real caller's name: once that caller shows it receives our
-        // answers, the flag is gone and its own calls come through.
-        let office: IpAddr = "198.51.100.20".parse().unwrap();
-        assert!((0..5).any(|n| l.invite(office, &format!("20{n}"), t) == Verdict::Drop));
-        l.verified(office, t);
-        assert_eq!(l.invite(office, "0120", t), Verdict::Admit);
+        // A forged burst in the name of a PBX that was already calling us: not a scanner.
+        let pbx_unlisted: IpAddr = "198.51.100.20".parse().unwrap();
+        l.verified(pbx_unlisted, t);
+        let later = t + Duration::from_millis(5);
+        assert!((0..10).all(|n| l.invite(pbx_unlisted, &format!("20{n}"), later) == Verdict::Admit));
+        // A scanner that acknowledges its own probes as it goes is still one.
+        let acking: IpAddr = "203.0.113.12".parse().unwrap();
+        let verdicts: Vec<Verdict> = (0..6)
+            .map(|n| {
+                let v = l.invite(acking, &format!("30{n}"), later);
+                l.verified(acking, later);
+                v
+            })
+            .collect();
+        assert_eq!(verdicts[5], Verdict::Drop, "{verdicts:?}");
     }
 
     #[test]
@@ -362,6 +384,7 @@ mod tests {
         assert!(!l.may_send(newcomer, 100, t), "an untracked source has no budget");
         l.verified(newcomer, t);
         assert!(l.may_send(newcomer, 100, t), "a verified one does");
+        assert_eq!(l.verified.entries.len(), 1);
         l.received(newcomer, 4, t + WINDOW);
         assert!(l.budgets.entries.len() <= MAX_SOURCES);
     }
