@@ -104,6 +104,9 @@ pub struct MailSettings {
     pub acknowledge: bool,
     /// Acknowledgements to one address in one hour at most.
     pub ack_limit_per_hour: u32,
+    /// Domains whose senders may join any ticket they refer to (by the number in the subject or
+    /// by In-Reply-To/References). Empty: only the ticket's participants may.
+    pub trusted_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -261,6 +264,7 @@ impl Default for MailSettings {
             tls_key: String::new(),
             acknowledge: true,
             ack_limit_per_hour: 5,
+            trusted_domains: Vec::new(),
         }
     }
 }
@@ -513,6 +517,12 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
     for r in &s.mail.recipients {
         if !r.contains('@') || r.contains(char::is_whitespace) {
             report("mail", "recipients", format!("'{r}' is not an address or @domain"));
+        }
+    }
+    for d in &s.mail.trusted_domains {
+        let domain = d.trim_start_matches('@');
+        if domain.is_empty() || domain.contains(['@', ' ']) || !domain.contains('.') {
+            report("mail", "trusted_domains", format!("'{d}' is not a domain (e.g. example.go.jp)"));
         }
     }
     if s.mail.tls_cert.is_empty() != s.mail.tls_key.is_empty() {

@@ -8,7 +8,10 @@ use common::smtp::{Smtp, send_mail, sink, ticket_of};
 use common::{Db, TestApp, TestDb, spawn_app, spawn_with};
 use serde_json::Value;
 
-on_both_backends!(replies_thread_onto_their_ticket_and_duplicates_are_stored_once);
+on_both_backends!(
+    replies_thread_onto_their_ticket_and_duplicates_are_stored_once,
+    a_stranger_quoting_a_ticket_number_opens_a_ticket_of_their_own
+);
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -198,6 +201,59 @@ async fn replies_thread_onto_their_ticket_and_duplicates_are_stored_once(db: Db)
     assert_eq!(app.patch(&first, serde_json::json!({"status": "closed"})).await.0, 200);
     let after_close = send(simple("a5@example.go.jp", "Re: VPN", "In-Reply-To: <a1@example.go.jp>\r\n")).await;
     assert_ne!(after_close, first, "a reply to a closed ticket opens a new one");
+    app.stop().await;
+}
+
+/// A ticket number (or a Message-ID) is not a key: a stranger who quotes one gets a ticket of
+/// their own that names it; the ticket's participants and the trusted domains join it.
+async fn a_stranger_quoting_a_ticket_number_opens_a_ticket_of_their_own(db: Db) {
+    let Some(db) = TestDb::new(db, "strangers").await else { return };
+    let app = spawn_with(db, |s| s.mail.trusted_domains = vec!["kanri.example.go.jp".into()]).await;
+    let live = from_sato(&app, "s1@example.go.jp", "アカウントがロックされました", "").await;
+    let from = |who: &str, id: &str, subject: &str, extra: &str| {
+        format!(
+            "From: {who}\r\nTo: helpdesk@example.jp\r\nSubject: {}\r\nMessage-ID: <{id}>\r\n{extra}\
+Content-Type: text/plain; charset=UTF-8\r\n\r\n至急ご確認ください。\r\n",
+            encoded_word(subject, "UTF-8")
+        )
+        .into_bytes()
+    };
+    let send = |envelope: &'static str, raw: Vec<u8>| {
+        let addr = app.mail;
+        async move { ticket_of(&send_mail(addr, envelope, "helpdesk@example.jp", &raw).await) }
+    };
+
+    let by_number = send(
+        "attacker@evil.example",
+        from("Attacker <attacker@evil.example>", "e1@evil.example", &format!("Re: 【受付番号 {live}】"), ""),
+    )
+    .await;
+    assert_ne!(by_number, live, "a stranger quoting the number does not join the ticket");
+    let t = ticket(&app, &by_number).await;
+    let mention = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "mentions_ticket").cloned();
+    assert_eq!(mention.expect("the new ticket names the one it mentioned")["detail"]["ticket"], live.as_str());
+
+    let by_reference = send(
+        "attacker@evil.example",
+        from(
+            "Attacker <attacker@evil.example>",
+            "e2@evil.example",
+            "Re: ロック",
+            "In-Reply-To: <s1@example.go.jp>\r\n",
+        ),
+    )
+    .await;
+    assert_ne!(by_reference, live, "nor does one quoting its Message-ID");
+    assert_eq!(ticket(&app, &live).await["contact_count"], 1, "the live ticket got nothing from the stranger");
+
+    let trusted = send(
+        "kanri@kanri.example.go.jp",
+        from("管理者 <kanri@kanri.example.go.jp>", "k1@kanri.example.go.jp", &format!("Re: 【受付番号 {live}】"), ""),
+    )
+    .await;
+    assert_eq!(trusted, live, "a trusted domain joins");
+    let participant = from_sato(&app, "s2@example.go.jp", &format!("Re: 【受付番号 {live}】"), "").await;
+    assert_eq!(participant, live, "the person who wrote joins");
     app.stop().await;
 }
 

@@ -56,6 +56,9 @@ pub struct NewContact {
     pub thread_refs: Vec<String>,
     /// A ticket number found in the subject: joined if it exists and is not closed.
     pub subject_ticket: Option<TicketNumber>,
+    /// The sender's domain is trusted to join any ticket it refers to (`[mail] trusted_domains`);
+    /// otherwise only a participant's mail joins (see [`crate::domain::thread`]).
+    pub thread_trusted: bool,
     /// A contact whose `source_ref` was seen before is not stored again (a repeated Message-ID).
     pub dedupe_source: bool,
     pub acknowledge: Option<AckRequest>,

@@ -3,6 +3,7 @@
 pub mod contact;
 pub mod phone;
 pub mod text;
+pub mod thread;
 pub mod ticket;
 pub mod time;
 

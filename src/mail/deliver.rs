@@ -43,6 +43,7 @@ pub struct MailIntake {
     /// Woken when an acknowledgement was queued.
     outbox: Arc<Notify>,
     ticket_in_subject: Regex,
+    trusted_domains: Vec<String>,
 }
 
 static ACK_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -66,6 +67,7 @@ impl MailIntake {
             ack_limit_per_hour: settings.mail.ack_limit_per_hour,
             outbox,
             ticket_in_subject: Regex::new(r"\b(\d{8}-\d{4,})\b").expect("valid pattern"),
+            trusted_domains: settings.mail.trusted_domains.clone(),
         })
     }
 
@@ -123,6 +125,8 @@ impl MailIntake {
         let mut thread_refs = mail.in_reply_to.clone();
         thread_refs.extend(mail.references.iter().cloned());
         let subject_ticket = self.ticket_in_subject.captures(&subject).and_then(|c| c[1].parse::<TicketNumber>().ok());
+        let thread_trusted =
+            email.as_deref().is_some_and(|e| crate::domain::thread::in_domains(e, &self.trusted_domains));
 
         let skip = if fax.is_some() {
             Some("fax gateway mail".to_owned())
@@ -196,6 +200,7 @@ impl MailIntake {
             actor: "mail".into(),
             thread_refs,
             subject_ticket,
+            thread_trusted,
             dedupe_source: true,
             ack_skip_reason: skip.filter(|_| acknowledge.is_none()),
             acknowledge,

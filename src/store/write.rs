@@ -4,6 +4,7 @@
 use super::read::summary;
 use super::search::{SUMMARY_COLUMNS, Value};
 use super::{Backend, Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, WriteOp, WriteOutcome};
+use crate::domain::thread::Standing;
 use crate::domain::time::{jst_day, now_millis};
 use crate::domain::{NewContact, Status, TicketNumber, phone, text};
 use serde_json::json;
@@ -125,6 +126,8 @@ impl Store {
             }
         }
 
+        // A ticket the contact refers to but may not join: named on the new ticket instead.
+        let mut mentioned: Option<TicketNumber> = None;
         let target = match &c.join {
             Some(number) => match self.find_ticket(conn, number).await? {
                 None => return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone()))),
@@ -134,7 +137,17 @@ impl Store {
                 Some((id, status)) => Some((id, number.clone(), status)),
             },
             // A reply to a closed ticket opens a new one.
-            None => self.find_thread(conn, c).await?.filter(|(_, _, status)| *status != Status::Closed),
+            None => match self.find_thread(conn, c).await?.filter(|(_, _, status)| *status != Status::Closed) {
+                Some((id, number, status)) => {
+                    if self.standing(conn, c, id).await?.may_join() {
+                        Some((id, number, status))
+                    } else {
+                        mentioned = Some(number);
+                        None
+                    }
+                }
+                None => None,
+            },
         };
         let (ticket_id, number, created) = match target {
             Some((id, number, status)) => {
@@ -175,6 +188,10 @@ impl Store {
                     pending.fts.push((id, text.clone()));
                 }
                 pending.history(id, now, &c.actor, "created", &json!({"channel": c.channel}));
+                if let Some(other) = &mentioned {
+                    let detail = json!({"ticket": other, "reason": "the sender takes no part in that ticket"});
+                    pending.history(id, now, &c.actor, "mentions_ticket", &detail);
+                }
                 (id, number, true)
             }
         };
@@ -311,6 +328,27 @@ impl Store {
             Some(number) => Ok(self.find_ticket(conn, number).await?.map(|(id, status)| (id, number.clone(), status))),
             None => Ok(None),
         }
+    }
+
+    /// How the contact's sender stands to a ticket it refers to: trusted by domain, a
+    /// participant (its address wrote to the ticket or was acknowledged or answered from it), or
+    /// a stranger.
+    async fn standing(&self, conn: &mut AnyConnection, c: &NewContact, ticket_id: i64) -> Result<Standing, StoreError> {
+        if c.thread_trusted {
+            return Ok(Standing::TrustedDomain);
+        }
+        let Some(key) = c.caller.email.as_deref().map(|e| e.trim().to_ascii_lowercase()) else {
+            return Ok(Standing::Stranger);
+        };
+        for sql in [
+            "SELECT 1 FROM contacts WHERE ticket_id = $1 AND email_key = $2 LIMIT 1",
+            "SELECT 1 FROM outbox WHERE ticket_id = $1 AND to_key = $2 LIMIT 1",
+        ] {
+            if sqlx::query(sql).bind(ticket_id).bind(&key).fetch_optional(&mut *conn).await?.is_some() {
+                return Ok(Standing::Participant);
+            }
+        }
+        Ok(Standing::Stranger)
     }
 
     /// Queues the acknowledgement, unless this address had `limit_per_hour` already.
