@@ -137,8 +137,8 @@ impl App {
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
 
         let sip_settings = &settings.sip;
-        let plans = dialplan::load_dir(sip_settings.dialplans.as_ref(), sip_settings.prompts.as_ref())?;
-        let prompts = Prompts::load(sip_settings.prompts.as_ref())?;
+        let plans = dialplan::load(&sip_settings.dialplans, &sip_settings.prompts)?;
+        let prompts = Prompts::load_configured(&sip_settings.prompts)?;
         let addr = sip_settings.listen;
         let bound = Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
         let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
@@ -317,8 +317,8 @@ async fn watch_dialplans(
             }
         }
         seen = stamp();
-        let plans = dialplan::load_dir(settings.dialplans.as_ref(), settings.prompts.as_ref());
-        let prompts = Prompts::load(settings.prompts.as_ref());
+        let plans = dialplan::load(&settings.dialplans, &settings.prompts);
+        let prompts = Prompts::load_configured(&settings.prompts);
         match (plans, prompts) {
             (Ok(plans), Ok(prompts)) => {
                 let _ = reload.send(Reload { plans, prompts }).await;

@@ -96,8 +96,11 @@ fn check(loaded: &Loaded) -> ExitCode {
         }
     }
     let sip = &loaded.settings.sip;
-    match madoguchi::ivr::dialplan::load_dir(sip.dialplans.as_ref(), sip.prompts.as_ref()) {
-        Ok(plans) => println!("ok: dialplans {} ({} lines)", sip.dialplans, plans.len()),
+    match madoguchi::ivr::dialplan::load(&sip.dialplans, &sip.prompts) {
+        Ok(plans) => {
+            let files: Vec<&str> = plans.iter().map(|p| p.file.as_str()).collect();
+            println!("ok: dialplans {} ({} lines)", files.join(", "), plans.len())
+        }
         Err(problems) => {
             eprintln!("{problems}");
             ok = false;

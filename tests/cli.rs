@@ -26,7 +26,21 @@ fn stderr(o: &Output) -> String {
 #[tokio::test]
 async fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut service = spawn_binary(dir.path(), &[]).await;
+    // An empty directory and the default settings: the built-in dialplan and announcements.
+    let defaults = [("MADOGUCHI_SIP_DIALPLANS", "dialplans"), ("MADOGUCHI_SIP_PROMPTS", "prompts")];
+    let checked = madoguchi(dir.path(), &["check"], &defaults);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("ok: dialplans (built-in) dialplans/helpdesk.toml"));
+    let mut service = spawn_binary(dir.path(), &defaults).await;
+    let options = "OPTIONS sip:0120@madoguchi SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli\r\n\
+From: <sip:t@test>;tag=1\r\nTo: <sip:0120@madoguchi>\r\nCall-ID: cli\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    let sip = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let options = options.replace("127.0.0.1:9", &sip.local_addr().unwrap().to_string());
+    sip.send_to(options.as_bytes(), service.sip).await.unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), sip.recv_from(&mut buf)).await.unwrap().unwrap();
+    assert!(buf[..n].starts_with(b"SIP/2.0 200"), "the telephone line answers");
     let health: serde_json::Value =
         reqwest::get(format!("{}/healthz", service.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health["store"], "sqlite");

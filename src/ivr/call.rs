@@ -44,6 +44,19 @@ impl Prompts {
         Ok(Prompts(map))
     }
 
+    /// `[sip] prompts` as configured: the directory, or the built-in set when the default
+    /// directory is not there (see [`super::builtin`]).
+    pub fn load_configured(prompts: &str) -> Result<Prompts, audio::AudioError> {
+        if super::builtin::serves(prompts, &crate::config::SipSettings::default().prompts) {
+            let mut map = HashMap::new();
+            for (name, bytes) in super::builtin::PROMPTS {
+                map.insert(name.to_owned(), Arc::new(audio::load_wav_bytes(name, bytes)?));
+            }
+            return Ok(Prompts(map));
+        }
+        Prompts::load(Path::new(prompts))
+    }
+
     pub fn get(&self, name: &str) -> Arc<Vec<i16>> {
         self.0.get(name).cloned().unwrap_or_default()
     }

@@ -4,6 +4,8 @@
 //! and menu in hours, the closed announcement and voicemail out of hours, and the operator
 //! groups calls are transferred to. Pure: the call task asks it what to do.
 
+use super::builtin;
+use crate::config::SipSettings;
 use crate::diagnostic::{Problem, Problems, TomlLines};
 use crate::domain::phone;
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
@@ -156,9 +158,50 @@ impl Dialplan {
     }
 }
 
-/// Reads every `*.toml` in `dir`, checking each against the prompts in `prompts_dir`; problems
-/// are reported as `file:line: what is wrong`, for all files at once.
-pub fn load_dir(dir: &Path, prompts_dir: &Path) -> Result<Vec<Dialplan>, Problems> {
+/// The announcements a dialplan may name, and where they are (for messages).
+pub struct PromptNames {
+    names: std::collections::HashSet<String>,
+    place: String,
+}
+
+impl PromptNames {
+    /// The `*.wav` files in `dir`.
+    pub fn in_dir(dir: &Path) -> PromptNames {
+        let names = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+                    .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        PromptNames { names, place: dir.display().to_string() }
+    }
+
+    /// `[sip] prompts` as configured: the directory, or the built-in set (see [`builtin`]).
+    pub fn configured(prompts: &str) -> PromptNames {
+        if builtin::serves(prompts, &SipSettings::default().prompts) {
+            let names = builtin::PROMPTS.iter().map(|(n, _)| (*n).to_owned()).collect();
+            return PromptNames { names, place: "the built-in announcements".into() };
+        }
+        PromptNames::in_dir(Path::new(prompts))
+    }
+}
+
+/// `[sip] dialplans` and `[sip] prompts` as configured: every `*.toml` in the directory, or the
+/// built-in dialplan when the default directory is not there (see [`builtin`]).
+pub fn load(dialplans: &str, prompts: &str) -> Result<Vec<Dialplan>, Problems> {
+    let names = PromptNames::configured(prompts);
+    if builtin::serves(dialplans, &SipSettings::default().dialplans) {
+        return Ok(vec![parse(builtin::DIALPLAN_FILE, builtin::DIALPLAN, &names)?]);
+    }
+    load_dir(Path::new(dialplans), &names)
+}
+
+/// Reads every `*.toml` in `dir`, checking each against the announcements in `prompts`;
+/// problems are reported as `file:line: what is wrong`, for all files at once.
+pub fn load_dir(dir: &Path, prompts: &PromptNames) -> Result<Vec<Dialplan>, Problems> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Problems(vec![Problem::new(dir.display().to_string(), None, format!("cannot read: {e}"))]))?;
     let mut files: Vec<_> = entries
@@ -171,7 +214,7 @@ pub fn load_dir(dir: &Path, prompts_dir: &Path) -> Result<Vec<Dialplan>, Problem
     for path in files {
         let name = path.display().to_string();
         match std::fs::read_to_string(&path) {
-            Ok(source) => match parse(&name, &source, prompts_dir) {
+            Ok(source) => match parse(&name, &source, prompts) {
                 Ok(plan) => plans.push(plan),
                 Err(p) => problems.extend(p.0),
             },
@@ -184,7 +227,7 @@ pub fn load_dir(dir: &Path, prompts_dir: &Path) -> Result<Vec<Dialplan>, Problem
     if problems.is_empty() { Ok(plans) } else { Err(Problems(problems)) }
 }
 
-pub fn parse(file: &str, source: &str, prompts_dir: &Path) -> Result<Dialplan, Problems> {
+pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan, Problems> {
     let raw: RawPlan = toml::from_str(source).map_err(|e| Problems(vec![Problem::from_toml(file, source, &e)]))?;
     let lines = TomlLines::scan(source);
     let mut problems = Vec::new();
@@ -243,7 +286,7 @@ pub fn parse(file: &str, source: &str, prompts_dir: &Path) -> Result<Dialplan, P
             problem("targets", name, format!("'{uri}' is not a sip:, sips: or tel: URI"));
         }
     }
-    let prompts = [
+    let named = [
         ("open", "welcome", &raw.open.welcome),
         ("open", "menu", &raw.open.menu),
         ("open", "invalid", &raw.open.invalid),
@@ -253,10 +296,9 @@ pub fn parse(file: &str, source: &str, prompts_dir: &Path) -> Result<Dialplan, P
         ("closed", "voicemail", &raw.closed.voicemail),
         ("closed", "goodbye", &raw.closed.goodbye),
     ];
-    for (table, key, name) in prompts {
-        let path = prompts_dir.join(format!("{name}.wav"));
-        if !path.exists() {
-            problem(table, key, format!("prompt '{name}' not found ({})", path.display()));
+    for (table, key, name) in named {
+        if !prompts.names.contains(name.as_str()) {
+            problem(table, key, format!("prompt '{name}' not found ({}/{name}.wav)", prompts.place));
         }
     }
     if !problems.is_empty() {
@@ -295,7 +337,7 @@ mod tests {
 
     fn shipped() -> Dialplan {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let plans = load_dir(&root.join("dialplans"), &root.join("prompts")).unwrap();
+        let plans = load_dir(&root.join("dialplans"), &PromptNames::in_dir(&root.join("prompts"))).unwrap();
         plans.into_iter().next().unwrap()
     }
 
@@ -328,7 +370,7 @@ mod tests {
             .replace("open = \"08:30\"", "open = \"8時半\"")
             .replace("\"2\" = \"tier2\"", "\"2\" = \"tier9\"")
             .replace("welcome = \"welcome\"", "welcome = \"welcom\"");
-        let err = parse("x.toml", &src, &root.join("prompts")).unwrap_err().to_string();
+        let err = parse("x.toml", &src, &PromptNames::in_dir(&root.join("prompts"))).unwrap_err().to_string();
         assert!(err.contains("is not a time like 08:30"), "{err}");
         assert!(err.contains("target 'tier9' is not in [targets]"), "{err}");
         assert!(err.contains("prompt 'welcom' not found"), "{err}");

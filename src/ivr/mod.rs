@@ -1,6 +1,7 @@
 //! The helpdesk line's logic: dialplans (pure), the line that turns the SIP endpoint's calls into
 //! tickets, and the call task that carries a dialplan out.
 
+pub mod builtin;
 pub mod call;
 pub mod dialplan;
 pub mod line;

@@ -14,7 +14,17 @@ pub enum AudioError {
 /// 8 kHz mono samples of a WAV file.
 pub fn load_wav(path: &Path) -> Result<Vec<i16>, AudioError> {
     let err = |message: String| AudioError::Wav { path: path.display().to_string(), message };
-    let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
+    decode(hound::WavReader::open(path).map_err(|e| err(e.to_string()))?, &path.display().to_string())
+}
+
+/// 8 kHz mono samples of a WAV held in memory (the built-in announcements); `name` for errors.
+pub fn load_wav_bytes(name: &str, bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
+    let err = |message: String| AudioError::Wav { path: name.to_owned(), message };
+    decode(hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| err(e.to_string()))?, name)
+}
+
+fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>, name: &str) -> Result<Vec<i16>, AudioError> {
+    let err = |message: String| AudioError::Wav { path: name.to_owned(), message };
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => {
