@@ -104,6 +104,12 @@ pub struct MailSettings {
     pub acknowledge: bool,
     /// Acknowledgements to one address in one hour at most.
     pub ack_limit_per_hour: u32,
+    /// Acknowledgements to all addresses together, in one minute and in one hour, at most.
+    pub ack_limit_global_per_minute: u32,
+    pub ack_limit_global_per_hour: u32,
+    /// Domains whose envelope senders are acknowledged even when `From:` names another domain.
+    /// Empty: the domains of `recipients`.
+    pub ack_domains: Vec<String>,
     /// Domains whose senders may join any ticket they refer to (by the number in the subject or
     /// by In-Reply-To/References). Empty: only the ticket's participants may.
     pub trusted_domains: Vec<String>,
@@ -264,6 +270,9 @@ impl Default for MailSettings {
             tls_key: String::new(),
             acknowledge: true,
             ack_limit_per_hour: 5,
+            ack_limit_global_per_minute: 30,
+            ack_limit_global_per_hour: 300,
+            ack_domains: Vec::new(),
             trusted_domains: Vec::new(),
         }
     }
@@ -519,10 +528,12 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             report("mail", "recipients", format!("'{r}' is not an address or @domain"));
         }
     }
-    for d in &s.mail.trusted_domains {
-        let domain = d.trim_start_matches('@');
-        if domain.is_empty() || domain.contains(['@', ' ']) || !domain.contains('.') {
-            report("mail", "trusted_domains", format!("'{d}' is not a domain (e.g. example.go.jp)"));
+    for (key, domains) in [("trusted_domains", &s.mail.trusted_domains), ("ack_domains", &s.mail.ack_domains)] {
+        for d in domains {
+            let domain = d.trim_start_matches('@');
+            if domain.is_empty() || domain.contains(['@', ' ']) || !domain.contains('.') {
+                report("mail", key, format!("'{d}' is not a domain (e.g. example.go.jp)"));
+            }
         }
     }
     if s.mail.tls_cert.is_empty() != s.mail.tls_key.is_empty() {

@@ -60,7 +60,9 @@ impl AckTemplate {
 
     pub fn render(&self, item: &OutboxItem) -> (String, String) {
         let fill = |s: &str| {
-            let subject = if item.subject.is_empty() { "(件名なし / no subject)" } else { &item.subject };
+            // Queued before links were removed from subjects, a row may still hold one.
+            let subject = crate::domain::ack::safe_subject(&item.subject);
+            let subject = if subject.is_empty() { "(件名なし / no subject)" } else { &subject };
             s.replace("{ticket}", item.ticket.as_str())
                 .replace("{subject}", subject)
                 .replace("{received_at}", &jst_rfc3339(item.created_at))

@@ -332,6 +332,76 @@ async fn loops_are_recorded_but_never_acknowledged_and_acks_are_rate_limited() {
     app.stop().await;
 }
 
+fn skip_reasons(t: &Value) -> Vec<String> {
+    t["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"] == "ack_skipped")
+        .map(|h| h["detail"]["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_go_to_the_envelope_sender_and_never_carry_a_link() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = listener.local_addr().unwrap().to_string();
+    let mut acks = sink(listener).await;
+    let app = app_with_relay(&relay, |s| s.mail.recipients = vec!["helpdesk@example.jp".into()]).await;
+
+    // A forged From: with someone else's envelope: nobody is mailed, and the history says why.
+    let forged = simple("spam1@example.go.jp", "当選のお知らせ", "");
+    let number = ticket_of(&send_mail(app.mail, "victim@elsewhere.example", "helpdesk@example.jp", &forged).await);
+    let t = ticket(&app, &number).await;
+    assert!(skip_reasons(&t).iter().any(|r| r.contains("envelope sender")), "{:?}", skip_reasons(&t));
+    assert!(!actions(&t).contains(&"ack_queued".to_owned()));
+
+    // A mailer's bounce address at the sender's own domain is answered, with no link repeated.
+    let subject = "VPN障害 http://spam.example/buy?id=1 ｗｗｗ．ｐｒｉｚｅ．ｅｘａｍｐｌｅ win@prize.example";
+    let linked = simple("q-link@example.go.jp", subject, "");
+    let number = ticket_of(&send_mail(app.mail, "bounce-77@mail.example.go.jp", "helpdesk@example.jp", &linked).await);
+    let ack = tokio::time::timeout(std::time::Duration::from_secs(20), acks.recv()).await.expect("an ack").unwrap();
+    assert!(ack.contains("To: bounce-77@mail.example.go.jp"), "{ack}");
+    assert!(ack.contains(&format!("X-Madoguchi-Ticket: {number}")), "the forged mail was not acknowledged: {ack}");
+    let decoded = madoguchi::mail::parse::parse(ack.as_bytes(), "helpdesk@x");
+    let text = format!("{:?} {}", decoded.subject, decoded.body);
+    assert!(text.contains("VPN障害"), "{text}");
+    for link in ["spam.example", "prize.example", "http", "ｐｒｉｚｅ", "@prize"] {
+        assert!(!text.contains(link), "{link} repeated: {text}");
+    }
+
+    // A colleague at the helpdesk's own domain (the default ack_domains) writing for someone else.
+    let staff = simple("q-staff@example.go.jp", "代理で問い合わせます", "");
+    let number = ticket_of(&send_mail(app.mail, "staff@example.jp", "helpdesk@example.jp", &staff).await);
+    let ack = tokio::time::timeout(std::time::Duration::from_secs(20), acks.recv()).await.expect("an ack").unwrap();
+    assert!(ack.contains("To: staff@example.jp") && ack.contains(&number.to_string()), "{ack}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_to_everyone_together_are_rate_limited() {
+    let app = app_with_relay("", |s| s.mail.ack_limit_global_per_minute = 3).await;
+    let mut queued = 0;
+    let mut withheld = Vec::new();
+    for i in 0..6 {
+        let raw = format!(
+            "From: user{i}@site{i}.example\r\nTo: helpdesk@example.jp\r\nSubject: q{i}\r\nMessage-ID: <g{i}@x>\r\n\r\nbody\r\n"
+        );
+        let number = ticket_of(
+            &send_mail(app.mail, &format!("user{i}@site{i}.example"), "helpdesk@example.jp", raw.as_bytes()).await,
+        );
+        let t = ticket(&app, &number).await;
+        if actions(&t).contains(&"ack_queued".to_owned()) {
+            queued += 1;
+        }
+        withheld.extend(skip_reasons(&t));
+    }
+    assert_eq!(queued, 3, "{withheld:?}");
+    assert_eq!(withheld.len(), 3, "{withheld:?}");
+    assert!(withheld.iter().all(|r| r.contains("all acknowledgements")), "{withheld:?}");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgements_are_retried_until_the_relay_answers() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

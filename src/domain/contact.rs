@@ -30,7 +30,16 @@ pub struct AckRequest {
     pub subject: String,
     /// Our Message-ID for the acknowledgement, so a reply to it threads onto the ticket.
     pub message_id: String,
-    pub limit_per_hour: u32,
+    pub limits: AckLimits,
+}
+
+/// How many acknowledgements may be queued: to one address per hour, to everyone per minute and
+/// per hour. Beyond them the acknowledgement is withheld and the history says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckLimits {
+    pub per_address_hour: u32,
+    pub global_minute: u32,
+    pub global_hour: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Pure helpdesk types: no I/O, no clocks, no database. Everything here is table-tested.
 
+pub mod ack;
 pub mod contact;
 pub mod phone;
 pub mod text;
@@ -7,5 +8,5 @@ pub mod thread;
 pub mod ticket;
 pub mod time;
 
-pub use contact::{AckRequest, AttachmentUpload, CallerInfo, NewContact};
+pub use contact::{AckLimits, AckRequest, AttachmentUpload, CallerInfo, NewContact};
 pub use ticket::{Channel, ParseEnumError, Priority, Status, TicketNumber, Tier, TransitionError};

@@ -4,8 +4,9 @@
 use super::fax::{self, FaxProfile, ProfileError};
 use super::parse::{self, ParsedMail};
 use crate::config::Settings;
+use crate::domain::ack;
 use crate::domain::time::now_millis;
-use crate::domain::{AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, TicketNumber};
+use crate::domain::{AckLimits, AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, TicketNumber};
 use crate::intake::{Intake, IntakeError};
 use crate::store::{Recorded, Store};
 use regex::Regex;
@@ -39,7 +40,8 @@ pub struct MailIntake {
     profiles: Arc<Vec<FaxProfile>>,
     hostname: String,
     acknowledge: bool,
-    ack_limit_per_hour: u32,
+    ack_limits: AckLimits,
+    ack_domains: Vec<String>,
     /// Woken when an acknowledgement was queued.
     outbox: Arc<Notify>,
     ticket_in_subject: Regex,
@@ -64,7 +66,16 @@ impl MailIntake {
             profiles: Arc::new(profiles),
             hostname: settings.mail.hostname.clone(),
             acknowledge: settings.mail.acknowledge,
-            ack_limit_per_hour: settings.mail.ack_limit_per_hour,
+            ack_limits: AckLimits {
+                per_address_hour: settings.mail.ack_limit_per_hour,
+                global_minute: settings.mail.ack_limit_global_per_minute,
+                global_hour: settings.mail.ack_limit_global_per_hour,
+            },
+            ack_domains: if settings.mail.ack_domains.is_empty() {
+                ack::domains_of(&settings.mail.recipients)
+            } else {
+                settings.mail.ack_domains.clone()
+            },
             outbox,
             ticket_in_subject: Regex::new(r"\b(\d{8}-\d{4,})\b").expect("valid pattern"),
             trusted_domains: settings.mail.trusted_domains.clone(),
@@ -128,29 +139,28 @@ impl MailIntake {
         let thread_trusted =
             email.as_deref().is_some_and(|e| crate::domain::thread::in_domains(e, &self.trusted_domains));
 
+        let to = ack::recipient(envelope_from, mail.from_addr.as_deref(), &self.ack_domains);
         let skip = if fax.is_some() {
             Some("fax gateway mail".to_owned())
         } else if let Some(why) = mail.automatic {
             Some(why.to_owned())
         } else if !self.acknowledge {
             Some("acknowledgements are turned off".to_owned())
-        } else if email.is_none() {
-            Some("no address to answer".to_owned())
         } else {
-            None
+            to.as_ref().err().map(|withheld| withheld.reason().to_owned())
         };
-        let acknowledge = match (&skip, &email) {
-            (None, Some(to)) => Some(AckRequest {
-                to: to.clone(),
+        let acknowledge = match (&skip, to) {
+            (None, Ok(to)) => Some(AckRequest {
+                to,
                 in_reply_to: mail.message_id.clone(),
-                subject: subject.clone(),
+                subject: ack::safe_subject(&subject),
                 message_id: format!(
                     "ack.{}.{}@{}",
                     now_millis(),
                     ACK_COUNTER.fetch_add(1, Ordering::Relaxed),
                     self.hostname
                 ),
-                limit_per_hour: self.ack_limit_per_hour,
+                limits: self.ack_limits,
             }),
             _ => None,
         };

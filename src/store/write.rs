@@ -351,7 +351,8 @@ impl Store {
         Ok(Standing::Stranger)
     }
 
-    /// Queues the acknowledgement, unless this address had `limit_per_hour` already.
+    /// Queues the acknowledgement, unless this address, or everyone together, had the limit's
+    /// worth already.
     async fn queue_ack(
         &self,
         conn: &mut AnyConnection,
@@ -367,15 +368,36 @@ impl Store {
             return Ok(());
         };
         let to_key = ack.to.trim().to_ascii_lowercase();
-        let recent: i64 =
+        let hour_ago = now - 3_600_000;
+        let to_address: i64 =
             sqlx::query("SELECT COUNT(*) FROM outbox WHERE to_key = $1 AND kind = 'ack' AND created_at > $2")
                 .bind(&to_key)
-                .bind(now - 3_600_000)
+                .bind(hour_ago)
                 .fetch_one(&mut *conn)
                 .await?
                 .try_get(0)?;
-        if recent >= i64::from(ack.limit_per_hour) {
-            pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": "rate limit for this sender"}));
+        // Only queued acknowledgements count, so these scans stay within the limits themselves.
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN created_at > $2 THEN 1 ELSE 0 END), 0) FROM outbox \
+             WHERE kind = 'ack' AND created_at > $1",
+        )
+        .bind(hour_ago)
+        .bind(now - 60_000)
+        .fetch_one(&mut *conn)
+        .await?;
+        let (in_hour, in_minute): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        let limits = ack.limits;
+        let withheld = if to_address >= i64::from(limits.per_address_hour) {
+            Some("rate limit for this sender")
+        } else if in_minute >= i64::from(limits.global_minute) {
+            Some("rate limit for all acknowledgements (per minute)")
+        } else if in_hour >= i64::from(limits.global_hour) {
+            Some("rate limit for all acknowledgements (per hour)")
+        } else {
+            None
+        };
+        if let Some(reason) = withheld {
+            pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": reason}));
             return Ok(());
         }
         let id: i64 = sqlx::query(
