@@ -63,10 +63,18 @@ impl Intake {
 
     /// Routes and records a contact: a new ticket, or the one it joins.
     pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
-        let decision = self.rules.route(&contact);
-        let files = self.store_files(std::mem::take(&mut contact.attachments)).await?;
         let channel = contact.channel;
-        let routed = RoutedContact { contact, decision: decision.clone(), files };
+        let (files, rules) = (self.files.clone(), self.rules.clone());
+        // Routing, hashing attachments and folding the text for search are done here, in
+        // parallel with other submitters, not by the single writer.
+        let routed = tokio::task::spawn_blocking(move || {
+            let decision = rules.route(&contact);
+            let stored = store_files(&files, std::mem::take(&mut contact.attachments))?;
+            Ok::<_, IntakeError>(RoutedContact::new(contact, decision, stored))
+        })
+        .await
+        .map_err(|e| IntakeError::Store(e.to_string()))??;
+        let decision = routed.decision.clone();
         match self.send(WriteOp::Record(Box::new(routed))).await? {
             WriteOutcome::Recorded(r) => {
                 tracing::info!(
@@ -123,30 +131,21 @@ impl Intake {
         })?;
         rx.await.map_err(|_| IntakeError::Stopped)?
     }
+}
 
-    async fn store_files(&self, uploads: Vec<AttachmentUpload>) -> Result<Vec<StoredFile>, IntakeError> {
-        if uploads.is_empty() {
-            return Ok(Vec::new());
-        }
-        let files = self.files.clone();
-        tokio::task::spawn_blocking(move || {
-            uploads
-                .into_iter()
-                .map(|a| {
-                    let size = a.bytes.len() as u64;
-                    let (sha256, inline) = if a.bytes.len() <= INLINE_MAX_BYTES {
-                        (sha256_hex(&a.bytes), Some(a.bytes))
-                    } else {
-                        (files.put(&a.bytes)?, None)
-                    };
-                    Ok(StoredFile { sha256, size, filename: a.filename, content_type: a.content_type, inline })
-                })
-                .collect::<Result<Vec<_>, FileError>>()
+fn store_files(files: &AttachmentFiles, uploads: Vec<AttachmentUpload>) -> Result<Vec<StoredFile>, FileError> {
+    uploads
+        .into_iter()
+        .map(|a| {
+            let size = a.bytes.len() as u64;
+            let (sha256, inline) = if a.bytes.len() <= INLINE_MAX_BYTES {
+                (sha256_hex(&a.bytes), Some(a.bytes))
+            } else {
+                (files.put(&a.bytes)?, None)
+            };
+            Ok(StoredFile { sha256, size, filename: a.filename, content_type: a.content_type, inline })
         })
-        .await
-        .map_err(|e| IntakeError::Store(e.to_string()))?
-        .map_err(IntakeError::from)
-    }
+        .collect()
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteOp, Reply)>, batch_max: usize) {

@@ -16,25 +16,29 @@ on_both_backends!(
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
-    WriteOp::Record(Box::new(RoutedContact {
-        contact: NewContact {
-            channel: Channel::Email,
-            join: join.cloned(),
-            subject: Some(subject.into()),
-            body: "本文".into(),
-            caller: CallerInfo { email: Some("staff@example.go.jp".into()), ..Default::default() },
-            dialed_number: None,
-            menu_choices: None,
-            received_at_ms: 1_700_000_000_000,
-            source_ref: Some(format!("<{subject}@example.go.jp>")),
-            raw: None,
-            attachments: vec![],
-            actor: "system".into(),
-            ..Default::default()
-        },
-        decision: Decision { category: "general".into(), priority: Priority::Normal, tier: Tier::HELPDESK, rule: None },
-        files: vec![],
-    }))
+    contact_with(subject, join, |_| {})
+}
+
+fn contact_with(subject: &str, join: Option<&TicketNumber>, adjust: impl FnOnce(&mut NewContact)) -> WriteOp {
+    let mut c = NewContact {
+        channel: Channel::Email,
+        join: join.cloned(),
+        subject: Some(subject.into()),
+        body: "本文".into(),
+        caller: CallerInfo { email: Some("staff@example.go.jp".into()), ..Default::default() },
+        dialed_number: None,
+        menu_choices: None,
+        received_at_ms: 1_700_000_000_000,
+        source_ref: Some(format!("<{subject}@example.go.jp>")),
+        raw: None,
+        attachments: vec![],
+        actor: "system".into(),
+        ..Default::default()
+    };
+    adjust(&mut c);
+    let decision =
+        Decision { category: "general".into(), priority: Priority::Normal, tier: Tier::HELPDESK, rule: None };
+    WriteOp::Record(Box::new(RoutedContact::new(c, decision, vec![])))
 }
 
 fn recorded(o: &WriteOutcome) -> TicketNumber {
@@ -145,13 +149,11 @@ async fn two_nodes_sharing_one_store_never_share_a_number(db: Db) {
 async fn a_ticket_opened_and_answered_in_one_batch_is_found_by_both(db: Db) {
     let Some(db) = TestDb::new(db, "a_ticket_opened_and_answered_in_one_batch").await else { return };
     let store = open(&db).await;
-    let mut first = contact("プリンタ故障", None);
-    let mut reply = contact("続報", None);
-    if let (WriteOp::Record(a), WriteOp::Record(b)) = (&mut first, &mut reply) {
-        a.contact.source_ref = Some("<p1@example.go.jp>".into());
-        b.contact.thread_refs = vec!["<p1@example.go.jp>".into()];
-        b.contact.body = "トナー交換済み".into();
-    }
+    let first = contact_with("プリンタ故障", None, |c| c.source_ref = Some("<p1@example.go.jp>".into()));
+    let reply = contact_with("続報", None, |c| {
+        c.thread_refs = vec!["<p1@example.go.jp>".into()];
+        c.body = "トナー交換済み".into();
+    });
     let out = store.write_batch(&[first, reply]).await.unwrap();
     let number = recorded(&out[0]);
     assert_eq!(recorded(&out[1]), number, "the reply threads onto the ticket opened earlier in the batch");

@@ -5,24 +5,65 @@
 use unicode_normalization::UnicodeNormalization;
 
 pub fn fold(s: &str) -> String {
-    s.nfkc().flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(s.len());
+    // Most Japanese text needs no normalising (kanji, kana, the usual punctuation): it is only
+    // lower-cased, and the first character that might change sends the whole text through NFKC.
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if is_kana_or_kanji(c) || matches!(c, '\u{3001}' | '\u{3002}' | '\u{300C}'..='\u{300F}') {
+            out.push(c);
+        } else {
+            out.clear();
+            for c in s.nfkc() {
+                push_lowercase(&mut out, c);
+            }
+            return out;
+        }
+    }
+    out
+}
+
+fn push_lowercase(out: &mut String, c: char) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+    } else if is_kana_or_kanji(c) {
+        out.push(c);
+    } else {
+        out.extend(c.to_lowercase());
+    }
+}
+
+/// Hiragana, katakana and the CJK ideographs: letters with no case, every one of them
+/// alphanumeric and unchanged by NFKC unless a combining sound mark follows (which is not in
+/// these ranges, so it takes `fold` to the full path). Checked first because the general
+/// Unicode tables are slow for them.
+fn is_kana_or_kanji(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309E}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}'..='\u{30FE}'
+        | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// The distinct two-character pairs of Japanese (non-ASCII) text, space-separated, for the
 /// bigram index that answers two-character searches (障害, 静脈, 印刷), which a trigram
-/// index cannot.
+/// index cannot. In the order they first appear.
 pub fn bigrams(folded: &str) -> String {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = String::new();
     let chars: Vec<char> = folded.chars().collect();
-    for pair in chars.windows(2) {
-        if is_bigram_pair(pair[0], pair[1]) && seen.insert((pair[0], pair[1])) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push(pair[0]);
-            out.push(pair[1]);
+    let mut pairs: Vec<(u64, usize)> = chars
+        .windows(2)
+        .enumerate()
+        .filter(|(_, p)| is_bigram_pair(p[0], p[1]))
+        .map(|(i, p)| ((u64::from(p[0]) << 32) | u64::from(p[1]), i))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup_by_key(|(pair, _)| *pair);
+    pairs.sort_unstable_by_key(|(_, at)| *at);
+    let mut out = String::with_capacity(pairs.len() * 7);
+    for (_, at) in pairs {
+        if !out.is_empty() {
+            out.push(' ');
         }
+        out.push(chars[at]);
+        out.push(chars[at + 1]);
     }
     out
 }
@@ -34,7 +75,8 @@ pub fn is_bigram_word(word: &str) -> bool {
 }
 
 fn is_bigram_pair(a: char, b: char) -> bool {
-    a.is_alphanumeric() && b.is_alphanumeric() && !(a.is_ascii() && b.is_ascii())
+    let letter = |c: char| is_kana_or_kanji(c) || c.is_alphanumeric();
+    letter(a) && letter(b) && !(a.is_ascii() && b.is_ascii())
 }
 
 /// A one-line subject from free text: the first non-empty line, at most `max` characters.
@@ -53,6 +95,18 @@ mod tests {
         assert_eq!(fold("ＶＰＮ接続"), "vpn接続");
         assert_eq!(fold("Account LOCK"), "account lock");
         assert!(fold("アカウントがロックされました").contains(&fold("ロック")));
+    }
+
+    #[test]
+    fn the_kana_and_kanji_shortcut_agrees_with_unicode() {
+        for c in ('\u{3000}'..='\u{9FFF}').filter(|&c| is_kana_or_kanji(c)) {
+            assert!(c.is_alphanumeric(), "{c:?}");
+            assert_eq!(c.to_string().nfkc().collect::<String>(), c.to_string(), "{c:?}");
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string(), "{c:?}");
+        }
+        assert_eq!(fold("ＶＰＮ障害ｶﾅ Ⅳ ÄB"), "vpn障害カナ iv äb");
+        assert_eq!(fold("日本語のテキスト、「ABC」。"), "日本語のテキスト、「abc」。");
+        assert_eq!(fold("か\u{3099}ゟ"), "がより", "a combining mark and a compatibility kana are normalised");
     }
 
     #[test]

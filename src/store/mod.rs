@@ -90,7 +90,8 @@ impl Store {
                         // synchronous=FULL: a commit is on disk before we answer, even on power loss.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                             PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
                         )
                         .await?;
                     }

@@ -1,6 +1,6 @@
 //! What the store reads and writes.
 
-use crate::domain::{Channel, NewContact, Priority, Status, TicketNumber, Tier};
+use crate::domain::{Channel, NewContact, Priority, Status, TicketNumber, Tier, phone, text};
 use crate::routing::Decision;
 use serde::Serialize;
 
@@ -11,6 +11,46 @@ pub struct RoutedContact {
     pub contact: NewContact,
     pub decision: Decision,
     pub files: Vec<StoredFile>,
+    pub search: SearchText,
+}
+
+impl RoutedContact {
+    /// Folds the contact's text for the search indexes here, in the submitter's task, so that
+    /// the single writer spends its time only on writing.
+    pub fn new(contact: NewContact, decision: Decision, files: Vec<StoredFile>) -> RoutedContact {
+        let search = SearchText::of(&contact);
+        RoutedContact { contact, decision, files, search }
+    }
+}
+
+/// Body characters a contact adds to its ticket's search text.
+const BODY_INDEXED_CHARS: usize = 4000;
+
+/// A contact's text as the search indexes hold it: folded (NFKC, lower case), and its Japanese
+/// character pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    pub text: String,
+    pub grams: String,
+}
+
+impl SearchText {
+    pub fn of(c: &NewContact) -> SearchText {
+        let body_end = c.body.char_indices().nth(BODY_INDEXED_CHARS).map_or(c.body.len(), |(at, _)| at);
+        let keys = [
+            c.caller.email.as_deref().map(|e| e.trim().to_ascii_lowercase()),
+            c.caller.number.as_deref().and_then(phone::normalize),
+            c.caller.fax.as_deref().and_then(phone::normalize),
+        ];
+        let parts = [c.subject.as_deref(), c.caller.name.as_deref(), c.caller.organisation.as_deref()]
+            .into_iter()
+            .chain(keys.iter().map(Option::as_deref))
+            .chain([Some(&c.body[..body_end])]);
+        let joined: Vec<&str> = parts.flatten().filter(|s| !s.is_empty()).collect();
+        let text = text::fold(&joined.join(" "));
+        let grams = text::bigrams(&text);
+        SearchText { text, grams }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

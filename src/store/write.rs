@@ -12,7 +12,6 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
 
 /// Search text kept per ticket; later contacts beyond this are still stored, just not indexed.
 const SEARCH_TEXT_MAX: usize = 64 * 1024;
-const BODY_INDEXED_CHARS: usize = 4000;
 /// References looked at when threading a reply (the newest ones).
 const MAX_THREAD_REFS: usize = 20;
 
@@ -94,15 +93,7 @@ impl Store {
         let caller_key = c.caller.number.as_deref().and_then(phone::normalize);
         let fax_key = c.caller.fax.as_deref().and_then(phone::normalize);
         let email_key = c.caller.email.as_deref().map(|e| e.trim().to_ascii_lowercase());
-        let indexed = search_text(&[
-            c.subject.as_deref(),
-            c.caller.name.as_deref(),
-            c.caller.organisation.as_deref(),
-            email_key.as_deref(),
-            caller_key.as_deref(),
-            fax_key.as_deref(),
-            Some(&c.body.chars().take(BODY_INDEXED_CHARS).collect::<String>()),
-        ]);
+        let indexed = &r.search.text;
 
         if c.dedupe_source
             && let Some(source) = &c.source_ref
@@ -180,12 +171,12 @@ impl Store {
                     .bind(Status::New.as_str())
                     .bind(now)
                     .bind(&text)
-                    .bind(text::bigrams(&text))
+                    .bind(&r.search.grams)
                     .fetch_one(&mut *conn)
                     .await?
                     .try_get(0)?;
                 if self.backend == Backend::Sqlite {
-                    pending.fts.push((id, text.clone()));
+                    pending.fts.push((id, text, r.search.grams.clone()));
                 }
                 pending.history(id, now, &c.actor, "created", &json!({"channel": c.channel}));
                 if let Some(other) = &mentioned {
@@ -225,7 +216,7 @@ impl Store {
         .try_get(0)?;
 
         if !created {
-            self.append_search_text(conn, pending, ticket_id, &indexed).await?;
+            self.append_search_text(conn, pending, ticket_id, indexed).await?;
             sqlx::query("UPDATE tickets SET contact_count = contact_count + 1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(ticket_id)
@@ -376,7 +367,7 @@ impl Store {
                 .fetch_one(&mut *conn)
                 .await?
                 .try_get(0)?;
-        // Only queued acknowledgements count, so these scans stay within the limits themselves.
+        // Only queued acknowledgements count, so this scan stays within the hourly limit.
         let row = sqlx::query(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN created_at > $2 THEN 1 ELSE 0 END), 0) FROM outbox \
              WHERE kind = 'ack' AND created_at > $1",
@@ -524,9 +515,10 @@ impl Store {
     ) -> Result<(), StoreError> {
         match self.backend {
             // A ticket created in this batch is not indexed yet: its pending row is updated.
-            Backend::Sqlite => match pending.fts.iter_mut().find(|(fts_id, _)| *fts_id == id) {
+            Backend::Sqlite => match pending.fts.iter_mut().find(|(fts_id, _, _)| *fts_id == id) {
                 Some(row) => {
                     row.1 = text.to_owned();
+                    row.2 = text::bigrams(text);
                     Ok(())
                 }
                 None => self.index_sqlite(conn, id, text).await,
@@ -575,7 +567,8 @@ const VALUES_PER_INSERT: usize = 1000;
 struct Pending {
     numbers: std::vec::IntoIter<TicketNumber>,
     history: Vec<(i64, i64, String, &'static str, String)>,
-    fts: Vec<(i64, String)>,
+    /// Rows of the two SQLite indexes: ticket, text, Japanese pairs.
+    fts: Vec<(i64, String, String)>,
     /// Small attachments' content by sha256, each once.
     blobs: Vec<(String, Vec<u8>)>,
     attachments: Vec<Vec<Value>>,
@@ -605,8 +598,13 @@ impl Pending {
             })
             .collect();
         insert_rows(conn, "INSERT INTO history (ticket_id, at, actor, action, detail) VALUES", history).await?;
-        let grams = self.fts.iter().map(|(id, text)| vec![Value::Int(*id), Value::Text(text::bigrams(text))]).collect();
-        let fts = self.fts.into_iter().map(|(id, text)| vec![Value::Int(id), Value::Text(text)]).collect();
+        let (fts, grams) = self
+            .fts
+            .into_iter()
+            .map(|(id, text, grams)| {
+                (vec![Value::Int(id), Value::Text(text)], vec![Value::Int(id), Value::Text(grams)])
+            })
+            .unzip();
         insert_rows(conn, "INSERT INTO ticket_fts (rowid, search_text) VALUES", fts).await?;
         insert_rows(conn, "INSERT INTO ticket_grams (rowid, grams) VALUES", grams).await?;
         let blobs = self.blobs.into_iter().map(|(sha, data)| vec![Value::Text(sha), Value::Bytes(data)]).collect();
@@ -649,9 +647,4 @@ async fn insert_rows_then(
         query.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-fn search_text(parts: &[Option<&str>]) -> String {
-    let joined: Vec<&str> = parts.iter().flatten().copied().filter(|s| !s.is_empty()).collect();
-    text::fold(&joined.join(" "))
 }
