@@ -59,7 +59,7 @@
 //! read: a Japanese number of 10 digits (11 for 020/050/060/070/080/090/0800) or `+` and 8–15
 //! digits; dates, times, postal codes, page counts, message numbers and long IDs are not.
 //! Pages are the count written in the text, else counted in the PDFs and TIFFs, else 1 for a
-//! single image.
+//! single image. Only the body's first 32 KiB are read; a body longer than that scores as long.
 
 use crate::config::FaxProfileSettings;
 use crate::domain::AttachmentUpload;

@@ -15,6 +15,11 @@ use unicode_normalization::UnicodeNormalization;
 /// The score a mail needs to be taken as a fax (see the module documentation of `fax`).
 pub const THRESHOLD: i32 = 5;
 
+/// The body is read this far (bytes): a gateway's notice is short, and a long mail is not read
+/// through on the intake's thread.
+const BODY_READ: usize = 32 * 1024;
+/// The most space-separated runs of digits one number is read from.
+const MAX_RUNS: usize = 6;
 /// Text of the cleaned body longer than this (non-blank characters) is not a short template.
 const SHORT_BODY: usize = 600;
 /// Text of the cleaned body longer than this is a letter, not a gateway notice.
@@ -222,38 +227,24 @@ pub fn phone_numbers(line: &str) -> Vec<Found> {
     }
     let mut found = Vec::new();
     for g in &groups {
-        longest_first(
-            g,
-            &mut |s, e| {
-                let (sb, eb) = (byte(s), byte(e));
-                let number = bounded(s, e).then(|| as_phone(&line[sb..eb])).flatten()?;
-                Some(Found { start: sb, end: eb, number })
-            },
-            &mut found,
-        );
-    }
-    found.sort_by_key(|f| f.start);
-    found
-}
-
-/// The longest (then leftmost) run of consecutive chunks that `accept` takes, then the same
-/// on each side of it.
-fn longest_first(
-    chunks: &[(usize, usize)],
-    accept: &mut impl FnMut(usize, usize) -> Option<Found>,
-    out: &mut Vec<Found>,
-) {
-    for len in (1..=chunks.len()).rev() {
-        for a in 0..=chunks.len() - len {
-            let b = a + len - 1;
-            if let Some(f) = accept(chunks[a].0, chunks[b].1) {
-                out.push(f);
-                longest_first(&chunks[..a], accept, out);
-                longest_first(&chunks[b + 1..], accept, out);
-                return;
+        // Leftmost, then longest: a number is at most a few runs (`+81 (0)3 1234 5678`).
+        let mut a = 0;
+        while a < g.len() {
+            let longest = (1..=MAX_RUNS.min(g.len() - a)).rev().find_map(|len| {
+                let (s, e) = (g[a].0, g[a + len - 1].1);
+                let number = bounded(s, e).then(|| as_phone(&line[byte(s)..byte(e)])).flatten()?;
+                Some((len, Found { start: byte(s), end: byte(e), number }))
+            });
+            match longest {
+                Some((len, f)) => {
+                    found.push(f);
+                    a += len;
+                }
+                None => a += 1,
             }
         }
     }
+    found
 }
 
 /// A sender's number found, and how sure it is.
@@ -309,6 +300,7 @@ fn candidates(lines: &[&str]) -> Vec<Candidate> {
     let mut previous: Option<&str> = None;
     for line in lines {
         let mut window_start = 0;
+        let fax_line = FAX_WORD.is_match(line);
         for f in phone_numbers(line) {
             let window = &line[window_start..f.start];
             let mut label = label_before(window);
@@ -318,7 +310,6 @@ fn candidates(lines: &[&str]) -> Vec<Candidate> {
                 label = previous.and_then(label_line);
             }
             window_start = f.end;
-            let fax_line = FAX_WORD.is_match(line);
             let phrase = fax_line && (DIRECTION.is_match(window) || FROM_SUFFIX.is_match(&line[f.end..]));
             let label = match label {
                 Some(Label::Other) => continue,
@@ -462,7 +453,9 @@ pub fn detect(mail: &FaxMail<'_>) -> Option<FaxInfo> {
     }
     let name = fold(mail.from_name);
     let local = mail.from.rsplit_once('@').map_or(mail.from, |(l, _)| l).replace(['.', '_', '+'], " ");
-    let body = Body::clean(mail.body);
+    let read = &mail.body[..mail.body.floor_char_boundary(BODY_READ)];
+    let truncated = read.len() < mail.body.len();
+    let body = Body::clean(read);
     let text = body.text();
     // Gate 3: fax words somewhere.
     let sender_fax = FAX_WORD.is_match(&name) || FAX_WORD.is_match(&local);
@@ -492,8 +485,8 @@ pub fn detect(mail: &FaxMail<'_>) -> Option<FaxInfo> {
     e.add("body", i32::from(body_fax));
     e.add("tiff", i32::from(kinds.contains(&DocKind::Tiff)));
     let length = text.chars().filter(|c| !c.is_whitespace()).count();
-    e.add("short", i32::from(length <= SHORT_BODY));
-    e.add("long", if length > LONG_BODY { -2 } else { 0 });
+    e.add("short", i32::from(length <= SHORT_BODY && !truncated));
+    e.add("long", if length > LONG_BODY || truncated { -2 } else { 0 });
     e.add("greeting", if GREETING.is_match(&text) { -3 } else { 0 });
     e.add("closing", if CLOSING.is_match(&text) { -3 } else { 0 });
     e.add("request", if REQUEST.is_match(&text) { -3 } else { 0 });
@@ -513,6 +506,7 @@ pub fn detect(mail: &FaxMail<'_>) -> Option<FaxInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AttachmentUpload;
 
     #[test]
     fn numbers_written_every_way_are_read_and_other_digits_are_not() {
@@ -552,6 +546,25 @@ mod tests {
             let got: Vec<String> = phone_numbers(&folded).into_iter().map(|f| f.number).collect();
             assert_eq!(&got, want, "{line}");
         }
+    }
+
+    #[test]
+    fn a_hostile_body_is_read_in_one_pass() {
+        // Digit runs one space apart and numbers by the thousand on one line: linear, no recursion.
+        let digits = "1 ".repeat(20_000);
+        assert!(phone_numbers(&digits).is_empty());
+        let numbers = "発信元 0312345678 ".repeat(5_000);
+        assert_eq!(phone_numbers(&numbers).len(), 5_000);
+        // Only the first BODY_READ bytes are read, and a body that long is not a template.
+        let tiff = [AttachmentUpload { filename: "f.tif".into(), content_type: "image/tiff".into(), bytes: vec![] }];
+        let body = format!("発信元 0312345678\n{digits}\n{numbers}\n");
+        let mail =
+            FaxMail {
+                from: "fax@x", from_name: "", subject: "FAX受信", body: &body, headers: "", attachments: &tiff
+            };
+        let info = detect(&mail).unwrap();
+        assert_eq!(info.number.as_deref(), Some("0312345678"));
+        assert!(info.evidence.as_deref().unwrap().contains("long-2"), "{:?}", info.evidence);
     }
 
     #[test]
