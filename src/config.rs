@@ -135,11 +135,20 @@ pub struct NotifySettings {
     pub max_attempts: u32,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaxSettings {
     /// Extra fax gateway profiles, tried before the built-in ones (hylafax, freepbx, mfp-forward).
     pub profiles: Vec<FaxProfileSettings>,
+    /// When no profile matches, recognise other gateways' mail by its shape (a TIFF or PDF,
+    /// fax words, the sender's number); see `mail::fax`.
+    pub generic: bool,
+}
+
+impl Default for FaxSettings {
+    fn default() -> Self {
+        FaxSettings { profiles: Vec::new(), generic: true }
+    }
 }
 
 /// A fax gateway's mail, recognised by regular expressions (all set ones must match).

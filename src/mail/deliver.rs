@@ -38,6 +38,8 @@ pub struct MailIntake {
     intake: Intake,
     store: Store,
     profiles: Arc<Vec<FaxProfile>>,
+    /// The generic fax detector runs when no profile matches.
+    generic_fax: bool,
     hostname: String,
     acknowledge: bool,
     ack_limits: AckLimits,
@@ -64,6 +66,7 @@ impl MailIntake {
             intake,
             store,
             profiles: Arc::new(profiles),
+            generic_fax: settings.fax.generic,
             hostname: settings.mail.hostname.clone(),
             acknowledge: settings.mail.acknowledge,
             ack_limits: AckLimits {
@@ -109,16 +112,19 @@ impl MailIntake {
     async fn contact(&self, envelope_from: &str, mail: ParsedMail, raw: Vec<u8>) -> NewContact {
         let from = mail.from_addr.clone().unwrap_or_else(|| envelope_from.to_owned());
         let subject = mail.subject.clone().unwrap_or_default();
-        let fax = fax::detect(
-            &self.profiles,
-            &fax::FaxMail {
-                from: &from,
-                subject: &subject,
-                body: &mail.body,
-                headers: &mail.headers,
-                attachments: &mail.attachments,
-            },
-        );
+        let fax_mail = fax::FaxMail {
+            from: &from,
+            from_name: mail.from_name.as_deref().unwrap_or_default(),
+            subject: &subject,
+            body: &mail.body,
+            headers: &mail.headers,
+            attachments: &mail.attachments,
+        };
+        let fax = if self.generic_fax {
+            fax::detect(&self.profiles, &fax_mail)
+        } else {
+            fax::detect_by_profile(&self.profiles, &fax_mail)
+        };
         let channel = if fax.is_some() { Channel::Fax } else { Channel::Email };
         let fax_number = fax.as_ref().and_then(|f| f.number.clone());
         let email = (!from.is_empty()).then(|| from.clone());
