@@ -1,7 +1,7 @@
 //! A received message → a contact → the intake: sender, fax details, threading, the original
 //! message kept as `message.eml`, and the acknowledgement requested when a person wrote.
 
-use super::fax::{self, FaxProfile, ProfileError};
+use super::fax::{self, FaxInfo, FaxProfile, ProfileError};
 use super::parse::{self, ParsedMail};
 use crate::config::Settings;
 use crate::domain::ack;
@@ -31,6 +31,19 @@ pub fn sender_from_headers(raw: &[u8]) -> String {
         .and_then(|a| a.address())
         .map(str::to_owned)
         .unwrap_or_else(|| "unknown@invalid".into())
+}
+
+/// The fax gateway a parsed mail came from, if any (the profiles, then the generic detector).
+fn recognise_fax(profiles: &[FaxProfile], generic: bool, envelope_from: &str, mail: &ParsedMail) -> Option<FaxInfo> {
+    let fax_mail = fax::FaxMail {
+        from: mail.from_addr.as_deref().unwrap_or(envelope_from),
+        from_name: mail.from_name.as_deref().unwrap_or_default(),
+        subject: mail.subject.as_deref().unwrap_or_default(),
+        body: &mail.body,
+        headers: &mail.headers,
+        attachments: &mail.attachments,
+    };
+    if generic { fax::detect(profiles, &fax_mail) } else { fax::detect_by_profile(profiles, &fax_mail) }
 }
 
 #[derive(Clone)]
@@ -90,10 +103,15 @@ impl MailIntake {
     pub async fn deliver(&self, envelope_from: &str, raw: Vec<u8>) -> Result<Recorded, IntakeError> {
         let size = raw.len();
         let envelope = envelope_from.to_owned();
-        let (mail, raw) = tokio::task::spawn_blocking(move || (parse::parse(&raw, &envelope), raw))
-            .await
-            .map_err(|e| IntakeError::Store(format!("parser stopped: {e}")))?;
-        let contact = self.contact(envelope_from, mail, raw).await;
+        let (profiles, generic) = (self.profiles.clone(), self.generic_fax);
+        let (mail, fax, raw) = tokio::task::spawn_blocking(move || {
+            let mail = parse::parse(&raw, &envelope);
+            let fax = recognise_fax(&profiles, generic, &envelope, &mail);
+            (mail, fax, raw)
+        })
+        .await
+        .map_err(|e| IntakeError::Store(format!("parser stopped: {e}")))?;
+        let contact = self.contact(envelope_from, mail, fax, raw).await;
         let channel = contact.channel;
         let automatic = contact.ack_skip_reason.clone();
         let ack = contact.acknowledge.is_some();
@@ -109,22 +127,9 @@ impl MailIntake {
         Ok(recorded)
     }
 
-    async fn contact(&self, envelope_from: &str, mail: ParsedMail, raw: Vec<u8>) -> NewContact {
+    async fn contact(&self, envelope_from: &str, mail: ParsedMail, fax: Option<FaxInfo>, raw: Vec<u8>) -> NewContact {
         let from = mail.from_addr.clone().unwrap_or_else(|| envelope_from.to_owned());
         let subject = mail.subject.clone().unwrap_or_default();
-        let fax_mail = fax::FaxMail {
-            from: &from,
-            from_name: mail.from_name.as_deref().unwrap_or_default(),
-            subject: &subject,
-            body: &mail.body,
-            headers: &mail.headers,
-            attachments: &mail.attachments,
-        };
-        let fax = if self.generic_fax {
-            fax::detect(&self.profiles, &fax_mail)
-        } else {
-            fax::detect_by_profile(&self.profiles, &fax_mail)
-        };
         let channel = if fax.is_some() { Channel::Fax } else { Channel::Email };
         let fax_number = fax.as_ref().and_then(|f| f.number.clone());
         let email = (!from.is_empty()).then(|| from.clone());
