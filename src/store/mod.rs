@@ -91,7 +91,7 @@ impl Store {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
+                             PRAGMA cache_size = -32768;",
                         )
                         .await?;
                     }
