@@ -144,10 +144,13 @@ fn contents(
                 .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).trim().to_owned())
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| format!("attachment-{}{}", i + 1, extension(&content_type)));
-            let bytes = if part.is_encoding_problem {
-                charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding()).into_owned()
-            } else {
-                part.contents().to_vec()
+            // A file keeps its own bytes: mail-parser has turned text parts into UTF-8 (lossily
+            // for charsets it does not know) and left broken base64 undecoded.
+            let bytes = match part.body {
+                PartType::Text(_) | PartType::Html(_) => {
+                    charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding()).into_owned()
+                }
+                _ => part.contents().to_vec(),
             };
             AttachmentUpload { filename, content_type, bytes }
         })
