@@ -147,22 +147,57 @@ fn charset(label: &str) -> Option<Charset> {
     }
 }
 
+/// What a label tells about the bytes under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declared {
+    /// No label, an ASCII one (whose 8-bit bytes are undeclared text) or an unknown one.
+    Nothing,
+    /// One of the charsets undeclared text is guessed as, by its name here.
+    Guessable(&'static str),
+    Other,
+}
+
+pub fn declared(label: Option<&str>) -> Declared {
+    match label.and_then(charset) {
+        None => Declared::Nothing,
+        Some(Charset::Iso2022Jp) => Declared::Guessable(ISO_2022_JP_NAME),
+        Some(Charset::Encoding(e)) if e == SHIFT_JIS => Declared::Guessable(SHIFT_JIS_NAME),
+        Some(Charset::Encoding(e)) if e == EUC_JP => Declared::Guessable(EUC_JP_NAME),
+        Some(Charset::Encoding(e)) if e == UTF_8 => Declared::Guessable(UTF_8_NAME),
+        Some(_) => Declared::Other,
+    }
+}
+
+/// The charset of a message's undeclared 8-bit texts read together: a short header alone is often
+/// clean in both Shift_JIS and EUC-JP, all of a message's texts together rarely.
+pub fn joint_guess(samples: &[&[u8]]) -> Option<&'static str> {
+    let joined = samples.join(&b'\n');
+    if joined.is_ascii() {
+        return None;
+    }
+    match guess(&joined, None) {
+        (decoded, true) => decoded.guess,
+        _ => None,
+    }
+}
+
 /// Decodes text labelled `label` (or nothing). 7-bit text with JIS escapes is ISO-2022-JP
 /// whatever the label says; a label that does not fit the bytes gives way to a guess that does.
-pub fn decode(bytes: &[u8], label: Option<&str>) -> Decoded {
-    let declared = label.and_then(charset);
-    if !matches!(declared, Some(Charset::Iso2022Jp)) && bytes.is_ascii() && has_jis_escape(bytes) {
+/// `hint`: what the rest of the message is written in, preferred by a guess when it fits.
+pub fn decode(bytes: &[u8], label: Option<&str>, hint: Option<&'static str>) -> Decoded {
+    let labelled = label.and_then(charset);
+    if !matches!(labelled, Some(Charset::Iso2022Jp)) && bytes.is_ascii() && has_jis_escape(bytes) {
         let (text, _) = iso_2022_jp(bytes);
         return Decoded { text, guess: Some(ISO_2022_JP_NAME) };
     }
-    match declared.map(|charset| charset.decode(bytes)) {
+    match labelled.map(|charset| charset.decode(bytes)) {
         Some((text, true)) => Decoded { text, guess: None },
-        Some((text, false)) => match guess(bytes) {
+        Some((text, false)) => match guess(bytes, hint) {
             (guessed, true) => guessed,
             _ => Decoded { text, guess: None },
         },
         None if bytes.is_ascii() => Decoded { text: String::from_utf8_lossy(bytes).into_owned(), guess: None },
-        None => guess(bytes).0,
+        None => guess(bytes, hint).0,
     }
 }
 
@@ -171,12 +206,13 @@ pub fn has_jis_escape(bytes: &[u8]) -> bool {
     bytes.windows(3).any(|w| w[0] == ESC && matches!(&w[1..], b"$B" | b"$@" | b"(B" | b"(J" | b"(I" | b"$("))
 }
 
-/// 8-bit text without a label: UTF-8 if it is valid UTF-8; else Shift_JIS (CP932), then EUC-JP,
-/// the first that decodes cleanly. Most EUC-JP text is also valid Shift_JIS (every kana becomes two
-/// half-width katakana), so when both are clean the one with fewer characters no one writes in a
-/// mail (half-width katakana, private use, control characters) wins, Shift_JIS on a tie. With
-/// nothing clean, the reading with the fewest replacement characters. The flag: decoded cleanly.
-fn guess(bytes: &[u8]) -> (Decoded, bool) {
+/// 8-bit text without a label: UTF-8 if it is valid UTF-8; else the hint if it decodes cleanly;
+/// else Shift_JIS (CP932), then EUC-JP, the first that decodes cleanly. Much EUC-JP text is also
+/// valid Shift_JIS (a kanji's two bytes become two half-width katakana, and the other way round),
+/// so when both readings are clean the one with fewer characters rare in mail (half-width
+/// katakana, private use, control characters) wins, Shift_JIS on a tie. With nothing clean, the
+/// reading with the fewest replacement characters. The flag: decoded cleanly.
+fn guess(bytes: &[u8], hint: Option<&'static str>) -> (Decoded, bool) {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return (Decoded { text: text.to_owned(), guess: Some(UTF_8_NAME) }, true);
     }
@@ -184,6 +220,14 @@ fn guess(bytes: &[u8]) -> (Decoded, bool) {
         let (text, errors) = encoding.decode_without_bom_handling(bytes);
         (Decoded { text: text.into_owned(), guess: Some(name) }, !errors)
     };
+    let hinted = match hint {
+        Some(SHIFT_JIS_NAME) => Some(read(SHIFT_JIS_NAME, SHIFT_JIS)),
+        Some(EUC_JP_NAME) => Some(read(EUC_JP_NAME, EUC_JP)),
+        _ => None,
+    };
+    if let Some(reading @ (_, true)) = hinted {
+        return reading;
+    }
     let sjis = read(SHIFT_JIS_NAME, SHIFT_JIS);
     let euc = read(EUC_JP_NAME, EUC_JP);
     match (sjis.1, euc.1) {
@@ -309,9 +353,9 @@ fn designation(rest: &[u8]) -> Option<(usize, Option<JisSet>)> {
 }
 
 /// A header value (unfolded) with RFC 2047 encoded words and raw text, which may be undeclared
-/// ISO-2022-JP or 8-bit. Adjacent encoded words in one charset are joined before decoding, so a
+/// ISO-2022-JP or 8-bit (`hint` as for [`decode`]). Adjacent encoded words in one charset are joined before decoding, so a
 /// character split between two words survives; the space between encoded words is dropped.
-pub fn decode_words(value: &[u8]) -> Decoded {
+pub fn decode_words(value: &[u8], hint: Option<&'static str>) -> Decoded {
     enum Piece<'a> {
         Raw(&'a [u8]),
         Word { label: &'a str, bytes: Vec<u8> },
@@ -346,8 +390,8 @@ pub fn decode_words(value: &[u8]) -> Decoded {
     let mut out = Decoded { text: String::new(), guess: None };
     for piece in pieces {
         let decoded = match piece {
-            Piece::Raw(bytes) => decode(bytes, None),
-            Piece::Word { label, bytes } => decode(&bytes, Some(label)),
+            Piece::Raw(bytes) => decode(bytes, None, hint),
+            Piece::Word { label, bytes } => decode(&bytes, Some(label), hint),
         };
         out.text.push_str(&decoded.text);
         out.guess = out.guess.or(decoded.guess);
@@ -498,11 +542,11 @@ mod tests {
         let text = "①㈱髙～ﾃｽﾄ";
         let sjis = sjis(text);
         for label in ["Shift_JIS", "SJIS", "x-sjis", "Windows-31J", "CP932", "MS932", "shift-jis", "\"cp932\""] {
-            assert_eq!(decode(&sjis, Some(label)), Decoded { text: text.into(), guess: None }, "{label}");
+            assert_eq!(decode(&sjis, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
         let euc = euc(text);
         for label in ["EUC-JP", "eucJP-ms", "CP51932", "x-euc-jp", "eucjp"] {
-            assert_eq!(decode(&euc, Some(label)), Decoded { text: text.into(), guess: None }, "{label}");
+            assert_eq!(decode(&euc, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
         // ① 0x2D21, ㈱ 0x2D6A, 髙 0x7C62 (NEC-selected IBM row 92), ～ 0x2141, ﾃｽﾄ by ESC ( I.
         let jis = b"\x1b$B-!-j|b!A\x1b(IC=D\x1b(B";
@@ -517,10 +561,10 @@ mod tests {
             "ISO-2022-JP-3",
             "csISO2022JP",
         ] {
-            assert_eq!(decode(jis, Some(label)), Decoded { text: text.into(), guess: None }, "{label}");
+            assert_eq!(decode(jis, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
-        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1")).text, "café");
-        assert_eq!(decode(b"+ZYeB9FH6ckh5Pg-", Some("UTF-7")).text, "文致出版社");
+        assert_eq!(decode(b"caf\xe9", Some("ISO-8859-1"), None).text, "café");
+        assert_eq!(decode(b"+ZYeB9FH6ckh5Pg-", Some("UTF-7"), None).text, "文致出版社");
     }
 
     #[test]
@@ -567,6 +611,10 @@ mod tests {
             (euc("印刷不具合"), None, "印刷不具合", Some(EUC_JP_NAME)),
             (sjis("件名"), None, "件名", Some(SHIFT_JIS_NAME)),
             (sjis("ﾃｽﾄ"), None, "ﾃｽﾄ", Some(SHIFT_JIS_NAME)),
+            // Kanji in EUC-JP that is also clean Shift_JIS (as half-width katakana).
+            (euc("山田"), None, "山田", Some(EUC_JP_NAME)),
+            (euc("テスト"), None, "テスト", Some(EUC_JP_NAME)),
+            (euc("ネットワーク障害のお知らせ"), None, "ネットワーク障害のお知らせ", Some(EUC_JP_NAME)),
             // A label that does not fit gives way to a reading that decodes cleanly.
             (sjis(long), Some("UTF-8"), long, Some(SHIFT_JIS_NAME)),
             (sjis(long), Some("ISO-2022-JP"), long, Some(SHIFT_JIS_NAME)),
@@ -575,8 +623,27 @@ mod tests {
             (b"\xff\xfeok".to_vec(), None, "\u{FFFD}\u{FFFD}ok", Some(UTF_8_NAME)),
         ];
         for (bytes, label, text, guess) in table {
-            assert_eq!(decode(&bytes, label), Decoded { text: text.into(), guess }, "{label:?} {bytes:x?}");
+            assert_eq!(decode(&bytes, label, None), Decoded { text: text.into(), guess }, "{label:?} {bytes:x?}");
         }
+    }
+
+    #[test]
+    fn the_rest_of_the_message_settles_what_one_short_text_cannot() {
+        // Half-width katakana in Shift_JIS, byte for byte two EUC-JP kanji: alone, the rarer
+        // half-width reading loses; the message's other text decides.
+        let kana = sjis("ｶﾀｶﾅ");
+        assert_eq!(decode(&kana, None, None), Decoded { text: "鏡凝".into(), guess: Some(EUC_JP_NAME) });
+        let with = |hint| decode(&kana, None, Some(hint));
+        assert_eq!(with(SHIFT_JIS_NAME), Decoded { text: "ｶﾀｶﾅ".into(), guess: Some(SHIFT_JIS_NAME) });
+        // A hint that does not fit is passed over.
+        assert_eq!(decode(&sjis("髙橋"), None, Some(EUC_JP_NAME)).text, "髙橋");
+        let body = sjis("お世話になっております。");
+        assert_eq!(joint_guess(&[&kana, &body]), Some(SHIFT_JIS_NAME));
+        assert_eq!(joint_guess(&[&kana, b"ascii"]), Some(EUC_JP_NAME));
+        assert_eq!(joint_guess(&[b"ascii"]), None);
+        assert_eq!(declared(Some("CP932")), Declared::Guessable(SHIFT_JIS_NAME));
+        assert_eq!(declared(Some("us-ascii")), Declared::Nothing);
+        assert_eq!(declared(Some("iso-8859-1")), Declared::Other);
     }
 
     #[test]
@@ -606,7 +673,7 @@ mod tests {
         ];
         for (value, text, guess) in table {
             assert_eq!(
-                decode_words(&value),
+                decode_words(&value, None),
                 Decoded { text: text.into(), guess },
                 "{}",
                 String::from_utf8_lossy(&value)

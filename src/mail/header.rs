@@ -1,6 +1,7 @@
 //! Header values read from their raw bytes, where mail-parser has already lost raw 8-bit text and
 //! charsets it does not know: the sender's display name and an attachment's file name (RFC 2231
-//! parameters and their continuations). The text itself is [`charset`]'s work.
+//! parameters and their continuations). The text itself is [`charset`]'s work; `hint` is what
+//! the rest of the message is written in, as [`charset::decode`] takes it.
 
 use super::charset::{self, Decoded};
 
@@ -14,15 +15,15 @@ pub fn unfold(raw: &[u8]) -> Vec<u8> {
 }
 
 /// An unstructured header value (Subject) as text.
-pub fn text(raw: &[u8]) -> Decoded {
-    let mut decoded = charset::decode_words(&unfold(raw));
+pub fn text(raw: &[u8], hint: Option<&'static str>) -> Decoded {
+    let mut decoded = charset::decode_words(&unfold(raw), hint);
     decoded.text = decoded.text.trim().to_owned();
     decoded
 }
 
 /// The first mailbox of an address header: its display name (when there is one) and its
 /// address (inside `<>`). A mailbox without angle brackets is left to mail-parser.
-pub fn mailbox(raw: &[u8]) -> (Option<Decoded>, Option<String>) {
+pub fn mailbox(raw: &[u8], hint: Option<&'static str>) -> (Option<Decoded>, Option<String>) {
     let value = unfold(raw);
     let mut phrase = Vec::new();
     let mut quoted = false;
@@ -39,7 +40,7 @@ pub fn mailbox(raw: &[u8]) -> (Option<Decoded>, Option<String>) {
                 let address = rest.iter().position(|&b| b == b'>').map(|end| &rest[..end]);
                 let address = address.and_then(|a| std::str::from_utf8(a).ok()).map(str::trim);
                 let address = address.filter(|a| a.contains('@')).map(str::to_owned);
-                let mut name = charset::decode_words(phrase.trim_ascii());
+                let mut name = charset::decode_words(phrase.trim_ascii(), hint);
                 name.text = name.text.trim().to_owned();
                 return ((!name.text.is_empty()).then_some(name), address);
             }
@@ -104,11 +105,11 @@ fn parameters(value: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// The parameter `name` of a raw Content-Disposition or Content-Type value, as text: RFC 2231
 /// (`name*=charset''%XX`, and `name*0*=`, `name*1=` … continuations), else the plain value,
 /// which may hold encoded words, ISO-2022-JP or raw 8-bit text.
-pub fn parameter(raw: &[u8], name: &str) -> Option<Decoded> {
+pub fn parameter(raw: &[u8], name: &str, hint: Option<&'static str>) -> Option<Decoded> {
     let params = parameters(&unfold(raw));
     let extended = format!("{name}*");
     if let Some((_, value)) = params.iter().find(|(n, _)| *n == extended) {
-        return Some(rfc2231(&[(true, value)]));
+        return Some(rfc2231(&[(true, value)], hint));
     }
     let mut sections: Vec<(u32, bool, &Vec<u8>)> = params
         .iter()
@@ -124,15 +125,15 @@ pub fn parameter(raw: &[u8], name: &str) -> Option<Decoded> {
     if !sections.is_empty() {
         sections.sort_by_key(|(number, _, _)| *number);
         let pieces: Vec<(bool, &Vec<u8>)> = sections.iter().map(|(_, encoded, value)| (*encoded, *value)).collect();
-        return Some(rfc2231(&pieces));
+        return Some(rfc2231(&pieces, hint));
     }
     let (_, value) = params.iter().find(|(n, _)| n == name)?;
-    Some(charset::decode_words(value))
+    Some(charset::decode_words(value, hint))
 }
 
 /// RFC 2231 sections in order, each percent-encoded or not; the first encoded one names the
 /// charset (`charset'language'text`).
-fn rfc2231(sections: &[(bool, &Vec<u8>)]) -> Decoded {
+fn rfc2231(sections: &[(bool, &Vec<u8>)], hint: Option<&'static str>) -> Decoded {
     let mut label = None;
     let mut bytes = Vec::new();
     for (n, (encoded, value)) in sections.iter().enumerate() {
@@ -150,7 +151,7 @@ fn rfc2231(sections: &[(bool, &Vec<u8>)]) -> Decoded {
             bytes.extend_from_slice(value);
         }
     }
-    charset::decode(&bytes, label)
+    charset::decode(&bytes, label, hint)
 }
 
 fn percent_decode(value: &[u8]) -> Vec<u8> {
@@ -216,7 +217,7 @@ mod tests {
             (b" bare@x.jp (Bare)".to_vec(), None, None, None),
         ];
         for (raw, name, address, guess) in table {
-            let (got_name, got_address) = mailbox(&raw);
+            let (got_name, got_address) = mailbox(&raw, None);
             assert_eq!(got_name.as_ref().map(|n| n.text.as_str()), name, "{}", String::from_utf8_lossy(&raw));
             assert_eq!(got_name.and_then(|n| n.guess), guess, "{}", String::from_utf8_lossy(&raw));
             assert_eq!(got_address.as_deref(), address, "{}", String::from_utf8_lossy(&raw));
@@ -242,19 +243,22 @@ mod tests {
         ];
         for (raw, want, guess) in table {
             assert_eq!(
-                parameter(&raw, "filename"),
+                parameter(&raw, "filename", None),
                 Some(Decoded { text: want.into(), guess }),
                 "{}",
                 String::from_utf8_lossy(&raw)
             );
         }
-        assert_eq!(parameter(b" application/pdf; name=\"x.pdf\"", "name").map(|d| d.text).as_deref(), Some("x.pdf"));
-        assert_eq!(parameter(b" attachment", "filename"), None);
+        assert_eq!(
+            parameter(b" application/pdf; name=\"x.pdf\"", "name", None).map(|d| d.text).as_deref(),
+            Some("x.pdf")
+        );
+        assert_eq!(parameter(b" attachment", "filename", None), None);
     }
 
     #[test]
     fn subjects() {
-        assert_eq!(text(b" =?UTF-8?B?5Y2w5Yi3?=\r\n =?UTF-8?B?44Gn44GN44Gq44GE?=\r\n").text, "印刷できない");
-        assert_eq!(text(b" Re: hello\r\n  world\r\n").text, "Re: hello  world");
+        assert_eq!(text(b" =?UTF-8?B?5Y2w5Yi3?=\r\n =?UTF-8?B?44Gn44GN44Gq44GE?=\r\n", None).text, "印刷できない");
+        assert_eq!(text(b" Re: hello\r\n  world\r\n", None).text, "Re: hello  world");
     }
 }

@@ -5,9 +5,11 @@
 //! quoted-printable. HTML-only mail is turned into text. A message mail-parser cannot read at all
 //! still yields what can be read: its bytes as text.
 
-use super::{charset, header};
+use super::charset::{self, Declared};
+use super::header;
 use crate::domain::AttachmentUpload;
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Text kept from a message that could not be parsed at all.
@@ -39,7 +41,7 @@ pub struct ParsedMail {
 pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
     let headers = header_block(raw);
     let Some(message) = MessageParser::default().parse(raw) else {
-        let decoded = charset::decode(raw, None);
+        let decoded = charset::decode(raw, None, None);
         return ParsedMail {
             body: decoded.text.chars().take(UNPARSED_BODY_MAX).collect(),
             automatic: automatic_by_envelope(envelope_from, None),
@@ -49,6 +51,23 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
             ..Default::default()
         };
     };
+    let root = message.root_part();
+    let subject_raw = raw_header(raw, root, "Subject");
+    let from_raw = raw_header(raw, root, "From");
+    let lost: Vec<u32> =
+        message.attachments.iter().copied().filter(|&id| message.part(id).is_some_and(is_lost_body)).collect();
+    let mut body_ids: Vec<u32> = message.text_body.iter().chain(&lost).copied().collect();
+    body_ids.sort_unstable();
+    body_ids.dedup();
+    let bodies: Vec<(&MessagePart<'_>, Cow<'_, [u8]>)> = body_ids
+        .iter()
+        .filter_map(|&id| message.part(id))
+        .map(|part| (part, charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding())))
+        .collect();
+    let files: Vec<&MessagePart<'_>> =
+        message.attachments.iter().filter(|id| !lost.contains(id)).filter_map(|&id| message.part(id)).collect();
+    let hint = hint(raw, &bodies, [subject_raw, from_raw], &files);
+
     let mut guesses = BTreeMap::new();
     let mut record = |what: &str, decoded: charset::Decoded| {
         if let Some(guess) = decoded.guess {
@@ -56,15 +75,21 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
         }
         Some(decoded.text).filter(|t| !t.is_empty())
     };
-    let root = message.root_part();
-    let subject = raw_header(raw, root, "Subject").map(header::text).and_then(|s| record("subject", s));
-    let (name, address) = raw_header(raw, root, "From").map(header::mailbox).unwrap_or_default();
+    let subject = subject_raw.map(|v| header::text(v, hint)).and_then(|s| record("subject", s));
+    let (name, address) = from_raw.map(|v| header::mailbox(v, hint)).unwrap_or_default();
     let from = message.from().and_then(|a| a.first());
     let from_name = name.and_then(|n| record("from", n)).or_else(|| {
         from.and_then(|a| a.name()).map(|n| n.trim().trim_matches('"').to_owned()).filter(|n| !n.is_empty())
     });
     let from_addr = from.and_then(|a| a.address()).map(str::to_owned).or(address);
-    let (body, attachments) = contents(&message, raw, &mut record);
+    let mut texts: Vec<String> = Vec::new();
+    for (part, bytes) in &bodies {
+        let decoded = part_text(part, bytes, hint);
+        let what = if texts.is_empty() { "body".to_owned() } else { format!("body {}", texts.len() + 1) };
+        texts.extend(record(&what, decoded));
+    }
+    let attachments =
+        files.iter().enumerate().map(|(i, part)| attachment(raw, part, i + 1, hint, &mut record)).collect();
     ParsedMail {
         message_id: message.message_id().map(bare_id),
         in_reply_to: id_list(message.in_reply_to()),
@@ -72,7 +97,7 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
         subject,
         from_name,
         date_ms: message.date().map(|d| d.to_timestamp() * 1000),
-        body,
+        body: texts.join("\n\n"),
         attachments,
         automatic: automatic(&message, envelope_from, from_addr.as_deref()),
         from_addr,
@@ -100,62 +125,27 @@ fn id_list(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// The body text and the attachments. `record` notes a charset guess under a name and returns
-/// the text if it is not empty.
-fn contents(
-    message: &Message<'_>,
+/// What the message's undeclared 8-bit text is written in, for the texts too short to tell: the
+/// Shift_JIS or EUC-JP its text body declares, else what all its undeclared texts (bodies without
+/// a usable charset, raw headers, raw file names) read as together.
+fn hint(
     raw: &[u8],
-    record: &mut impl FnMut(&str, charset::Decoded) -> Option<String>,
-) -> (String, Vec<AttachmentUpload>) {
-    let lost: Vec<u32> =
-        message.attachments.iter().copied().filter(|&id| message.part(id).is_some_and(is_lost_body)).collect();
-    let mut body_parts: Vec<u32> = message.text_body.iter().chain(&lost).copied().collect();
-    body_parts.sort_unstable();
-    body_parts.dedup();
-    let mut texts: Vec<String> = Vec::new();
-    for part in body_parts.iter().filter_map(|&id| message.part(id)) {
-        let mut decoded = part_text(raw, part);
-        decoded.text.truncate(decoded.text.trim_end().len());
-        let what = if texts.is_empty() { "body".to_owned() } else { format!("body {}", texts.len() + 1) };
-        texts.extend(record(&what, decoded));
+    bodies: &[(&MessagePart<'_>, Cow<'_, [u8]>)],
+    headers: [Option<&[u8]>; 2],
+    files: &[&MessagePart<'_>],
+) -> Option<&'static str> {
+    let mut samples: Vec<&[u8]> = headers.into_iter().flatten().collect();
+    for (part, bytes) in bodies {
+        match charset::declared(part.content_type().and_then(|ct| ct.attribute("charset"))) {
+            Declared::Guessable(name @ (charset::SHIFT_JIS_NAME | charset::EUC_JP_NAME)) => return Some(name),
+            Declared::Nothing => samples.push(bytes),
+            _ => {}
+        }
     }
-    let attachments = message
-        .attachments
-        .iter()
-        .filter(|id| !lost.contains(id))
-        .filter_map(|&id| message.part(id))
-        .enumerate()
-        .map(|(i, part)| {
-            let content_type = part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_owned(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into())
-                .to_ascii_lowercase();
-            let name = raw_header(raw, part, "Content-Disposition")
-                .and_then(|v| header::parameter(v, "filename"))
-                .or_else(|| raw_header(raw, part, "Content-Type").and_then(|v| header::parameter(v, "name")))
-                .and_then(|n| record(&format!("attachment {} filename", i + 1), n))
-                .or_else(|| part.attachment_name().map(str::to_owned));
-            let filename = name
-                .as_deref()
-                .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).trim().to_owned())
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| format!("attachment-{}{}", i + 1, extension(&content_type)));
-            // A file keeps its own bytes: mail-parser has turned text parts into UTF-8 (lossily
-            // for charsets it does not know) and left broken base64 undecoded.
-            let bytes = match part.body {
-                PartType::Text(_) | PartType::Html(_) => {
-                    charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding()).into_owned()
-                }
-                _ => part.contents().to_vec(),
-            };
-            AttachmentUpload { filename, content_type, bytes }
-        })
-        .collect();
-    (texts.join("\n\n"), attachments)
+    for part in files {
+        samples.extend(["Content-Disposition", "Content-Type"].iter().filter_map(|h| raw_header(raw, part, h)));
+    }
+    charset::joint_guess(&samples).filter(|&g| g != charset::UTF_8_NAME)
 }
 
 /// A text part mail-parser filed as an attachment only because its transfer encoding was broken
@@ -174,17 +164,54 @@ fn raw_body<'a>(raw: &'a [u8], part: &MessagePart<'_>) -> &'a [u8] {
     raw.get(part.offset_body as usize..part.offset_end as usize).unwrap_or_default()
 }
 
-/// A text part decoded from its raw bytes: transfer encoding, then charset; HTML becomes text.
-fn part_text(raw: &[u8], part: &MessagePart<'_>) -> charset::Decoded {
-    let bytes = charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding());
+/// A text part's transfer-decoded bytes in its charset; HTML becomes text, lines end in `\n`.
+fn part_text(part: &MessagePart<'_>, bytes: &[u8], hint: Option<&'static str>) -> charset::Decoded {
     let content_type = part.content_type();
-    let mut decoded = charset::decode(&bytes, content_type.and_then(|ct| ct.attribute("charset")));
+    let mut decoded = charset::decode(bytes, content_type.and_then(|ct| ct.attribute("charset")), hint);
     let html = content_type.is_some_and(|ct| ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("html")));
     if html || matches!(part.body, PartType::Html(_)) {
         decoded.text = mail_parser::decoders::html::html_to_text(&decoded.text);
     }
     decoded.text = decoded.text.replace("\r\n", "\n");
+    decoded.text.truncate(decoded.text.trim_end().len());
     decoded
+}
+
+/// Attachment `n` (from 1): its file name decoded from the raw headers, its own bytes.
+fn attachment(
+    raw: &[u8],
+    part: &MessagePart<'_>,
+    n: usize,
+    hint: Option<&'static str>,
+    record: &mut impl FnMut(&str, charset::Decoded) -> Option<String>,
+) -> AttachmentUpload {
+    let content_type = part
+        .content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub),
+            None => ct.ctype().to_owned(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase();
+    let name = raw_header(raw, part, "Content-Disposition")
+        .and_then(|v| header::parameter(v, "filename", hint))
+        .or_else(|| raw_header(raw, part, "Content-Type").and_then(|v| header::parameter(v, "name", hint)))
+        .and_then(|name| record(&format!("attachment {n} filename"), name))
+        .or_else(|| part.attachment_name().map(str::to_owned));
+    let filename = name
+        .as_deref()
+        .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("attachment-{n}{}", extension(&content_type)));
+    // A file keeps its own bytes: mail-parser has turned text parts into UTF-8 (lossily for
+    // charsets it does not know) and left broken base64 undecoded.
+    let bytes = match part.body {
+        PartType::Text(_) | PartType::Html(_) => {
+            charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding()).into_owned()
+        }
+        _ => part.contents().to_vec(),
+    };
+    AttachmentUpload { filename, content_type, bytes }
 }
 
 fn extension(content_type: &str) -> &'static str {
@@ -286,6 +313,30 @@ Content-Type: text/plain; charset=ISO-2022-JP\r\n\
         assert_eq!(m.body, "パスワード");
         let guesses: Vec<(&str, &str)> = m.charset_guess.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         assert_eq!(guesses, [("body", "ISO-2022-JP"), ("from", "ISO-2022-JP"), ("subject", "Shift_JIS")]);
+    }
+
+    #[test]
+    fn short_undeclared_headers_read_like_the_rest_of_the_message() {
+        let (sjis, euc) = (encoding_rs::SHIFT_JIS, encoding_rs::EUC_JP);
+        let mail = |encoding: &'static encoding_rs::Encoding, from: &str, subject: &str, body: &str| {
+            let e = |s: &str| encoding.encode(s).0.into_owned();
+            [&b"From: "[..], &e(from), b" <a@x.jp>\r\nSubject: ", &e(subject), b"\r\n\r\n", &e(body)].concat()
+        };
+        // Alone, 「ｶﾀｶﾅ」 in Shift_JIS reads as two EUC-JP kanji, and 「山田」 in EUC-JP as Shift_JIS
+        // half-width katakana would without the tie-break; the body settles both.
+        let m = parse(&mail(sjis, "ﾔﾏﾀﾞ", "ｶﾀｶﾅ", "お世話になっております。"), "a@x.jp");
+        assert_eq!((m.from_name.as_deref(), m.subject.as_deref()), (Some("ﾔﾏﾀﾞ"), Some("ｶﾀｶﾅ")));
+        assert_eq!(m.charset_guess.values().collect::<Vec<_>>(), [&"Shift_JIS"; 3]);
+        let m = parse(&mail(euc, "山田", "障害", "ネットワーク障害です。"), "a@x.jp");
+        assert_eq!((m.from_name.as_deref(), m.subject.as_deref()), (Some("山田"), Some("障害")));
+        assert_eq!(m.body, "ネットワーク障害です。");
+        assert_eq!(m.charset_guess.values().collect::<Vec<_>>(), [&"EUC-JP"; 3]);
+        // A body that declares Shift_JIS speaks for the raw header too.
+        let mut raw = mail(sjis, "ﾔﾏﾀﾞ", "ｶﾀｶﾅ", "");
+        raw.splice(raw.len() - 2..raw.len() - 2, b"Content-Type: text/plain; charset=Shift_JIS\r\n".iter().copied());
+        raw.extend(b"ok");
+        let m = parse(&raw, "a@x.jp");
+        assert_eq!((m.from_name.as_deref(), m.subject.as_deref(), m.body.as_str()), (Some("ﾔﾏﾀﾞ"), Some("ｶﾀｶﾅ"), "ok"));
     }
 
     #[test]
