@@ -81,7 +81,7 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
     let from_name = name.and_then(|n| record("from", n)).or_else(|| {
         from.and_then(|a| a.name()).map(|n| n.trim().trim_matches('"').to_owned()).filter(|n| !n.is_empty())
     });
-    let from_addr = from.and_then(|a| a.address()).map(str::to_owned).or(address);
+    let from_addr = from.and_then(|a| a.address()).filter(|a| a.contains('@')).map(str::to_owned).or(address);
     let mut texts: Vec<String> = Vec::new();
     for (part, bytes) in &bodies {
         let decoded = part_text(part, bytes, hint);
@@ -354,6 +354,47 @@ Content-Type: text/plain; charset=ISO-2022-JP\r\n\
             ("a.pdf", &b"%PDF-1.4"[..])
         );
         assert!(m.charset_guess.is_empty(), "{:?}", m.charset_guess);
+    }
+
+    #[test]
+    fn arbitrary_mixtures_of_mail_fragments_never_panic() {
+        let fragments: [&[u8]; 24] = [
+            b"From: ",
+            b"Subject: ",
+            b"\r\n",
+            b"\n",
+            b" ",
+            b"\"",
+            b"\\",
+            b"<a@x.jp>",
+            b"=?",
+            b"?=",
+            b"?B?",
+            b"?Q?",
+            b"=?CP932?B?h0A",
+            b"\x1b$B",
+            b"\x1b(B",
+            b"\x1b$(D",
+            b"\x1b(I",
+            b"\x0e",
+            b"\x87\x40\x5c",
+            b"\xa4\xa2\x8e",
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n",
+            b"Content-Transfer-Encoding: base64\r\n",
+            b"Content-Disposition: attachment; filename*0*=cp932''%87; filename*1=\"\x81",
+            b"=\r\n=4",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state >> 32
+        };
+        for _ in 0..3000 {
+            let raw: Vec<u8> = (0..next() % 60).flat_map(|_| fragments[(next() % 24) as usize]).copied().collect();
+            let _ = parse(&raw, "a@x.jp");
+        }
     }
 
     #[test]
