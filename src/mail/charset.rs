@@ -67,8 +67,13 @@ const ISO_2022_JP_LABELS: &[&str] = &[
     "windows-50220",
     "windows-50221",
     "windows-50222",
+    "x-windows-50220",
+    "x-windows-50221",
+    "x-windows-iso2022jp",
+    "cp50220raw",
     "jis",
     "jis7",
+    "jis-ms",
 ];
 
 const SHIFT_JIS_LABELS: &[&str] = &[
@@ -87,10 +92,12 @@ const SHIFT_JIS_LABELS: &[&str] = &[
     "windows-932",
     "ibm-943",
     "ibm943",
+    "x-ibm943",
     "sjis-win",
     "sjis-open",
     "shift-jis-2004",
     "shift-jisx0213",
+    "x-sjis-0213",
 ];
 
 const EUC_JP_LABELS: &[&str] = &[
@@ -104,6 +111,8 @@ const EUC_JP_LABELS: &[&str] = &[
     "eucjpms",
     "eucjp-win",
     "eucjp-open",
+    "x-eucjp-open",
+    "x-euc-jp-linux",
     "cp51932",
     "windows-51932",
     "euc-jis-2004",
@@ -541,11 +550,13 @@ mod tests {
         // ① NEC row 13, ㈱ NEC row 13, 髙 IBM extension, ～ 0x8160, half-width katakana.
         let text = "①㈱髙～ﾃｽﾄ";
         let sjis = sjis(text);
-        for label in ["Shift_JIS", "SJIS", "x-sjis", "Windows-31J", "CP932", "MS932", "shift-jis", "\"cp932\""] {
+        for label in
+            ["Shift_JIS", "SJIS", "x-sjis", "Windows-31J", "CP932", "MS932", "shift-jis", "\"cp932\"", "SJIS-win"]
+        {
             assert_eq!(decode(&sjis, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
         let euc = euc(text);
-        for label in ["EUC-JP", "eucJP-ms", "CP51932", "x-euc-jp", "eucjp"] {
+        for label in ["EUC-JP", "eucJP-ms", "CP51932", "x-euc-jp", "eucjp", "eucJP-win"] {
             assert_eq!(decode(&euc, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
         // ① 0x2D21, ㈱ 0x2D6A, 髙 0x7C62 (NEC-selected IBM row 92), ～ 0x2141, ﾃｽﾄ by ESC ( I.
@@ -560,6 +571,7 @@ mod tests {
             "ISO-2022-JP-2",
             "ISO-2022-JP-3",
             "csISO2022JP",
+            "x-windows-iso2022jp",
         ] {
             assert_eq!(decode(jis, Some(label), None), Decoded { text: text.into(), guess: None }, "{label}");
         }
