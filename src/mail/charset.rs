@@ -370,11 +370,12 @@ pub fn decode_words(value: &[u8], hint: Option<&'static str>) -> Decoded {
         Word { label: &'a str, bytes: Vec<u8> },
     }
     let mut pieces: Vec<Piece<'_>> = Vec::new();
+    let mut ends = WordEnds { value, found: None, scanned: 0 };
     let mut raw_start = 0;
     let mut i = 0;
     while i + 1 < value.len() {
-        let Some((label, bytes, len)) = (value[i..].starts_with(b"=?")).then(|| encoded_word(&value[i..])).flatten()
-        else {
+        let word = value[i..].starts_with(b"=?").then(|| encoded_word(value, i, &mut ends)).flatten();
+        let Some((label, bytes, len)) = word else {
             i += 1;
             continue;
         };
@@ -408,8 +409,9 @@ pub fn decode_words(value: &[u8], hint: Option<&'static str>) -> Decoded {
     out
 }
 
-/// `=?charset?B|Q?data?=` at the start of `s`: its charset, decoded bytes and length.
-fn encoded_word(s: &[u8]) -> Option<(&str, Vec<u8>, usize)> {
+/// `=?charset?B|Q?data?=` at `value[at..]`: its charset, decoded bytes and length.
+fn encoded_word<'a>(value: &'a [u8], at: usize, ends: &mut WordEnds<'_>) -> Option<(&'a str, Vec<u8>, usize)> {
+    let s = &value[at..];
     let label_end = 2 + s[2..].iter().take(80).position(|&b| b == b'?')?;
     let label = std::str::from_utf8(&s[2..label_end]).ok()?;
     if label.is_empty() || label.contains(|c: char| c.is_ascii_whitespace() || c == '=') {
@@ -420,14 +422,34 @@ fn encoded_word(s: &[u8]) -> Option<(&str, Vec<u8>, usize)> {
         return None;
     }
     let data_start = label_end + 3;
-    let data_len = s[data_start..].windows(2).position(|w| w == b"?=")?;
-    let data = &s[data_start..data_start + data_len];
+    let data_end = ends.at_or_after(at + data_start)? - at;
+    let data = &s[data_start..data_end];
     let bytes = match encoding {
         b'B' | b'b' => base64(data),
         b'Q' | b'q' => q_word(data),
         _ => return None,
     };
-    Some((label, bytes, data_start + data_len + 2))
+    Some((label, bytes, data_end + 2))
+}
+
+/// Where the next `?=` is, asked for positions that only grow: one pass over the value in all,
+/// however many `=?` it holds.
+struct WordEnds<'a> {
+    value: &'a [u8],
+    found: Option<usize>,
+    scanned: usize,
+}
+
+impl WordEnds<'_> {
+    fn at_or_after(&mut self, from: usize) -> Option<usize> {
+        if let Some(found) = self.found.filter(|&f| f >= from) {
+            return Some(found);
+        }
+        let start = from.max(self.scanned).min(self.value.len());
+        self.found = self.value[start..].windows(2).position(|w| w == b"?=").map(|p| start + p);
+        self.scanned = self.found.unwrap_or(self.value.len());
+        self.found
+    }
 }
 
 fn q_word(data: &[u8]) -> Vec<u8> {
@@ -691,6 +713,15 @@ mod tests {
                 String::from_utf8_lossy(&value)
             );
         }
+    }
+
+    #[test]
+    fn many_unclosed_encoded_words_take_one_pass() {
+        let value = b"=?UTF-8?Q?a".repeat(100_000);
+        assert_eq!(decode_words(&value, None).text.as_bytes(), value);
+        let mut value = b"=?UTF-8?Q?=E3=81=82".repeat(100_000);
+        value.extend_from_slice(b"?=");
+        assert!(decode_words(&value, None).text.starts_with("あ"));
     }
 
     #[test]

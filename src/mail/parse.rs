@@ -54,8 +54,9 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
     let root = message.root_part();
     let subject_raw = raw_header(raw, root, "Subject");
     let from_raw = raw_header(raw, root, "From");
-    let lost: Vec<u32> =
+    let mut lost: Vec<u32> =
         message.attachments.iter().copied().filter(|&id| message.part(id).is_some_and(is_lost_body)).collect();
+    lost.sort_unstable();
     let mut body_ids: Vec<u32> = message.text_body.iter().chain(&lost).copied().collect();
     body_ids.sort_unstable();
     body_ids.dedup();
@@ -64,8 +65,12 @@ pub fn parse(raw: &[u8], envelope_from: &str) -> ParsedMail {
         .filter_map(|&id| message.part(id))
         .map(|part| (part, charset::transfer_decode(raw_body(raw, part), part.content_transfer_encoding())))
         .collect();
-    let files: Vec<&MessagePart<'_>> =
-        message.attachments.iter().filter(|id| !lost.contains(id)).filter_map(|&id| message.part(id)).collect();
+    let files: Vec<&MessagePart<'_>> = message
+        .attachments
+        .iter()
+        .filter(|id| lost.binary_search(id).is_err())
+        .filter_map(|&id| message.part(id))
+        .collect();
     let hint = hint(raw, &bodies, [subject_raw, from_raw], &files);
 
     let mut guesses = BTreeMap::new();
