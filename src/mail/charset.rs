@@ -244,9 +244,14 @@ fn guess(bytes: &[u8], hint: Option<&'static str>) -> (Decoded, bool) {
         (true, _) => sjis,
         (false, true) => euc,
         (false, false) => {
-            let utf8 = read(UTF_8_NAME, UTF_8);
             let replaced = |d: &Decoded| d.text.chars().filter(|&c| c == '\u{FFFD}').count();
-            [utf8, sjis, euc].into_iter().min_by_key(|(d, _)| replaced(d)).expect("three readings")
+            let mut best = read(UTF_8_NAME, UTF_8);
+            for reading in [sjis, euc] {
+                if replaced(&reading.0) < replaced(&best.0) {
+                    best = reading;
+                }
+            }
+            best
         }
     }
 }
