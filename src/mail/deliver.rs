@@ -186,6 +186,9 @@ impl MailIntake {
         if let Some(why) = mail.automatic {
             details.insert("automatic".into(), json!(why));
         }
+        if !mail.charset_guess.is_empty() {
+            details.insert("charset_guess".into(), json!(mail.charset_guess));
+        }
         let mut body = mail.body;
         if let Some(f) = &fax {
             let summary = format!(

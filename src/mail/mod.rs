@@ -3,12 +3,16 @@
 //!
 //! - [`session`]: the SMTP/LMTP conversation as a state machine without I/O.
 //! - [`listener`]: sockets, timeouts, connection limit, STARTTLS.
-//! - [`parse`]: MIME with Japanese charsets, via mail-parser.
+//! - [`parse`]: MIME structure via mail-parser; the text in it via [`charset`] and [`header`].
+//! - [`header`]: raw header values: display names, file name parameters (RFC 2231).
+//! - [`charset`]: bytes to text: charset labels, undeclared Japanese text, encoded words, lenient base64 and QP.
 //! - [`fax`]: fax gateway profiles.
 //! - [`deliver`]: a received message → a contact → the intake.
 
+pub mod charset;
 pub mod deliver;
 pub mod fax;
+pub mod header;
 pub mod listener;
 pub mod parse;
 pub mod session;
