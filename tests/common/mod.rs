@@ -1,7 +1,8 @@
 //! Test helpers: the whole service started in-process on port 0 with a fresh database: a new
 //! SQLite file, or a new database on the PostgreSQL server named by
-//! `MADOGUCHI_TEST_POSTGRES_URL`. Without that variable PostgreSQL tests say they are skipped
-//! (on standard error, past the test harness's capture); under CI they fail instead.
+//! `MADOGUCHI_TEST_POSTGRES_URL`, else the local server at `postgres://postgres@127.0.0.1:5432/test`
+//! if it answers. Without either, PostgreSQL tests say they are skipped (on standard error, past
+//! the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
 pub mod sip;
@@ -16,6 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{OnceCell, oneshot};
 
 pub const PG_ENV: &str = "MADOGUCHI_TEST_POSTGRES_URL";
+/// Tried when [`PG_ENV`] is unset.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -56,17 +59,35 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     pub async fn create(test: &str) -> Option<PgDatabase> {
-        let base = match std::env::var(PG_ENV) {
-            Ok(url) if !url.is_empty() => url,
+        let (base, mut conn) = match std::env::var(PG_ENV) {
+            Ok(url) if !url.is_empty() => {
+                let conn = PgConnection::connect(&url).await.expect("connect to the test PostgreSQL server");
+                (url, conn)
+            }
+            // Unset: the local server of a developer's machine, if one answers.
             _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("{PG_ENV} must be set under CI: the PostgreSQL tests may not be skipped there");
+                let local = tokio::time::timeout(
+                    std::time::Duration::from_secs(3),
+                    PgConnection::connect(DEFAULT_POSTGRES_URL),
+                )
+                .await;
+                match local {
+                    Ok(Ok(conn)) => (DEFAULT_POSTGRES_URL.to_owned(), conn),
+                    Ok(Err(e)) => {
+                        return Self::skipped(
+                            test,
+                            &format!("{PG_ENV} is not set and {DEFAULT_POSTGRES_URL} does not answer ({e})"),
+                        );
+                    }
+                    Err(_) => {
+                        return Self::skipped(
+                            test,
+                            &format!("{PG_ENV} is not set and {DEFAULT_POSTGRES_URL} did not answer in 3 s"),
+                        );
+                    }
                 }
-                skip(test, &format!("{PG_ENV} is not set, so PostgreSQL is not tested"));
-                return None;
             }
         };
-        let mut conn = PgConnection::connect(&base).await.expect("connect to the test PostgreSQL server");
         SWEPT
             .get_or_init(|| async {
                 let stale: Vec<(String,)> =
@@ -84,6 +105,14 @@ impl PgDatabase {
         conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create test database");
         let url = with_database(&base, &name);
         Some(PgDatabase { url, base, name })
+    }
+
+    fn skipped(test: &str, why: &str) -> Option<PgDatabase> {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("PostgreSQL tests may not be skipped under CI: {why}");
+        }
+        skip(test, &format!("{why}, so PostgreSQL is not tested"));
+        None
     }
 
     pub async fn drop_now(&self) {
