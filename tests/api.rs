@@ -16,6 +16,7 @@ on_both_backends!(
     attachments_are_kept_and_served,
     concurrent_contacts_get_unique_consecutive_numbers,
     operators_change_tickets_and_every_change_is_history,
+    hostile_searches_are_refused_at_once_and_the_intake_keeps_working,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -395,5 +396,41 @@ async fn operators_change_tickets_and_every_change_is_history(db: Db) {
     // Notes are searchable.
     let (_, found) = app.get_json("/api/tickets?q=abc-123").await;
     assert_eq!(found["tickets"][0]["number"], number.as_str());
+    app.stop().await;
+}
+
+async fn hostile_searches_are_refused_at_once_and_the_intake_keeps_working(db: Db) {
+    let Some(app) = spawn_app(db, "hostile_searches").await else { return };
+    for subject in ["パスワード再設定", "プリンタ故障", "VPN接続不可"] {
+        assert_eq!(app.post_contact(json!({"channel": "email", "subject": subject})).await.status(), 201);
+    }
+    let huge = "a".repeat(60_000);
+    let many = vec!["ab"; 40].join("+");
+    let started = std::time::Instant::now();
+    let searches: Vec<_> = (0..12)
+        .map(|i| {
+            let app_client = app.client.clone();
+            let url = app.url(&format!("/api/tickets?q={}", if i % 2 == 0 { &huge } else { &many }));
+            tokio::spawn(async move { app_client.get(url).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    // Contacts go in while the searches are refused.
+    for i in 0..20 {
+        let r = app.post_contact(json!({"channel": "email", "subject": format!("同時受付 {i}")})).await;
+        assert_eq!(r.status(), 201);
+    }
+    for s in searches {
+        assert_eq!(s.await.unwrap(), 400);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+
+    let (status, v) = app.get_json("/api/tickets?q=%00").await;
+    assert_eq!(status, 400, "a search of only NUL does not match everything: {v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("nothing that can be searched"), "{v}");
+    let (status, v) = app.get_json("/api/tickets?q=%E3%83%97%E3%83%AA%E3%83%B3%E3%82%BF%00").await; // プリンタ NUL
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["tickets"].as_array().unwrap().len(), 1, "{v}");
+    let (status, _) = app.get_json("/api/tickets?caller=03%001234").await;
+    assert_eq!(status, 200);
     app.stop().await;
 }

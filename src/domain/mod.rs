@@ -3,6 +3,7 @@
 pub mod ack;
 pub mod contact;
 pub mod phone;
+pub mod search;
 pub mod text;
 pub mod thread;
 pub mod ticket;

@@ -29,6 +29,9 @@ pub struct ListParams {
     limit: Option<u32>,
 }
 
+/// The longest phone number or address a caller filter may be.
+const CALLER_MAX_CHARS: usize = 254;
+
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<ListParams>,
@@ -44,6 +47,12 @@ pub async fn list(
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    if let Some(q) = &p.q {
+        crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    if p.caller.as_deref().is_some_and(|c| c.chars().count() > CALLER_MAX_CHARS) {
+        return Err(ApiError::BadRequest(format!("caller may have at most {CALLER_MAX_CHARS} characters")));
     }
     let filter = TicketFilter {
         status,

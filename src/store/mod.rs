@@ -66,7 +66,10 @@ pub enum StoreError {
 
 #[derive(Clone)]
 pub struct Store {
+    /// Reads and the occasional write outside the intake (outbox status, directory import).
     pool: AnyPool,
+    /// The intake's writer alone: no number of slow reads can keep it waiting for a connection.
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -81,8 +84,14 @@ impl Store {
         if backend == Backend::Sqlite {
             create_sqlite_dir(url)?;
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections.max(1))
+        let pool = Self::pool(url, backend, max_connections.max(1)).await?;
+        let writer = Self::pool(url, backend, 1).await?;
+        Ok(Store { pool, writer, backend })
+    }
+
+    async fn pool(url: &str, backend: Backend, size: u32) -> Result<AnyPool, StoreError> {
+        AnyPoolOptions::new()
+            .max_connections(size)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -100,8 +109,7 @@ impl Store {
             })
             .connect(url)
             .await
-            .map_err(StoreError::Connect)?;
-        Ok(Store { pool, backend })
+            .map_err(StoreError::Connect)
     }
 
     /// Applies the migrations in `migrations/<backend>/` that have not run yet.
@@ -135,6 +143,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

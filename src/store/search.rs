@@ -2,7 +2,7 @@
 //! PostgreSQL) and keyset paging. Values are always bound, never spliced into the SQL.
 
 use super::{Backend, TicketFilter};
-use crate::domain::{phone, text};
+use crate::domain::{phone, search, text};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Value {
@@ -33,8 +33,7 @@ const TRIGRAM: usize = 3;
 pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     let mut sql = Sql::default();
     let mut conditions = Vec::new();
-    let words: Vec<String> =
-        f.text.as_deref().map(|t| t.split_whitespace().map(text::fold).collect()).unwrap_or_default();
+    let words: Vec<String> = f.text.as_deref().map(search::words_within_bounds).unwrap_or_default();
     let long: Vec<&String> = words.iter().filter(|w| w.chars().count() >= TRIGRAM).collect();
     let pairs: Vec<&String> = words.iter().filter(|w| text::is_bigram_word(w)).collect();
     let mut like: Vec<&String> =
@@ -86,7 +85,8 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
         let p = sql.bind(Value::Text(c.clone()));
         conditions.push(format!("t.category = {p}"));
     }
-    if let Some(caller) = f.caller.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let caller: Option<String> = f.caller.as_deref().map(|c| c.chars().filter(|c| !c.is_control()).collect());
+    if let Some(caller) = caller.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         if caller.contains('@') {
             let p = sql.bind(Value::Text(caller.to_ascii_lowercase()));
             conditions.push(format!("t.id IN (SELECT ticket_id FROM contacts WHERE email_key = {p})"));

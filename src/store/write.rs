@@ -22,8 +22,8 @@ impl Store {
         // SQLite: take the write lock up front, so a read-then-write in the batch cannot fail
         // with a stale snapshot when another process (a second node, import-mail) writes too.
         let mut tx: Transaction<'static, Any> = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         };
         let now = now_millis();
         let new_tickets = ops.iter().filter(|op| matches!(op, WriteOp::Record(r) if r.contact.join.is_none())).count();
