@@ -63,6 +63,7 @@ impl Intake {
 
     /// Routes and records a contact: a new ticket, or the one it joins.
     pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
+        contact.remove_nul();
         let channel = contact.channel;
         let (files, rules) = (self.files.clone(), self.rules.clone());
         // Routing, hashing attachments and folding the text for search are done here, in
@@ -95,6 +96,10 @@ impl Intake {
         change: TicketChange,
         actor: String,
     ) -> Result<TicketSummary, IntakeError> {
+        let mut change = change;
+        for text in [&mut change.category, &mut change.note].into_iter().flatten() {
+            crate::domain::contact::without_nul(text);
+        }
         match self.send(WriteOp::Update { number, change, actor }).await? {
             WriteOutcome::Updated(t) => {
                 tracing::info!(ticket = %t.number, status = %t.status, tier = %t.tier, category = %t.category, "ticket updated");
@@ -158,8 +163,22 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteOp, Reply)>, batch_ma
                     let _ = reply.send(Ok(outcome));
                 }
             }
+            // One bad write must not fail the others: each is tried again on its own.
+            Err(e) if ops.len() > 1 => {
+                tracing::warn!(error = %e, writes = ops.len(), "a batch failed; writing its items one by one");
+                for (op, reply) in ops.iter().zip(replies) {
+                    let outcome = store.write_batch(std::slice::from_ref(op)).await.map_err(|e| {
+                        tracing::error!(error = %e, "store write failed; it was not acknowledged");
+                        IntakeError::Store(e.to_string())
+                    });
+                    let outcome = outcome.and_then(|mut o| {
+                        o.pop().ok_or_else(|| IntakeError::Store("the store gave no outcome".into()))
+                    });
+                    let _ = reply.send(outcome);
+                }
+            }
             Err(e) => {
-                tracing::error!(error = %e, writes = ops.len(), "store write failed; nothing in this batch was acknowledged");
+                tracing::error!(error = %e, "store write failed; it was not acknowledged");
                 for reply in replies {
                     let _ = reply.send(Err(IntakeError::Store(e.to_string())));
                 }

@@ -17,6 +17,7 @@ on_both_backends!(
     concurrent_contacts_get_unique_consecutive_numbers,
     operators_change_tickets_and_every_change_is_history,
     hostile_searches_are_refused_at_once_and_the_intake_keeps_working,
+    a_nul_in_one_contact_fails_nothing,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -432,5 +433,36 @@ async fn hostile_searches_are_refused_at_once_and_the_intake_keeps_working(db: D
     assert_eq!(v["tickets"].as_array().unwrap().len(), 1, "{v}");
     let (status, _) = app.get_json("/api/tickets?caller=03%001234").await;
     assert_eq!(status, 200);
+    app.stop().await;
+}
+
+async fn a_nul_in_one_contact_fails_nothing(db: Db) {
+    let Some(app) = spawn_app(db, "a_nul_in_one_contact").await else { return };
+    let posts: Vec<_> = (0..60)
+        .map(|i| {
+            let (client, url) = (app.client.clone(), app.url("/api/contacts"));
+            let body = if i % 10 == 3 {
+                json!({"channel": "phone", "subject": format!("NUL\u{0}件名 {i}"), "body": "本文\u{0}",
+                       "caller": {"name": "山田\u{0}太郎", "number": "090-1234-5678"}})
+            } else {
+                json!({"channel": "email", "subject": format!("通常 {i}")})
+            };
+            tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap() })
+        })
+        .collect();
+    let mut with_nul = Vec::new();
+    for (i, p) in posts.into_iter().enumerate() {
+        let r = p.await.unwrap();
+        assert_eq!(r.status(), 201, "contact {i}");
+        let v: Value = r.json().await.unwrap();
+        if i % 10 == 3 {
+            with_nul.push(v["ticket"].as_str().unwrap().to_owned());
+        }
+    }
+    for number in with_nul {
+        let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
+        assert!(t["subject"].as_str().unwrap().starts_with("NUL件名"), "{t}");
+        assert_eq!(t["contacts"][0]["display_name"], "山田太郎", "{t}");
+    }
     app.stop().await;
 }

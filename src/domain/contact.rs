@@ -42,6 +42,32 @@ pub struct AckLimits {
     pub global_hour: u32,
 }
 
+/// `text` without NUL characters.
+pub fn without_nul(text: &mut String) {
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
+}
+
+fn json_without_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => without_nul(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(json_without_nul),
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for key in keys {
+                if let Some(v) = map.remove(&key) {
+                    let mut clean = key;
+                    without_nul(&mut clean);
+                    map.insert(clean, v);
+                }
+            }
+            map.values_mut().for_each(json_without_nul);
+        }
+        _ => {}
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewContact {
     pub channel: Channel,
@@ -81,6 +107,44 @@ pub struct NewContact {
 pub const SUBJECT_MAX_CHARS: usize = 200;
 
 impl NewContact {
+    /// Takes out what no store can hold: NUL (PostgreSQL text refuses it, and one such
+    /// contact would fail the batch it is written in). Everything else is kept as received.
+    pub fn remove_nul(&mut self) {
+        let optional = [
+            &mut self.subject,
+            &mut self.caller.number,
+            &mut self.caller.name,
+            &mut self.caller.email,
+            &mut self.caller.fax,
+            &mut self.caller.organisation,
+            &mut self.dialed_number,
+            &mut self.menu_choices,
+            &mut self.source_ref,
+            &mut self.raw,
+            &mut self.ack_skip_reason,
+        ];
+        for field in optional.into_iter().flatten() {
+            without_nul(field);
+        }
+        without_nul(&mut self.body);
+        without_nul(&mut self.actor);
+        self.thread_refs.iter_mut().for_each(without_nul);
+        self.attachments.iter_mut().for_each(|a| {
+            without_nul(&mut a.filename);
+            without_nul(&mut a.content_type);
+        });
+        if let Some(ack) = &mut self.acknowledge {
+            without_nul(&mut ack.to);
+            without_nul(&mut ack.subject);
+            if let Some(id) = &mut ack.in_reply_to {
+                without_nul(id);
+            }
+        }
+        if let Some(details) = &mut self.details {
+            json_without_nul(details);
+        }
+    }
+
     /// The ticket's subject: the one given, else the body's first line, else a label for the channel.
     pub fn ticket_subject(&self) -> String {
         if let Some(s) = self.subject.as_deref().and_then(|s| text::first_line(s, SUBJECT_MAX_CHARS)) {
