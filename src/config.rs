@@ -94,7 +94,10 @@ pub struct MailSettings {
     pub recipients: Vec<String>,
     pub max_message_bytes: u64,
     pub max_recipients: u32,
+    /// Connections served at once; beyond them a client is told 421 at once.
     pub max_connections: u32,
+    /// Connections from one address at once; beyond them 421.
+    pub max_connections_per_source: u32,
     /// Seconds a client may stay silent, between commands or inside DATA.
     pub timeout_secs: u64,
     /// PEM certificate chain and key for STARTTLS; both empty disables STARTTLS.
@@ -274,6 +277,7 @@ impl Default for MailSettings {
             max_message_bytes: 25 * 1024 * 1024,
             max_recipients: 100,
             max_connections: 200,
+            max_connections_per_source: 64,
             timeout_secs: 300,
             tls_cert: String::new(),
             tls_key: String::new(),
@@ -524,7 +528,18 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
     if s.mail.max_message_bytes < 1024 {
         report("mail", "max_message_bytes", "max_message_bytes must be at least 1024".into());
     }
-    for (key, value) in [("max_recipients", s.mail.max_recipients), ("max_connections", s.mail.max_connections)] {
+    if s.mail.max_connections_per_source > s.mail.max_connections {
+        report(
+            "mail",
+            "max_connections_per_source",
+            "max_connections_per_source must not exceed max_connections".into(),
+        );
+    }
+    for (key, value) in [
+        ("max_recipients", s.mail.max_recipients),
+        ("max_connections", s.mail.max_connections),
+        ("max_connections_per_source", s.mail.max_connections_per_source),
+    ] {
         if value == 0 {
             report("mail", key, format!("{key} must be at least 1"));
         }

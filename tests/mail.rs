@@ -471,6 +471,48 @@ async fn limits_size_recipients_and_commands() {
     app.stop().await;
 }
 
+/// The first reply on a connection from `source` to `to`, within five seconds.
+async fn greeting_from(source: &str, to: std::net::SocketAddr) -> (u16, tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(to).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("a reply at once, not silence")
+        .unwrap();
+    let code = String::from_utf8_lossy(&buf[..n])[..3].parse().unwrap();
+    (code, stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_beyond_the_connection_limits_hear_421_at_once() {
+    let app = app_with_relay("", |s| {
+        s.mail.max_connections = 3;
+        s.mail.max_connections_per_source = 2;
+    })
+    .await;
+    let (a, _keep_a) = greeting_from("127.0.0.1", app.mail).await;
+    let (b, keep_b) = greeting_from("127.0.0.1", app.mail).await;
+    assert_eq!((a, b), (220, 220));
+    assert_eq!(greeting_from("127.0.0.1", app.mail).await.0, 421, "a third from one address");
+    let (c, _keep_c) = greeting_from("127.0.0.2", app.mail).await;
+    assert_eq!(c, 220, "another address still gets in");
+    assert_eq!(greeting_from("127.0.0.3", app.mail).await.0, 421, "beyond max_connections");
+    drop(keep_b);
+    let mut answered = 0;
+    for _ in 0..50 {
+        if greeting_from("127.0.0.1", app.mail).await.0 == 220 {
+            answered += 1;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(answered, 1, "a closed connection frees its place");
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fax_gateway_mail_becomes_a_fax_ticket() {
     let app = spawn_app(Db::Sqlite, "fax").await.unwrap();

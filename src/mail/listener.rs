@@ -1,4 +1,5 @@
-//! The SMTP/LMTP listener: accepts connections (at most `max_connections` at once), runs a
+//! The SMTP/LMTP listener: accepts connections (at most `max_connections` at once, and
+//! `max_connections_per_source` from one address; beyond them 421 at once), runs a
 //! [`Session`] over each, stores delivered messages through [`MailIntake`], and upgrades to TLS
 //! on STARTTLS. A client silent for `timeout_secs` is told 421 and disconnected; so is every
 //! idle client when the service stops.
@@ -6,9 +7,11 @@
 use super::deliver::MailIntake;
 use super::session::{DeliveryResult, Output, Session, SessionConfig};
 use crate::config::MailSettings;
+use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -56,8 +59,51 @@ pub struct MailServer {
     tls: Option<TlsAcceptor>,
     intake: MailIntake,
     slots: Arc<Semaphore>,
+    per_source: Arc<PerSource>,
     timeout: Duration,
 }
+
+/// Connections open from each address, each counted until its guard drops.
+struct PerSource {
+    limit: u32,
+    open: Mutex<HashMap<IpAddr, u32>>,
+}
+
+struct SourceGuard {
+    table: Arc<PerSource>,
+    ip: IpAddr,
+}
+
+impl PerSource {
+    fn enter(table: &Arc<PerSource>, ip: IpAddr) -> Option<SourceGuard> {
+        let mut open = table.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= table.limit {
+            return None;
+        }
+        *n += 1;
+        Some(SourceGuard { table: table.clone(), ip })
+    }
+}
+
+impl Drop for SourceGuard {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// What a client beyond the limits is told before the connection is closed.
+const TOO_MANY: &[u8] = b"421 4.7.0 Too many connections, try again later\r\n";
+/// An accept that fails (out of file descriptors) is logged at most this often, and retried
+/// after a pause rather than at once.
+const ACCEPT_FAILURE_PAUSE: Duration = Duration::from_millis(100);
+const ACCEPT_FAILURE_LOG_EVERY: Duration = Duration::from_secs(1);
 
 enum Ending {
     Closed,
@@ -84,6 +130,10 @@ impl MailServer {
             tls,
             intake,
             slots: Arc::new(Semaphore::new(settings.max_connections as usize)),
+            per_source: Arc::new(PerSource {
+                limit: settings.max_connections_per_source,
+                open: Mutex::new(HashMap::new()),
+            }),
             timeout: Duration::from_secs(settings.timeout_secs),
         }
     }
@@ -95,25 +145,42 @@ impl MailServer {
     /// Serves until `stop` is cancelled; connections run on `tracker`.
     pub async fn run(self, stop: CancellationToken, tracker: TaskTracker) {
         let server = Arc::new(self);
+        let mut last_failure_log: Option<tokio::time::Instant> = None;
+        let mut failures_unlogged = 0u64;
         loop {
-            let slot = tokio::select! {
-                _ = stop.cancelled() => break,
-                slot = server.slots.clone().acquire_owned() => match slot { Ok(s) => s, Err(_) => break },
-            };
             let (stream, peer) = tokio::select! {
                 _ = stop.cancelled() => break,
                 accepted = server.listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        tracing::warn!(error = %e, "mail accept failed");
+                        failures_unlogged += 1;
+                        if last_failure_log.is_none_or(|t| t.elapsed() >= ACCEPT_FAILURE_LOG_EVERY) {
+                            tracing::warn!(error = %e, failures = failures_unlogged, "mail accept failed");
+                            last_failure_log = Some(tokio::time::Instant::now());
+                            failures_unlogged = 0;
+                        }
+                        tokio::select! {
+                            _ = stop.cancelled() => break,
+                            _ = tokio::time::sleep(ACCEPT_FAILURE_PAUSE) => {}
+                        }
                         continue;
                     }
                 },
             };
+            // Beyond a limit the client hears 421 at once (the write cannot block: the socket's
+            // buffer is empty), instead of waiting for a greeting that never comes.
+            let Ok(slot) = server.slots.clone().try_acquire_owned() else {
+                let _ = stream.try_write(TOO_MANY);
+                continue;
+            };
+            let Some(source) = PerSource::enter(&server.per_source, peer.ip()) else {
+                let _ = stream.try_write(TOO_MANY);
+                continue;
+            };
             let server = server.clone();
             let stop = stop.clone();
             tracker.spawn(async move {
-                let _slot = slot;
+                let _slot = (slot, source);
                 let _ = stream.set_nodelay(true);
                 if let Err(e) = server.connection(stream, &stop).await {
                     tracing::debug!(error = %e, %peer, "mail connection ended with an error");
