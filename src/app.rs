@@ -121,6 +121,9 @@ impl Core {
 impl App {
     pub async fn build(settings: &Settings) -> Result<App, AppError> {
         let Core { store, intake, files, tracker } = Core::start(settings).await?;
+        for door in settings.open_doors() {
+            tracing::warn!("{door}");
+        }
         let addr = settings.http.listen;
         let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "HTTP", addr, source })?;
 

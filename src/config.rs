@@ -321,6 +321,27 @@ impl Default for LogSettings {
 }
 
 impl Settings {
+    /// Doors open to any host: listening on all interfaces with nothing that limits who may
+    /// call or send mail. One line each, for `check` and `serve` to say.
+    pub fn open_doors(&self) -> Vec<String> {
+        let mut doors = Vec::new();
+        if self.sip.listen.ip().is_unspecified() && self.sip.allowed_sources.is_empty() {
+            doors.push(format!(
+                "[sip] listens on all interfaces ({}) and allowed_sources is empty: any host can place calls; \
+list the PBX's addresses in allowed_sources",
+                self.sip.listen
+            ));
+        }
+        if self.mail.listen.ip().is_unspecified() && self.mail.recipients.is_empty() {
+            doors.push(format!(
+                "[mail] listens on all interfaces ({}) and recipients is empty: any host can send mail into tickets; \
+list the helpdesk's addresses in recipients",
+                self.mail.listen
+            ));
+        }
+        doors
+    }
+
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
             format!("sqlite://{}?mode=rwc", self.data_dir.join("madoguchi.db").display())
@@ -605,6 +626,24 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
         ));
     }
     problems
+}
+
+#[cfg(test)]
+mod open_door_tests {
+    use super::*;
+
+    #[test]
+    fn open_doors_are_named() {
+        let mut s = Settings::default();
+        s.sip.listen = ([0, 0, 0, 0], 5060).into();
+        s.mail.listen = ([0, 0, 0, 0], 2525).into();
+        let doors = s.open_doors();
+        assert_eq!(doors.len(), 2, "{doors:?}");
+        assert!(doors[0].contains("allowed_sources") && doors[1].contains("recipients"), "{doors:?}");
+        s.sip.allowed_sources = vec!["192.0.2.10".into()];
+        s.mail.listen = ([127, 0, 0, 1], 2525).into();
+        assert!(s.open_doors().is_empty());
+    }
 }
 
 #[cfg(test)]

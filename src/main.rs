@@ -107,6 +107,9 @@ fn check(loaded: &Loaded) -> ExitCode {
         }
     }
     println!("ok: SIP limits: {}", sip_limits(&loaded.settings));
+    for door in loaded.settings.open_doors() {
+        println!("warning: {door}");
+    }
     match madoguchi::notify::AckTemplate::load(&loaded.settings.notify.ack_template) {
         Ok(_) => println!("ok: acknowledgement template"),
         Err(e) => {

@@ -30,7 +30,15 @@ async fn serve_runs_on_embedded_defaults_and_stops_cleanly_on_sigterm() {
     let defaults = [("MADOGUCHI_SIP_DIALPLANS", "dialplans"), ("MADOGUCHI_SIP_PROMPTS", "prompts")];
     let checked = madoguchi(dir.path(), &["check"], &defaults);
     assert!(checked.status.success(), "{}", stderr(&checked));
-    assert!(String::from_utf8_lossy(&checked.stdout).contains("ok: dialplans (built-in) dialplans/helpdesk.toml"));
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(said.contains("ok: dialplans (built-in) dialplans/helpdesk.toml"), "{said}");
+    // The defaults listen on all interfaces with no limit on who calls or mails: said once each.
+    assert_eq!(said.lines().filter(|l| l.starts_with("warning: [sip] listens on all interfaces")).count(), 1, "{said}");
+    assert_eq!(
+        said.lines().filter(|l| l.starts_with("warning: [mail] listens on all interfaces")).count(),
+        1,
+        "{said}"
+    );
     let mut service = spawn_binary(dir.path(), &defaults).await;
     let options = "OPTIONS sip:0120@madoguchi SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli\r\n\
 From: <sip:t@test>;tag=1\r\nTo: <sip:0120@madoguchi>\r\nCall-ID: cli\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
