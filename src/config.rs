@@ -342,12 +342,18 @@ list the helpdesk's addresses in recipients",
         doors
     }
 
+    /// The database to use. An SQLite file that does not exist yet is created (`mode=rwc`)
+    /// unless the URL says otherwise.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("madoguchi.db").display())
-        } else {
-            self.database.url.clone()
+            return format!("sqlite://{}?mode=rwc", self.data_dir.join("madoguchi.db").display());
         }
+        let url = &self.database.url;
+        if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
+            let joiner = if url.contains('?') { '&' } else { '?' };
+            return format!("{url}{joiner}mode=rwc");
+        }
+        url.clone()
     }
 
     pub fn rules_path(&self) -> Option<PathBuf> {

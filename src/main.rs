@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             return match runtime() {
                 Ok(rt) => rt.block_on(import_mail(loaded, sender)),
                 Err(e) => {
-                    eprintln!("madoguchi: {e:#}");
+                    eprintln!("madoguchi: {}", each_cause_once(&e));
                     ExitCode::from(EX_TEMPFAIL)
                 }
             };
@@ -70,10 +70,27 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("madoguchi: {e:#}");
+            eprintln!("madoguchi: {}", each_cause_once(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the line already has
+/// (libraries often repeat their source in their own message).
+fn each_cause_once(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -248,3 +248,21 @@ async fn import_mail_from_a_pipe_with_the_directory_and_mta_exit_codes() {
     );
     assert_eq!(down.status.code(), Some(75), "a store that cannot be reached means try again later: {}", stderr(&down));
 }
+
+#[test]
+fn an_sqlite_url_creates_its_file_and_a_failure_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("any/path/x.db");
+    let url = format!("sqlite://{}", db.display());
+    let out = madoguchi(dir.path(), &["migrate"], &[("MADOGUCHI_DATABASE_URL", &url)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(db.exists(), "the database file is created");
+
+    std::fs::create_dir(dir.path().join("a-directory.db")).unwrap();
+    let url = format!("sqlite://{}", dir.path().join("a-directory.db").display());
+    let out = madoguchi(dir.path(), &["migrate"], &[("MADOGUCHI_DATABASE_URL", &url)]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("cannot open the database"), "{err}");
+    assert_eq!(err.matches("unable to open database file").count(), 1, "each cause once: {err}");
+}

@@ -272,7 +272,7 @@ impl Line {
             Internal::TaskDone { call, ending } => {
                 if let Some(c) = self.calls.remove(&call) {
                     self.ports.give_back(c.port);
-                    tracing::info!(ticket = ?c.ticket.flatten().map(|t| t.to_string()), ending = ending.as_str(), "call ended");
+                    tracing::info!(ticket = %c.ticket.flatten().map(|t| t.to_string()).unwrap_or_else(|| "-".into()), ending = ending.as_str(), "call ended");
                 }
             }
         }
@@ -287,7 +287,7 @@ impl Line {
         let local = SocketAddr::new(self.config.public_ip, c.port);
         let sdp = sdp::describe(local, now_millis() as u64, c.offer.as_ref());
         let headers: Vec<(String, String)> = ticket.iter().map(|t| (TICKET_HEADER.to_owned(), t.to_string())).collect();
-        tracing::debug!(call_id = %loggable(&c.call_id), ticket = ?ticket.as_ref().map(|t| t.to_string()), "call answered");
+        tracing::debug!(call_id = %loggable(&c.call_id), ticket = %ticket.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "-".into()), "call answered");
         self.command(Command::Answer { call, sdp, headers });
         if let Some(t) = ticket {
             let intake = self.intake.clone();
@@ -361,7 +361,7 @@ impl Line {
         self.ports.give_back(c.port);
         let ending = c.ended.unwrap_or("ended");
         let ticket = c.ticket.flatten();
-        tracing::info!(ticket = ?ticket.as_ref().map(|t| t.to_string()), ending, "call ended");
+        tracing::info!(ticket = %ticket.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "-".into()), ending, "call ended");
         if let Some(t) = ticket {
             let intake = self.intake.clone();
             self.tracker.spawn(async move {
