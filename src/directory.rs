@@ -13,7 +13,8 @@ const COLUMNS: [(&str, &[&str]); 4] = [
 
 pub fn parse_csv(file: &str, data: &[u8]) -> Result<Vec<DirectoryEntry>, Problems> {
     let problem = |line: Option<usize>, message: String| Problem::new(file, line, message);
-    let text = String::from_utf8_lossy(data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data)).into_owned();
+    // Excel in Japan saves CSV as Shift_JIS: text is read as UTF-8, else Shift_JIS, else EUC-JP.
+    let text = crate::mail::charset::decode(data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data), None, None).text;
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| Problems(vec![problem(Some(1), e.to_string())]))?.clone();
     let mut index = [None; 4];
@@ -67,5 +68,10 @@ mod tests {
             [DirectoryEntry { name: "A".into(), department: "B".into(), phone: None, email: Some("a@x.jp".into()) }]
         );
         assert!(parse_csv("s.csv", b"foo,bar\n").unwrap_err().to_string().starts_with("s.csv:1: no 'name' column"));
+        // What Excel writes in Japan: Shift_JIS, CRLF.
+        let excel =
+            encoding_rs::SHIFT_JIS.encode("氏名,部署,電話番号\r\n髙橋 ①郎,総務課,03-1111-2222\r\n").0.into_owned();
+        let read = parse_csv("excel.csv", &excel).unwrap();
+        assert_eq!((read[0].name.as_str(), read[0].department.as_str()), ("髙橋 ①郎", "総務課"));
     }
 }
