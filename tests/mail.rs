@@ -3,7 +3,7 @@
 
 mod common;
 
-use base64::Engine;
+use common::mime::{actions, b64, encode, encoded_word, history, quoted_printable};
 use common::smtp::{Smtp, send_mail, sink, ticket_of};
 use common::{Db, TestApp, TestDb, spawn_app, spawn_with};
 use serde_json::Value;
@@ -12,52 +12,6 @@ on_both_backends!(
     replies_thread_onto_their_ticket_and_duplicates_are_stored_once,
     a_stranger_quoting_a_ticket_number_opens_a_ticket_of_their_own
 );
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn encode(text: &str, charset: &str) -> Vec<u8> {
-    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes()).unwrap();
-    encoding.encode(text).0.into_owned()
-}
-
-fn encoded_word(text: &str, charset: &str) -> String {
-    format!("=?{charset}?B?{}?=", b64(&encode(text, charset)))
-}
-
-fn quoted_printable(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let mut line = 0;
-    for &b in bytes {
-        let piece = if b == b'\n' {
-            line = 0;
-            out.push_str("\r\n");
-            continue;
-        } else if b == b'=' || b >= 0x7f || (b < 0x20 && b != b'\t') {
-            format!("={b:02X}")
-        } else {
-            (b as char).to_string()
-        };
-        if line + piece.len() > 72 {
-            out.push_str("=\r\n");
-            line = 0;
-        }
-        line += piece.len();
-        out.push_str(&piece);
-    }
-    out
-}
-
-async fn ticket(app: &TestApp, number: &str) -> Value {
-    let (status, t) = app.get_json(&format!("/api/tickets/{number}")).await;
-    assert_eq!(status, 200, "{t}");
-    t
-}
-
-fn actions(t: &Value) -> Vec<String> {
-    t["history"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap().to_owned()).collect()
-}
 
 const SUBJECT: &str = "パスワード初期化のお願い（至急）";
 const BODY: &str = "お世話になっております。\nパスワードを忘れてしまいました。①②　ﾃｽﾄ\n";
@@ -98,7 +52,7 @@ async fn japanese_mail_in_every_charset_reads_correctly() {
     }
     for (name, raw) in cases {
         let reply = send_mail(app.mail, "yamada@example.go.jp", "helpdesk@example.jp", &raw).await;
-        let t = ticket(&app, &ticket_of(&reply)).await;
+        let t = app.ticket(&ticket_of(&reply)).await;
         assert_eq!(t["subject"], SUBJECT, "{name}");
         assert_eq!(t["channel"], "email", "{name}");
         assert_eq!(t["category"], "password_reset", "{name}: routed on the decoded text");
@@ -114,9 +68,9 @@ async fn japanese_mail_in_every_charset_reads_correctly() {
         "{}<html><body><p>印刷が<b>できません</b></p><p>プリンタ：３Ｆ</p></body></html>\r\n",
         head("=?UTF-8?B?5Y2w5Yi344Gn44GN44Gq44GE?=".into(), "html", "text/html; charset=UTF-8", "8bit")
     );
-    let t =
-        ticket(&app, &ticket_of(&send_mail(app.mail, "a@example.go.jp", "helpdesk@example.jp", html.as_bytes()).await))
-            .await;
+    let t = app
+        .ticket(&ticket_of(&send_mail(app.mail, "a@example.go.jp", "helpdesk@example.jp", html.as_bytes()).await))
+        .await;
     let body = t["contacts"][0]["body"].as_str().unwrap();
     assert!(body.contains("印刷ができません") && body.contains("プリンタ：３Ｆ") && !body.contains("<p>"), "{body}");
 
@@ -130,11 +84,9 @@ Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n--alt\r\nContent-Ty
 --outer\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename*=UTF-8''%E7%94%B3%E8%AB%8B%E6%9B%B8.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{pdf}\r\n\
 --outer\r\nContent-Type: image/png\r\nContent-Disposition: inline\r\nContent-ID: <img1>\r\nContent-Transfer-Encoding: base64\r\n\r\n{png}\r\n--outer--\r\n"
     );
-    let t = ticket(
-        &app,
-        &ticket_of(&send_mail(app.mail, "b@example.go.jp", "helpdesk@example.jp", multipart.as_bytes()).await),
-    )
-    .await;
+    let t = app
+        .ticket(&ticket_of(&send_mail(app.mail, "b@example.go.jp", "helpdesk@example.jp", multipart.as_bytes()).await))
+        .await;
     assert_eq!(t["subject"], "申請書");
     let body = t["contacts"][0]["body"].as_str().unwrap();
     assert!(body.contains("テキスト版です") && !body.contains("HTML版"), "{body}");
@@ -159,7 +111,7 @@ async fn broken_mime_from_dovecot_still_becomes_tickets() {
         let raw = std::fs::read(&file).unwrap();
         let reply = send_mail(app.mail, "sender@example.go.jp", "helpdesk@example.jp", &raw).await;
         let number = ticket_of(&reply);
-        let t = ticket(&app, &number).await;
+        let t = app.ticket(&number).await;
         assert!(!t["contacts"].as_array().unwrap().is_empty(), "{}", file.display());
         assert_eq!(t["attachments"][0]["filename"], "message.eml", "{}: the original is kept", file.display());
     }
@@ -193,7 +145,7 @@ async fn replies_thread_onto_their_ticket_and_duplicates_are_stored_once(db: Db)
     assert_eq!(by_subject, first, "the ticket number in the subject threads");
     let duplicate = send(simple("a1@example.go.jp", "VPNに接続できません", "")).await;
     assert_eq!(duplicate, first, "a repeated Message-ID answers with its ticket");
-    let t = ticket(&app, &first).await;
+    let t = app.ticket(&first).await;
     assert_eq!(t["contact_count"], 4, "the duplicate is not stored twice");
 
     let other = send(simple("b1@example.go.jp", "別件です", "")).await;
@@ -229,7 +181,7 @@ Content-Type: text/plain; charset=UTF-8\r\n\r\n至急ご確認ください。\r\
     )
     .await;
     assert_ne!(by_number, live, "a stranger quoting the number does not join the ticket");
-    let t = ticket(&app, &by_number).await;
+    let t = app.ticket(&by_number).await;
     let mention = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "mentions_ticket").cloned();
     assert_eq!(mention.expect("the new ticket names the one it mentioned")["detail"]["ticket"], live.as_str());
 
@@ -244,7 +196,7 @@ Content-Type: text/plain; charset=UTF-8\r\n\r\n至急ご確認ください。\r\
     )
     .await;
     assert_ne!(by_reference, live, "nor does one quoting its Message-ID");
-    assert_eq!(ticket(&app, &live).await["contact_count"], 1, "the live ticket got nothing from the stranger");
+    assert_eq!(app.ticket(&live).await["contact_count"], 1, "the live ticket got nothing from the stranger");
 
     let trusted = send(
         "kanri@kanri.example.go.jp",
@@ -299,7 +251,7 @@ async fn acknowledgements_carry_the_ticket_number_and_replies_to_them_thread() {
     // The person answers the acknowledgement (a mail client that drops the subject's number).
     let reply = simple("q2@example.go.jp", "Re: お問い合わせ", &format!("In-Reply-To: <{ack_id}>\r\n"));
     assert_eq!(ticket_of(&send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", &reply).await), number);
-    let t = ticket(&app, &number).await;
+    let t = app.ticket(&number).await;
     assert!(actions(&t).contains(&"ack_queued".to_owned()));
     app.stop().await;
 }
@@ -316,7 +268,7 @@ async fn loops_are_recorded_but_never_acknowledged_and_acks_are_rate_limited() {
     for (i, (header, envelope)) in cases.iter().enumerate() {
         let raw = simple(&format!("auto{i}@example.go.jp"), "自動応答: 不在です", header);
         let number = ticket_of(&send_mail(app.mail, envelope, "helpdesk@example.jp", &raw).await);
-        let t = ticket(&app, &number).await;
+        let t = app.ticket(&number).await;
         let a = actions(&t);
         assert!(a.contains(&"ack_skipped".to_owned()) && !a.contains(&"ack_queued".to_owned()), "{header}: {a:?}");
     }
@@ -324,7 +276,7 @@ async fn loops_are_recorded_but_never_acknowledged_and_acks_are_rate_limited() {
     for i in 0..7 {
         let raw = simple(&format!("many{i}@example.go.jp"), &format!("問い合わせ {i}"), "");
         let number = ticket_of(&send_mail(app.mail, "busy@example.go.jp", "helpdesk@example.jp", &raw).await);
-        if actions(&ticket(&app, &number).await).contains(&"ack_queued".to_owned()) {
+        if actions(&app.ticket(&number).await).contains(&"ack_queued".to_owned()) {
             queued += 1;
         }
     }
@@ -333,13 +285,7 @@ async fn loops_are_recorded_but_never_acknowledged_and_acks_are_rate_limited() {
 }
 
 fn skip_reasons(t: &Value) -> Vec<String> {
-    t["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|h| h["action"] == "ack_skipped")
-        .map(|h| h["detail"]["reason"].as_str().unwrap().to_owned())
-        .collect()
+    history(t, "ack_skipped").iter().map(|h| h["detail"]["reason"].as_str().unwrap().to_owned()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,7 +298,7 @@ async fn acknowledgements_go_to_the_envelope_sender_and_never_carry_a_link() {
     // A forged From: with someone else's envelope: nobody is mailed, and the history says why.
     let forged = simple("spam1@example.go.jp", "当選のお知らせ", "");
     let number = ticket_of(&send_mail(app.mail, "victim@elsewhere.example", "helpdesk@example.jp", &forged).await);
-    let t = ticket(&app, &number).await;
+    let t = app.ticket(&number).await;
     assert!(skip_reasons(&t).iter().any(|r| r.contains("envelope sender")), "{:?}", skip_reasons(&t));
     assert!(!actions(&t).contains(&"ack_queued".to_owned()));
 
@@ -390,7 +336,7 @@ async fn acknowledgements_to_everyone_together_are_rate_limited() {
         let number = ticket_of(
             &send_mail(app.mail, &format!("user{i}@site{i}.example"), "helpdesk@example.jp", raw.as_bytes()).await,
         );
-        let t = ticket(&app, &number).await;
+        let t = app.ticket(&number).await;
         if actions(&t).contains(&"ack_queued".to_owned()) {
             queued += 1;
         }
@@ -540,11 +486,11 @@ Content-Type: multipart/mixed; boundary=\"R\"\r\n\r\n--R\r\nContent-Type: text/p
         (freepbx, "freepbx", "0612345678", 3),
         (mfp, "mfp-forward", "0451234567", 2),
     ] {
-        let t = ticket(
-            &app,
-            &ticket_of(&send_mail(app.mail, "fax@gateway.example.jp", "helpdesk@example.jp", raw.as_bytes()).await),
-        )
-        .await;
+        let t = app
+            .ticket(&ticket_of(
+                &send_mail(app.mail, "fax@gateway.example.jp", "helpdesk@example.jp", raw.as_bytes()).await,
+            ))
+            .await;
         assert_eq!(t["channel"], "fax", "{profile}");
         assert_eq!(t["contacts"][0]["fax_number"], number, "{profile}");
         let details =

@@ -6,7 +6,7 @@
 
 mod common;
 
-use base64::Engine;
+use common::mime::{b_word, b64, intake_detail, quoted_printable};
 use common::smtp::{send_mail, ticket_of};
 use common::{Db, TestApp, spawn_app};
 use encoding_rs::{EUC_JP, Encoding, ISO_2022_JP, SHIFT_JIS};
@@ -41,14 +41,6 @@ fn jis_kana(text: &str) -> Vec<u8> {
     out
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn word(charset: &str, bytes: &[u8]) -> String {
-    format!("=?{charset}?B?{}?=", b64(bytes))
-}
-
 fn q_word(charset: &str, bytes: &[u8]) -> String {
     let text: String = bytes
         .iter()
@@ -69,26 +61,6 @@ fn percent(bytes: &[u8]) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn quoted_printable(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    let mut line = 0;
-    for &b in bytes {
-        if b == b'\n' {
-            out.push_str("\r\n");
-            line = 0;
-            continue;
-        }
-        let piece = if b == b'=' || !(0x20..0x7f).contains(&b) { format!("={b:02X}") } else { (b as char).to_string() };
-        if line + piece.len() > 72 {
-            out.push_str("=\r\n");
-            line = 0;
-        }
-        line += piece.len();
-        out.push_str(&piece);
-    }
-    out
 }
 
 /// A message: header lines (raw bytes allowed), an empty line, the body.
@@ -178,7 +150,10 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "u-euc",
             vec![
-                header("From", format!("{} <suzuki@example.go.jp>", word("UTF-8", "鈴木 次郎".as_bytes())).as_bytes()),
+                header(
+                    "From",
+                    format!("{} <suzuki@example.go.jp>", b_word("UTF-8", "鈴木 次郎".as_bytes())).as_bytes(),
+                ),
                 header("Subject", &euc("ネットワーク障害のお知らせ")),
                 b"MIME-Version: 1.0".to_vec(),
                 b"Content-Type: text/plain".to_vec(),
@@ -233,8 +208,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "l-sjis",
             vec![
-                header("From", format!("{} <takahashi@example.go.jp>", word("SJIS", &sjis("髙橋 ﾀﾛｳ"))).as_bytes()),
-                header("Subject", word("Shift_JIS", &sjis("ﾃｽﾄ送信①㈱髙～")).as_bytes()),
+                header("From", format!("{} <takahashi@example.go.jp>", b_word("SJIS", &sjis("髙橋 ﾀﾛｳ"))).as_bytes()),
+                header("Subject", b_word("Shift_JIS", &sjis("ﾃｽﾄ送信①㈱髙～")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -243,7 +218,7 @@ fn corpus() -> Vec<Case> {
                 &sjis("本文です。①㈱髙﨑ⅰ～ﾃｽﾄ"),
                 &format!(
                     "Content-Type: application/pdf\r\nContent-Disposition: attachment;\r\n filename=\"{}\"\r\nContent-Transfer-Encoding: base64",
-                    word("x-sjis", &sjis("申請書①ﾃｽﾄ.pdf"))
+                    b_word("x-sjis", &sjis("申請書①ﾃｽﾄ.pdf"))
                 ),
                 b64(PDF).as_bytes(),
             ),
@@ -261,7 +236,7 @@ fn corpus() -> Vec<Case> {
             "l-cp932",
             vec![
                 header("From", format!("{} <ito@example.go.jp>", q_word("MS932", &sjis("伊藤 ①"))).as_bytes()),
-                header("Subject", word("CP932", &sjis("髙﨑ⅰ～の件")).as_bytes()),
+                header("Subject", b_word("CP932", &sjis("髙﨑ⅰ～の件")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -289,8 +264,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "l-w31j",
             vec![
-                header("From", format!("\"{}\" <kato@example.go.jp>", word("windows-31j", &sjis("加藤 ㈱"))).as_bytes()),
-                header("Subject", word("Windows-31J", &sjis("申請について～①")).as_bytes()),
+                header("From", format!("\"{}\" <kato@example.go.jp>", b_word("windows-31j", &sjis("加藤 ㈱"))).as_bytes()),
+                header("Subject", b_word("Windows-31J", &sjis("申請について～①")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -318,8 +293,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "l-jis",
             vec![
-                header("From", format!("{} <yamamoto@example.go.jp>", word("ISO-2022-JP", &cat(&[&jis("山本 "), &jis_kana("ﾀﾛｳ")]))).as_bytes()),
-                header("Subject", word("ISO-2022-JP", &cat(&[&jis("テスト "), &jis_kana("ﾃｽﾄ"), &jis("①")])).as_bytes()),
+                header("From", format!("{} <yamamoto@example.go.jp>", b_word("ISO-2022-JP", &cat(&[&jis("山本 "), &jis_kana("ﾀﾛｳ")]))).as_bytes()),
+                header("Subject", b_word("ISO-2022-JP", &cat(&[&jis("テスト "), &jis_kana("ﾃｽﾄ"), &jis("①")])).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -328,7 +303,7 @@ fn corpus() -> Vec<Case> {
                 &cat(&[&jis("お問い合わせです。\n"), &jis_kana("ｶﾀｶﾅ"), &jis("と①㈱髙﨑ⅰ～")]),
                 &format!(
                     "Content-Type: application/octet-stream; name=\"{}\"\r\nContent-Disposition: attachment\r\nContent-Transfer-Encoding: base64",
-                    word("ISO-2022-JP", &cat(&[&jis_kana("ﾌｧｲﾙ"), &jis("①")]))
+                    b_word("ISO-2022-JP", &cat(&[&jis_kana("ﾌｧｲﾙ"), &jis("①")]))
                 ),
                 b64(b"data").as_bytes(),
             ),
@@ -345,8 +320,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "l-jisms",
             vec![
-                header("From", format!("{} <nakamura@example.go.jp>", word("ISO-2022-JP-MS", &jis("中村 髙"))).as_bytes()),
-                header("Subject", word("ISO-2022-JP-MS", &jis("髙﨑ⅰ～の申請")).as_bytes()),
+                header("From", format!("{} <nakamura@example.go.jp>", b_word("ISO-2022-JP-MS", &jis("中村 髙"))).as_bytes()),
+                header("Subject", b_word("ISO-2022-JP-MS", &jis("髙﨑ⅰ～の申請")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -375,10 +350,10 @@ fn corpus() -> Vec<Case> {
             vec![
                 header(
                     "From",
-                    format!("{} <kobayashi@example.go.jp>", word("CP50220", &cat(&[&jis("小林"), &jis("①")])))
+                    format!("{} <kobayashi@example.go.jp>", b_word("CP50220", &cat(&[&jis("小林"), &jis("①")])))
                         .as_bytes(),
                 ),
-                header("Subject", word("CP50220", &cat(&[&jis("件名"), &jis("～"), b"\x1b(B"])).as_bytes()),
+                header("Subject", b_word("CP50220", &cat(&[&jis("件名"), &jis("～"), b"\x1b(B"])).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 b"Content-Type: text/plain; charset=CP50220".to_vec(),
             ],
@@ -399,10 +374,10 @@ fn corpus() -> Vec<Case> {
             vec![
                 header(
                     "From",
-                    format!("{} <kimura@example.go.jp>", word("CP50221", &cat(&[&jis("木村 "), &jis_kana("ｹﾝ")])))
+                    format!("{} <kimura@example.go.jp>", b_word("CP50221", &cat(&[&jis("木村 "), &jis_kana("ｹﾝ")])))
                         .as_bytes(),
                 ),
-                header("Subject", word("CP50221", &cat(&[&jis_kana("ｹｲﾔｸ"), &jis("更新①")])).as_bytes()),
+                header("Subject", b_word("CP50221", &cat(&[&jis_kana("ｹｲﾔｸ"), &jis("更新①")])).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 b"Content-Type: text/plain; charset=CP50222".to_vec(),
             ],
@@ -420,8 +395,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "l-euc",
             vec![
-                header("From", format!("{} <matsumoto@example.go.jp>", word("eucJP-ms", &euc("松本 髙"))).as_bytes()),
-                header("Subject", word("EUC-JP", &euc("①㈱髙～ﾃｽﾄ")).as_bytes()),
+                header("From", format!("{} <matsumoto@example.go.jp>", b_word("eucJP-ms", &euc("松本 髙"))).as_bytes()),
+                header("Subject", b_word("EUC-JP", &euc("①㈱髙～ﾃｽﾄ")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
             ],
@@ -430,7 +405,7 @@ fn corpus() -> Vec<Case> {
                 &euc("ご確認ください。\n①㈱髙﨑ⅰ～ﾃｽﾄ"),
                 &format!(
                     "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"{}\"\r\nContent-Transfer-Encoding: base64",
-                    word("EUC-JP", &euc("報告書ﾃｽﾄ①.pdf"))
+                    b_word("EUC-JP", &euc("報告書ﾃｽﾄ①.pdf"))
                 ),
                 b64(PDF).as_bytes(),
             ),
@@ -453,7 +428,7 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "b64",
             vec![
-                header("From", format!("{} <mori@example.go.jp>", word("UTF-8", "森 ①".as_bytes())).as_bytes()),
+                header("From", format!("{} <mori@example.go.jp>", b_word("UTF-8", "森 ①".as_bytes())).as_bytes()),
                 header("Subject", format!("=?UTF-8?B?{}!{}?=", &subject[..4], &subject[4..]).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 mixed.clone(),
@@ -497,8 +472,8 @@ fn corpus() -> Vec<Case> {
         raw: build(
             "mislabelled",
             vec![
-                header("From", format!("{} <okada@example.go.jp>", word("us-ascii", &sjis("岡田"))).as_bytes()),
-                header("Subject", word("UTF-8", &sjis("文字化け①")).as_bytes()),
+                header("From", format!("{} <okada@example.go.jp>", b_word("us-ascii", &sjis("岡田"))).as_bytes()),
+                header("Subject", b_word("UTF-8", &sjis("文字化け①")).as_bytes()),
                 b"MIME-Version: 1.0".to_vec(),
                 b"Content-Type: multipart/alternative; boundary=\"b1\"".to_vec(),
             ],
@@ -514,13 +489,7 @@ fn corpus() -> Vec<Case> {
 }
 
 fn charset_guess(ticket: &Value) -> Value {
-    ticket["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["action"] == "intake_details")
-        .map(|h| h["detail"]["details"]["charset_guess"].clone())
-        .unwrap_or(Value::Null)
+    intake_detail(ticket, "charset_guess")
 }
 
 async fn attachment(app: &TestApp, id: &Value) -> Vec<u8> {

@@ -7,25 +7,12 @@
 
 mod common;
 
-use base64::Engine;
+use common::mime::{b64, encode, encoded_word, intake_detail};
 use common::smtp::{send_mail, ticket_of};
 use common::{Db, TestApp, spawn_app};
 use serde_json::Value;
 
 on_both_backends!(gateway_mails_of_every_kind_become_fax_tickets, peoples_mail_with_a_pdf_stays_email);
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn encode(text: &str, charset: &str) -> Vec<u8> {
-    let encoding = encoding_rs::Encoding::for_label(charset.as_bytes()).unwrap();
-    encoding.encode(text).0.into_owned()
-}
-
-fn encoded_word(text: &str, charset: &str) -> String {
-    format!("=?{charset}?B?{}?=", b64(&encode(text, charset)))
-}
 
 fn pdf(pages: usize) -> Vec<u8> {
     let mut pdf =
@@ -91,24 +78,12 @@ fn message(head: &str, charset: &str, cte: &str, text: &str, files: &[File]) -> 
     raw
 }
 
-async fn ticket(app: &TestApp, number: &str) -> Value {
-    let (status, t) = app.get_json(&format!("/api/tickets/{number}")).await;
-    assert_eq!(status, 200, "{t}");
-    t
-}
-
 async fn send(app: &TestApp, envelope: &str, raw: &[u8]) -> String {
     ticket_of(&send_mail(app.mail, envelope, "helpdesk@example.jp", raw).await)
 }
 
 fn fax_details(t: &Value) -> Option<Value> {
-    t["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["action"] == "intake_details")
-        .map(|h| h["detail"]["details"]["fax"].clone())
-        .filter(|f| !f.is_null())
+    Some(intake_detail(t, "fax")).filter(|f| !f.is_null())
 }
 
 /// Percent-encoded for a query string (`+` and full-width digits included).
@@ -262,7 +237,7 @@ async fn gateway_mails_of_every_kind_become_fax_tickets(db: Db) {
     let cases = gateways();
     for g in &cases {
         let number = send(&app, "fax@gateway.example.jp", &g.raw).await;
-        let t = ticket(&app, &number).await;
+        let t = app.ticket(&number).await;
         let name = g.name;
         assert_eq!(t["channel"], "fax", "{name}");
         let c = &t["contacts"][0];
@@ -378,7 +353,7 @@ async fn peoples_mail_with_a_pdf_stays_email(db: Db) {
     ];
     for (what, envelope, raw) in &people {
         let number = send(&app, envelope, raw).await;
-        let t = ticket(&app, &number).await;
+        let t = app.ticket(&number).await;
         assert_eq!(t["channel"], "email", "{what}");
         assert_eq!(t["contacts"][0]["email"], *envelope, "{what}");
         assert!(t["contacts"][0]["fax_number"].is_null(), "{what}");
@@ -395,7 +370,7 @@ async fn peoples_mail_with_a_pdf_stays_email(db: Db) {
         &[file("application/pdf", "fax0100.pdf", pdf(2))],
     );
     let fax_ticket = send(&app, "fax@mfp.example.jp", &fax).await;
-    let t = ticket(&app, &fax_ticket).await;
+    let t = app.ticket(&fax_ticket).await;
     assert_eq!((t["channel"].as_str(), t["contacts"][0]["fax_number"].as_str()), (Some("fax"), Some("0388881234")));
     let reply = message(
         &format!(
@@ -409,7 +384,7 @@ async fn peoples_mail_with_a_pdf_stays_email(db: Db) {
         &form("原本.pdf"),
     );
     let number = send(&app, "sato@example.go.jp", &reply).await;
-    let t = ticket(&app, &number).await;
+    let t = app.ticket(&number).await;
     assert_ne!(number, fax_ticket, "a stranger's reply opens its own ticket");
     assert_eq!(t["channel"], "email", "a reply quoting a fax");
     assert_eq!(t["contacts"][0]["channel"], "email");

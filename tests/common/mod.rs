@@ -5,6 +5,7 @@
 //! the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod mime;
 pub mod sip;
 pub mod smtp;
 pub mod stats;
@@ -214,6 +215,13 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
 }
 
 impl TestApp {
+    /// The ticket as the API shows it; it must exist.
+    pub async fn ticket(&self, number: &str) -> serde_json::Value {
+        let (status, t) = self.get_json(&format!("/api/tickets/{number}")).await;
+        assert_eq!(status, 200, "{t}");
+        t
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
