@@ -60,7 +60,7 @@ impl AckTemplate {
 
     pub fn render(&self, item: &OutboxItem) -> (String, String) {
         let fill = |s: &str| {
-            // Queued before links were removed from subjects, a row may still hold one.
+            // The sender's subject is repeated only here, without links, whatever the template.
             let subject = crate::domain::ack::safe_subject(&item.subject);
             let subject = if subject.is_empty() { "(件名なし / no subject)" } else { &subject };
             s.replace("{ticket}", item.ticket.as_str())

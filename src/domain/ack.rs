@@ -75,7 +75,9 @@ static LINK: LazyLock<Regex> = LazyLock::new(|| {
 /// The sender's subject as an acknowledgement may repeat it: on one line, without URLs, domain
 /// names or addresses (also when written in full-width letters), at most [`SUBJECT_MAX_CHARS`].
 pub fn safe_subject(subject: &str) -> String {
-    let one_line: String = subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    // Only the beginning can be repeated; a megabyte subject is not worth reading further.
+    let one_line: String =
+        subject.chars().take(SUBJECT_MAX_CHARS * 8).map(|c| if c.is_control() { ' ' } else { c }).collect();
     // Links are looked for in the folded text (full-width ｈｔｔｐ：／／ is a link too); what
     // is kept is the original text around them.
     let mut folded = String::new();
@@ -156,5 +158,7 @@ mod tests {
         }
         let long = "あ".repeat(200);
         assert_eq!(safe_subject(&long).chars().count(), SUBJECT_MAX_CHARS + 1);
+        let huge = format!("{} http://spam.example/", "い".repeat(1_000_000));
+        assert_eq!(safe_subject(&huge).chars().count(), SUBJECT_MAX_CHARS + 1);
     }
 }

@@ -459,20 +459,30 @@ impl WordEnds<'_> {
 
 fn q_word(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
+    unescape_hex(data, true, &mut out);
+    out
+}
+
+/// `=XX` (either case) as the byte it names, anything else as it is (a lone `=` included);
+/// in an encoded word `_` is a space.
+fn unescape_hex(data: &[u8], underscore_is_space: bool, out: &mut Vec<u8>) {
     let mut i = 0;
     while i < data.len() {
         match (data[i], hex_pair(&data[i + 1..])) {
             (b'=', Some(byte)) => {
                 out.push(byte);
                 i += 3;
-                continue;
             }
-            (b'_', _) => out.push(b' '),
-            (b, _) => out.push(b),
+            (b'_', _) if underscore_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
         }
-        i += 1;
     }
-    out
 }
 
 fn hex_pair(s: &[u8]) -> Option<u8> {
@@ -540,19 +550,7 @@ pub fn quoted_printable(input: &[u8]) -> Vec<u8> {
             Some(c) => (c, true),
             None => (content, false),
         };
-        let mut i = 0;
-        while i < content.len() {
-            match (content[i], hex_pair(&content[i + 1..])) {
-                (b'=', Some(byte)) => {
-                    out.push(byte);
-                    i += 3;
-                }
-                (b, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
+        unescape_hex(content, false, &mut out);
         if !soft {
             out.extend_from_slice(line_end);
         }

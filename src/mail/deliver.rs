@@ -164,7 +164,7 @@ impl MailIntake {
             (None, Ok(to)) => Some(AckRequest {
                 to,
                 in_reply_to: mail.message_id.clone(),
-                subject: ack::safe_subject(&subject),
+                subject: subject.clone(),
                 message_id: format!(
                     "ack.{}.{}@{}",
                     now_millis(),
