@@ -3,7 +3,7 @@
 //! then serve until told to stop. On stop, requests in flight finish and every queued write is
 //! committed before the process exits.
 
-use crate::config::Settings;
+use crate::config::{OpenMode, Settings};
 use crate::diagnostic::Problems;
 use crate::http::{AppState, router};
 use crate::intake::Intake;
@@ -33,6 +33,11 @@ pub enum AppError {
     Rules(#[from] Problems),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "no madoguchi database at {0}: run `madoguchi migrate` (or start `madoguchi serve` once), or give the \
+service's configuration with --config or MADOGUCHI_CONFIG"
+    )]
+    NoDatabase(String),
     #[error("cannot create data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {what} {addr}: {source}")]
@@ -47,12 +52,12 @@ pub enum AppError {
     Notify(#[from] crate::notify::NotifyError),
     #[error("cannot start the RTP sending thread: {0}")]
     Pacer(std::io::Error),
-    #[error("announcement: {0}")]
-    Prompt(#[from] crate::media::audio::AudioError),
+    #[error("announcements:\n{0}")]
+    Prompts(Problems),
 }
 
 pub struct App {
-    settings_sip: crate::config::SipSettings,
+    watched: Watched,
     http: TcpListener,
     mail: MailServer,
     sip: Sip,
@@ -88,13 +93,30 @@ pub struct Core {
     pub tracker: TaskTracker,
 }
 
+/// Opens the store the settings name: with [`OpenMode::Create`] a new database is created and
+/// migrated; with [`OpenMode::Existing`] one that `serve` or `migrate` has not set up is an error.
+pub async fn open_store(settings: &Settings, mode: OpenMode, max_connections: u32) -> Result<Store, AppError> {
+    let missing = || AppError::NoDatabase(settings.database_label());
+    if mode == OpenMode::Existing && settings.sqlite_file().is_some_and(|f| !f.exists()) {
+        return Err(missing());
+    }
+    let store = Store::connect(&settings.database_url_opening(mode), max_connections).await?;
+    if mode == OpenMode::Existing && !store.has_schema().await {
+        store.close().await;
+        return Err(missing());
+    }
+    store.migrate().await?;
+    Ok(store)
+}
+
 impl Core {
-    pub async fn start(settings: &Settings) -> Result<Core, AppError> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .map_err(|source| AppError::DataDir { path: settings.data_dir.display().to_string(), source })?;
+    pub async fn start(settings: &Settings, mode: OpenMode) -> Result<Core, AppError> {
         let rules = Arc::new(load_rules(settings)?);
-        let store = Store::connect(&settings.database_url(), settings.database.max_connections).await?;
-        store.migrate().await?;
+        let store = open_store(settings, mode, settings.database.max_connections).await?;
+        if let Err(source) = std::fs::create_dir_all(&settings.data_dir) {
+            store.close().await;
+            return Err(AppError::DataDir { path: settings.data_dir.display().to_string(), source });
+        }
         let files = AttachmentFiles::new(&settings.data_dir);
         let tracker = TaskTracker::new();
         let intake = Intake::start(
@@ -120,7 +142,18 @@ impl Core {
 
 impl App {
     pub async fn build(settings: &Settings) -> Result<App, AppError> {
-        let Core { store, intake, files, tracker } = Core::start(settings).await?;
+        let sip_settings = &settings.sip;
+        let (dialplans, prompts) = (sip_settings.dialplans.clone(), sip_settings.prompts.clone());
+        let (plans, prompts) = tokio::task::spawn_blocking(move || {
+            let plans = dialplan::load(&dialplans, &prompts)?;
+            let prompts = Prompts::load_configured(&prompts).map_err(AppError::Prompts)?;
+            Ok::<_, AppError>((plans, prompts))
+        })
+        .await
+        .map_err(|e| {
+            AppError::Prompts(Problems(vec![crate::diagnostic::Problem::new("announcements", None, e.to_string())]))
+        })??;
+        let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
         }
@@ -139,14 +172,11 @@ impl App {
             TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "SMTP/LMTP", addr, source })?;
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
 
-        let sip_settings = &settings.sip;
-        let plans = dialplan::load(&sip_settings.dialplans, &sip_settings.prompts)?;
-        let prompts = Prompts::load_configured(&sip_settings.prompts)?;
         let addr = sip_settings.listen;
         let bound = Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
         let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
         Ok(App {
-            settings_sip: settings.sip.clone(),
+            watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path() },
             http,
             mail,
             sip,
@@ -170,7 +200,7 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { settings_sip, http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
+        let App { watched, http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
@@ -182,7 +212,7 @@ impl App {
         );
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
         let (reload, reloads) = tokio::sync::mpsc::channel(4);
-        tracker.spawn(watch_dialplans(settings_sip, reload, stop.clone()));
+        tracker.spawn(watch_files(watched, state.intake.clone(), reload, stop.clone()));
         let Sip { bound, endpoint, line, plans, prompts } = sip;
         let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
         let pacer = crate::media::pacer::Pacer::start().map_err(AppError::Pacer)?;
@@ -278,27 +308,69 @@ fn public_ip(settings: &Settings) -> std::net::IpAddr {
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
 }
 
-/// Reloads dialplans and announcements on SIGHUP, or when a file in their directories changes
-/// (checked every two seconds). A plan with problems is reported and the running ones kept.
-async fn watch_dialplans(
-    settings: crate::config::SipSettings,
-    reload: tokio::sync::mpsc::Sender<Reload>,
-    stop: CancellationToken,
-) {
-    let stamp = || {
-        let mut newest = Vec::new();
-        for dir in [&settings.dialplans, &settings.prompts] {
+/// What SIGHUP reloads: the dialplans, the announcements and the routing rules.
+struct Watched {
+    sip: crate::config::SipSettings,
+    /// The rules file in use; `None` when the built-in copy routes.
+    rules: Option<std::path::PathBuf>,
+}
+
+impl Watched {
+    /// Each file's path and modification time, to notice edits without a signal.
+    fn stamp(&self) -> Vec<(std::path::PathBuf, Option<std::time::SystemTime>)> {
+        let mut seen = Vec::new();
+        for dir in [&self.sip.dialplans, &self.sip.prompts] {
             if let Ok(entries) = std::fs::read_dir(dir) {
                 for e in entries.flatten() {
-                    let modified = e.metadata().and_then(|m| m.modified()).ok();
-                    newest.push((e.path(), modified));
+                    seen.push((e.path(), e.metadata().and_then(|m| m.modified()).ok()));
                 }
             }
         }
-        newest.sort();
-        newest
-    };
-    let mut seen = stamp();
+        if let Some(rules) = &self.rules {
+            seen.push((rules.clone(), std::fs::metadata(rules).and_then(|m| m.modified()).ok()));
+        }
+        seen.sort();
+        seen
+    }
+
+    /// Loads everything again; a part with problems is reported and its running copy kept.
+    fn reload(&self) -> (Option<Reload>, Option<Rules>) {
+        let plans = dialplan::load(&self.sip.dialplans, &self.sip.prompts);
+        let prompts = Prompts::load_configured(&self.sip.prompts);
+        let line = match (plans, prompts) {
+            (Ok(plans), Ok(prompts)) => Some(Reload { plans, prompts }),
+            (Err(problems), _) => {
+                tracing::error!("dialplans not reloaded:\n{problems}");
+                None
+            }
+            (_, Err(problems)) => {
+                tracing::error!("announcements not reloaded:\n{problems}");
+                None
+            }
+        };
+        let rules = self.rules.as_deref().and_then(|path| match routing::load_file(path) {
+            Ok(rules) => Some(rules),
+            Err(problems) => {
+                tracing::error!("routing rules not reloaded:\n{problems}");
+                None
+            }
+        });
+        (line, rules)
+    }
+}
+
+/// Reloads dialplans, announcements and routing rules on SIGHUP, or when one of their files
+/// changes (checked every two seconds). Reading and decoding run off the async threads.
+async fn watch_files(
+    watched: Watched,
+    intake: Intake,
+    reload: tokio::sync::mpsc::Sender<Reload>,
+    stop: CancellationToken,
+) {
+    let watched = Arc::new(watched);
+    let stamp =
+        |w: Arc<Watched>| async move { tokio::task::spawn_blocking(move || w.stamp()).await.unwrap_or_default() };
+    let mut seen = stamp(watched.clone()).await;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         let signalled = async {
@@ -313,21 +385,20 @@ async fn watch_dialplans(
             _ = stop.cancelled() => return,
             _ = signalled => {}
             _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
-                let now = stamp();
-                if now == seen {
+                if stamp(watched.clone()).await == seen {
                     continue;
                 }
             }
         }
-        seen = stamp();
-        let plans = dialplan::load(&settings.dialplans, &settings.prompts);
-        let prompts = Prompts::load_configured(&settings.prompts);
-        match (plans, prompts) {
-            (Ok(plans), Ok(prompts)) => {
-                let _ = reload.send(Reload { plans, prompts }).await;
-            }
-            (Err(problems), _) => tracing::error!("dialplans not reloaded:\n{problems}"),
-            (_, Err(e)) => tracing::error!(error = %e, "announcements not reloaded"),
+        seen = stamp(watched.clone()).await;
+        let w = watched.clone();
+        let Ok((line, rules)) = tokio::task::spawn_blocking(move || w.reload()).await else { continue };
+        if let Some(rules) = rules {
+            tracing::info!(rules = rules.rules.len(), "routing rules reloaded");
+            intake.replace_rules(rules);
+        }
+        if let Some(line) = line {
+            let _ = reload.send(line).await;
         }
     }
 }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// Looked for in the working directory when no `--config` is given.
 pub const DEFAULT_FILE: &str = "madoguchi.toml";
+/// Looked for next, where a packaged install keeps its configuration.
+pub const SYSTEM_FILE: &str = "/etc/madoguchi/madoguchi.toml";
 const ENV_PREFIX: &str = "MADOGUCHI_";
 /// Environment variables with the prefix that are not settings.
 const ENV_NOT_SETTINGS: &[&str] = &["MADOGUCHI_CONFIG", "MADOGUCHI_LOG"];
@@ -173,11 +175,18 @@ pub struct FaxProfileSettings {
     pub received: String,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingSettings {
-    /// The routing rules file; empty means the built-in rules (the same as `routing.toml`).
+    /// The routing rules file, reloaded on SIGHUP or when it changes. Left at the default and
+    /// not there, the copy of the shipped `routing.toml` built into the binary routes.
     pub rules: String,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings { rules: "routing.toml".into() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -345,20 +354,72 @@ list the helpdesk's addresses in recipients",
     /// The database to use. An SQLite file that does not exist yet is created (`mode=rwc`)
     /// unless the URL says otherwise.
     pub fn database_url(&self) -> String {
+        self.database_url_opening(OpenMode::Create)
+    }
+
+    /// The database URL for `mode`: only `serve` and `migrate` create an SQLite file; the other
+    /// commands open an existing one (`mode=rw`) and say so when there is none.
+    pub fn database_url_opening(&self, mode: OpenMode) -> String {
+        let flag = match mode {
+            OpenMode::Create => "mode=rwc",
+            OpenMode::Existing => "mode=rw",
+        };
         if self.database.url.is_empty() {
-            return format!("sqlite://{}?mode=rwc", self.data_dir.join("madoguchi.db").display());
+            return format!("sqlite://{}?{flag}", self.data_dir.join("madoguchi.db").display());
         }
         let url = &self.database.url;
         if url.starts_with("sqlite:") && !url.contains("mode=") && !url.contains(":memory:") {
             let joiner = if url.contains('?') { '&' } else { '?' };
-            return format!("{url}{joiner}mode=rwc");
+            return format!("{url}{joiner}{flag}");
         }
         url.clone()
     }
 
-    pub fn rules_path(&self) -> Option<PathBuf> {
-        (!self.routing.rules.is_empty()).then(|| PathBuf::from(&self.routing.rules))
+    /// The SQLite file the settings name (absolute), if the database is SQLite on a file.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)))
     }
+
+    /// The database as commands print it: an SQLite file's absolute path, or a PostgreSQL URL
+    /// without its password.
+    pub fn database_label(&self) -> String {
+        if let Some(file) = self.sqlite_file() {
+            return format!("sqlite {}", file.display());
+        }
+        let url = self.database_url();
+        match (url.find("://"), url.find('@')) {
+            (Some(scheme), Some(at)) if scheme < at => {
+                let credentials = &url[scheme + 3..at];
+                let user = credentials.split(':').next().unwrap_or_default();
+                let hidden = if credentials.contains(':') { ":***" } else { "" };
+                format!("{}{user}{hidden}{}", &url[..scheme + 3], &url[at..])
+            }
+            _ => url,
+        }
+    }
+
+    /// The routing rules file in use; `None` when the built-in copy routes (the setting left at
+    /// its default, or empty, and no such file where madoguchi runs).
+    pub fn rules_path(&self) -> Option<PathBuf> {
+        let rules = &self.routing.rules;
+        let builtin = rules.is_empty() || (*rules == RoutingSettings::default().rules && !Path::new(rules).exists());
+        (!builtin).then(|| PathBuf::from(rules))
+    }
+}
+
+/// Whether a command may create the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// `serve` and `migrate`.
+    Create,
+    /// Every other command: a database that is not there is an error, not a new empty one.
+    Existing,
 }
 
 /// Settings and the file they came from (none when running on the defaults).
@@ -366,14 +427,25 @@ list the helpdesk's addresses in recipients",
 pub struct Loaded {
     pub settings: Settings,
     pub file: Option<PathBuf>,
+    /// The file's text, for placing problems found later on its lines.
+    pub source: String,
 }
 
-/// Reads the configuration: `explicit` if given, else `./madoguchi.toml` if present, else the
-/// defaults; then the `MADOGUCHI_*` variables in `env` on top; then checks the values.
+/// Reads the configuration: `explicit` if given (`--config` or `MADOGUCHI_CONFIG`), else
+/// `./madoguchi.toml`, else `/etc/madoguchi/madoguchi.toml`, else the defaults; then the
+/// `MADOGUCHI_*` variables in `env` on top; then checks the values. Every command finds it so.
 pub fn load(explicit: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Loaded, Problems> {
+    load_first_of(explicit, &[Path::new(DEFAULT_FILE), Path::new(SYSTEM_FILE)], env)
+}
+
+fn load_first_of(
+    explicit: Option<&Path>,
+    candidates: &[&Path],
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, Problems> {
     let file = match explicit {
         Some(p) => Some(p.to_path_buf()),
-        None => Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()),
+        None => candidates.iter().find(|p| p.exists()).map(|p| p.to_path_buf()),
     };
     let (name, source) = match &file {
         Some(path) => {
@@ -401,7 +473,7 @@ pub fn load(explicit: Option<&Path>, env: impl IntoIterator<Item = (String, Stri
         }
     };
     problems.extend(validate(&settings, &name, &source));
-    if problems.is_empty() { Ok(Loaded { settings, file }) } else { Err(Problems(problems)) }
+    if problems.is_empty() { Ok(Loaded { settings, file, source }) } else { Err(Problems(problems)) }
 }
 
 /// Applies `MADOGUCHI_<SECTION>_<KEY>=value`, converting the value to the type the setting has.
@@ -623,15 +695,35 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             ));
         }
     }
-    if tracing_subscriber::EnvFilter::try_new(&s.log.level).is_err() {
+    if let Some(why) = log_filter_problem(&s.log.level) {
         let line = lines.find("log", None, Some("level"));
+        problems.push(Problem::new(file, line, why));
+    }
+    if !s.notify.password.is_empty() && s.notify.relay_security == "none" {
+        let line = lines.find("notify", None, Some("password"));
         problems.push(Problem::new(
             file,
             line,
-            format!("'{}' is not a log filter (try info, debug, madoguchi=debug)", s.log.level),
+            "a relay password is never sent unencrypted: set relay_security to starttls or tls, or remove the password",
         ));
     }
     problems
+}
+
+/// Why `level` is not a log filter madoguchi can use, if it is not: each comma-separated part is
+/// a level (`trace`, `debug`, `info`, `warn`, `error`, `off`) or `target=level`. (tracing would
+/// take a bare word such as `verbose` as a target name and log nothing the admin meant.)
+fn log_filter_problem(level: &str) -> Option<String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    let bad = level.split(',').map(str::trim).find(|part| match part.rsplit_once('=') {
+        Some((target, l)) => target.trim().is_empty() || !is_level(l),
+        None => !is_level(part),
+    });
+    let bad = bad.or_else(|| tracing_subscriber::EnvFilter::try_new(level).is_err().then_some(level))?;
+    Some(format!(
+        "'{bad}' is not a log level: use one of trace, debug, info, warn, error, off, or target=level (madoguchi=debug)"
+    ))
 }
 
 #[cfg(test)]
@@ -649,6 +741,16 @@ mod open_door_tests {
         s.sip.allowed_sources = vec!["192.0.2.10".into()];
         s.mail.listen = ([127, 0, 0, 1], 2525).into();
         assert!(s.open_doors().is_empty());
+    }
+
+    #[test]
+    fn log_levels_are_levels() {
+        for good in ["info", "debug", "WARN", "madoguchi=debug", "info,madoguchi::sip=trace", "off"] {
+            assert_eq!(log_filter_problem(good), None, "{good}");
+        }
+        for bad in ["verbose", "inf", "", "madoguchi=loud", "info,", "=debug"] {
+            assert!(log_filter_problem(bad).is_some(), "{bad}");
+        }
     }
 }
 
@@ -747,6 +849,33 @@ mod tests {
             .to_string();
         assert!(err.contains("MADOGUCHI_HTTP_LISTNE: no such setting"), "{err}");
         assert!(err.contains("MADOGUCHI_INTAKE_BATCH_MAX: expected an integer"), "{err}");
+    }
+
+    #[test]
+    fn the_configuration_is_found_in_order_explicit_working_directory_then_etc() {
+        let here = write("[http]\nlisten = \"127.0.0.1:1\"\n");
+        let etc = write("[http]\nlisten = \"127.0.0.1:2\"\n");
+        let explicit = write("[http]\nlisten = \"127.0.0.1:3\"\n");
+        let nowhere = Path::new("/nonexistent/madoguchi.toml");
+        let port = |l: Loaded| (l.settings.http.listen.port(), l.file);
+        let found = load_first_of(Some(explicit.path()), &[here.path(), etc.path()], env(&[])).unwrap();
+        assert_eq!(port(found), (3, Some(explicit.path().to_path_buf())));
+        let found = load_first_of(None, &[here.path(), etc.path()], env(&[])).unwrap();
+        assert_eq!(port(found), (1, Some(here.path().to_path_buf())));
+        let found = load_first_of(None, &[nowhere, etc.path()], env(&[])).unwrap();
+        assert_eq!(port(found), (2, Some(etc.path().to_path_buf())));
+        let found = load_first_of(None, &[nowhere], env(&[])).unwrap();
+        assert_eq!(port(found), (8080, None));
+    }
+
+    #[test]
+    fn the_database_is_printed_without_its_password() {
+        let mut s = Settings::default();
+        s.database.url = "postgres://helpdesk:s3cret@db.example.go.jp:5432/madoguchi".into();
+        assert_eq!(s.database_label(), "postgres://helpdesk:***@db.example.go.jp:5432/madoguchi");
+        s.database.url = "sqlite:///var/lib/madoguchi/x.db".into();
+        assert_eq!(s.database_label(), "sqlite /var/lib/madoguchi/x.db");
+        assert_eq!(s.database_url_opening(OpenMode::Existing), "sqlite:///var/lib/madoguchi/x.db?mode=rw");
     }
 
     #[test]

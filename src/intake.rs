@@ -10,7 +10,7 @@ use crate::store::{
     AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
     WriteOp, WriteOutcome, sha256_hex,
 };
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -37,7 +37,8 @@ type Reply = oneshot::Sender<Result<WriteOutcome, IntakeError>>;
 #[derive(Clone)]
 pub struct Intake {
     queue: mpsc::Sender<(WriteOp, Reply)>,
-    rules: Arc<Rules>,
+    /// Swapped whole on reload: a contact routes on the rules it started with.
+    rules: Arc<RwLock<Arc<Rules>>>,
     files: AttachmentFiles,
 }
 
@@ -54,18 +55,24 @@ impl Intake {
     ) -> Intake {
         let (queue, rx) = mpsc::channel(queue_depth.max(1));
         tracker.spawn(writer(store, rx, batch_max.max(1)));
-        Intake { queue, rules, files }
+        Intake { queue, rules: Arc::new(RwLock::new(rules)), files }
     }
 
-    pub fn rules(&self) -> &Rules {
-        &self.rules
+    /// The routing rules in use now.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Routes every contact from now on by `rules` (SIGHUP, or the rules file changed).
+    pub fn replace_rules(&self, rules: Rules) {
+        *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
     }
 
     /// Routes and records a contact: a new ticket, or the one it joins.
     pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
         contact.remove_nul();
         let channel = contact.channel;
-        let (files, rules) = (self.files.clone(), self.rules.clone());
+        let (files, rules) = (self.files.clone(), self.rules());
         // Routing, hashing attachments and folding the text for search are done here, in
         // parallel with other submitters, not by the single writer.
         let routed = tokio::task::spawn_blocking(move || {

@@ -28,9 +28,11 @@
 //!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
 //! - [`http`]: the JSON API.
-//! - [`app`]: wires it together, binds sockets, shuts down cleanly.
+//! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
+//!   without serving, for `madoguchi check`.
 
 pub mod app;
+pub mod check;
 pub mod config;
 pub mod diagnostic;
 pub mod directory;

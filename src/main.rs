@@ -1,9 +1,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use madoguchi::app::{App, Core, load_rules};
-use madoguchi::config::{self, Loaded};
+use madoguchi::app::{App, Core, open_store};
+use madoguchi::check::Finding;
+use madoguchi::config::{self, Loaded, OpenMode};
 use madoguchi::mail::deliver::MailIntake;
-use madoguchi::store::Store;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +13,8 @@ use tokio::sync::Notify;
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Configuration file (default: ./madoguchi.toml if it exists, else built-in defaults).
+    /// Configuration file (default: ./madoguchi.toml, else /etc/madoguchi/madoguchi.toml, else
+    /// the built-in defaults). Every command finds it the same way.
     #[arg(long, global = true, env = "MADOGUCHI_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -22,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (creates and migrates the database on first start).
+    /// Run the service (creates and migrates the database on first start; the only command
+    /// besides `migrate` that creates one).
     Serve,
     /// Check the configuration and every file it names; prints `file:line: problem`.
     Check,
@@ -48,32 +50,42 @@ fn main() -> ExitCode {
     let loaded = match config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(l) => l,
         Err(problems) => {
-            eprintln!("{problems}");
+            say_err(&problems.to_string());
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Command::Check => return check(&loaded),
-        Command::Serve => runtime().and_then(|rt| rt.block_on(serve(loaded))),
-        Command::Migrate => runtime().and_then(|rt| rt.block_on(migrate(loaded))),
-        Command::ImportMail { sender } => {
-            return match runtime() {
-                Ok(rt) => rt.block_on(import_mail(loaded, sender)),
-                Err(e) => {
-                    eprintln!("madoguchi: {}", each_cause_once(&e));
-                    ExitCode::from(EX_TEMPFAIL)
-                }
-            };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            say_err(&format!("madoguchi: {}", each_cause_once(&e)));
+            return ExitCode::from(EX_TEMPFAIL);
         }
-        Command::ImportDirectory { file } => runtime().and_then(|rt| rt.block_on(import_directory(loaded, file))),
+    };
+    let result = match cli.command {
+        Command::Check => return rt.block_on(check(&loaded)),
+        Command::ImportMail { sender } => return rt.block_on(import_mail(loaded, sender)),
+        Command::Serve => rt.block_on(serve(loaded)),
+        Command::Migrate => rt.block_on(migrate(loaded)),
+        Command::ImportDirectory { file } => rt.block_on(import_directory(loaded, file)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("madoguchi: {}", each_cause_once(&e));
+            say_err(&format!("madoguchi: {}", each_cause_once(&e)));
             ExitCode::FAILURE
         }
     }
+}
+
+/// A line on standard output; a reader that went away (`check | head -1`) is not an error.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+fn say_err(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// An error and its causes on one line, leaving out a cause whose text the line already has
@@ -97,84 +109,31 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-fn check(loaded: &Loaded) -> ExitCode {
-    let name = loaded.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(defaults)".into());
-    println!("ok: configuration {name}");
-    let mut ok = true;
-    match load_rules(&loaded.settings) {
-        Ok(rules) => {
-            let source =
-                loaded.settings.rules_path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in".into());
-            println!("ok: routing rules {source} ({} rules, {} categories)", rules.rules.len(), rules.categories.len());
-        }
-        Err(problems) => {
-            eprintln!("{problems}");
-            ok = false;
+async fn check(loaded: &Loaded) -> ExitCode {
+    let report = madoguchi::check::run(loaded).await;
+    for finding in &report.0 {
+        match finding {
+            Finding::Ok(line) => say(&format!("ok: {line}")),
+            Finding::Warning(line) => say(&format!("warning: {line}")),
+            Finding::Problem(line) => say_err(line),
         }
     }
-    let sip = &loaded.settings.sip;
-    match madoguchi::ivr::dialplan::load(&sip.dialplans, &sip.prompts) {
-        Ok(plans) => {
-            let files: Vec<&str> = plans.iter().map(|p| p.file.as_str()).collect();
-            println!("ok: dialplans {} ({} lines)", files.join(", "), plans.len())
-        }
-        Err(problems) => {
-            eprintln!("{problems}");
-            ok = false;
-        }
-    }
-    println!("ok: SIP limits: {}", sip_limits(&loaded.settings));
-    for door in loaded.settings.open_doors() {
-        println!("warning: {door}");
-    }
-    match madoguchi::notify::AckTemplate::load(&loaded.settings.notify.ack_template) {
-        Ok(_) => println!("ok: acknowledgement template"),
-        Err(e) => {
-            eprintln!("{e}");
-            ok = false;
-        }
-    }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-}
-
-/// The limits `serve` will apply to SIP, in one line (configuration problems were reported
-/// when the settings were loaded).
-fn sip_limits(settings: &madoguchi::config::Settings) -> String {
-    let sip = &settings.sip;
-    let ports = sip.rtp_range().map(|(a, b)| u32::from(b - a) + 1).unwrap_or(0);
-    let files = match madoguchi::os::open_file_limit() {
-        Some(n) => format!("{n} open files allowed"),
-        None => "open-file limit unknown".into(),
-    };
-    format!(
-        "{} calls at once ({ports} RTP ports), {} new INVITEs/s per source, scanners dropped after {} numbers a \
-minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s), media timeout {} s, {files}",
-        sip.max_calls,
-        sip.invite_rate_per_source,
-        sip.scanner_numbers_per_minute,
-        sip.tcp_max_connections,
-        sip.tcp_max_per_source,
-        sip.tcp_idle_secs,
-        sip.tcp_message_secs,
-        sip.media_timeout_secs,
-    )
+    if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     madoguchi::telemetry::init(&loaded.settings.log.level);
-    if let Some(file) = &loaded.file {
-        tracing::info!(config = %file.display(), "configuration loaded");
-    }
+    let config = loaded.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(defaults)".into());
+    tracing::info!(config, database = %loaded.settings.database_label(), "configuration loaded");
     let app = App::build(&loaded.settings).await?;
     app.run_until_stopped(shutdown_signal()).await?;
     Ok(())
 }
 
 async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
+    let store = open_store(&loaded.settings, OpenMode::Create, 1).await?;
     std::fs::create_dir_all(&loaded.settings.data_dir).context("cannot create the data directory")?;
-    let store = Store::connect(&loaded.settings.database_url(), 1).await?;
-    store.migrate().await?;
-    println!("ok: {} database is up to date", store.backend().name());
+    say(&format!("ok: {} database is up to date: {}", store.backend().name(), loaded.settings.database_label()));
     store.close().await;
     Ok(())
 }
@@ -183,22 +142,22 @@ async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
     madoguchi::telemetry::init(&loaded.settings.log.level);
     let mut raw = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw) {
-        eprintln!("madoguchi: cannot read the message: {e}");
+        say_err(&format!("madoguchi: cannot read the message: {e}"));
         return ExitCode::from(EX_TEMPFAIL);
     }
     if raw.iter().all(u8::is_ascii_whitespace) {
-        eprintln!("madoguchi: no message on standard input");
+        say_err("madoguchi: no message on standard input");
         return ExitCode::from(EX_DATAERR);
     }
     if raw.len() as u64 > loaded.settings.mail.max_message_bytes {
-        eprintln!("madoguchi: the message is larger than [mail] max_message_bytes");
+        say_err("madoguchi: the message is larger than [mail] max_message_bytes");
         return ExitCode::from(EX_DATAERR);
     }
     let sender = sender.unwrap_or_else(|| madoguchi::mail::deliver::sender_from_headers(&raw));
-    let core = match Core::start(&loaded.settings).await {
+    let core = match Core::start(&loaded.settings, OpenMode::Existing).await {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("madoguchi: {e}");
+            say_err(&format!("madoguchi: not stored, try again later: {}", each_cause_once(&e.into())));
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
@@ -210,11 +169,11 @@ async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
     core.finish().await;
     match result {
         Ok(recorded) => {
-            println!("stored as ticket {}", recorded.ticket);
+            say(&format!("stored as ticket {} in {}", recorded.ticket, loaded.settings.database_label()));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("madoguchi: not stored, try again later: {e}");
+            say_err(&format!("madoguchi: not stored, try again later: {e}"));
             ExitCode::from(EX_TEMPFAIL)
         }
     }
@@ -223,12 +182,10 @@ async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
 async fn import_directory(loaded: Loaded, file: PathBuf) -> anyhow::Result<()> {
     let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let entries = madoguchi::directory::parse_csv(&file.display().to_string(), &data)?;
-    std::fs::create_dir_all(&loaded.settings.data_dir).context("cannot create the data directory")?;
-    let store = Store::connect(&loaded.settings.database_url(), 1).await?;
-    store.migrate().await?;
+    let store = open_store(&loaded.settings, OpenMode::Existing, 1).await?;
     let count = store.replace_directory(&entries).await?;
     store.close().await;
-    println!("ok: the directory now has {count} entries");
+    say(&format!("ok: the directory in {} now has {count} entries", loaded.settings.database_label()));
     Ok(())
 }
 

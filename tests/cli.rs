@@ -49,6 +49,27 @@ From: <sip:t@test>;tag=1\r\nTo: <sip:0120@madoguchi>\r\nCall-ID: cli\r\nCSeq: 1 
     let (n, _) =
         tokio::time::timeout(std::time::Duration::from_secs(5), sip.recv_from(&mut buf)).await.unwrap().unwrap();
     assert!(buf[..n].starts_with(b"SIP/2.0 200"), "the telephone line answers");
+    // A call is answered with an announcement built into the binary (which one depends on the
+    // hour: welcome, closed or holiday).
+    let mut phone = common::sip::Phone::udp(service.sip, "cli-call").await;
+    let (ok, _) = phone.call("").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text);
+    phone.ack(&common::sip::tag_of(&ok)).await;
+    let mut heard = Vec::new();
+    let mut packet = [0u8; 2048];
+    while heard.len() < 1600 {
+        let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(10), phone.rtp.recv_from(&mut packet))
+            .await
+            .expect("RTP arrives")
+            .unwrap();
+        heard.extend(madoguchi::media::g711::Codec::Pcmu.decode(&packet[12..n]));
+    }
+    let pcmu = madoguchi::media::g711::Codec::Pcmu;
+    let known = madoguchi::ivr::builtin::PROMPTS.iter().any(|(_, wav)| {
+        let prompt = madoguchi::media::audio::load_wav_bytes("built-in", wav).unwrap();
+        pcmu.decode(&pcmu.encode(&prompt[..1600]))[..] == heard[..1600]
+    });
+    assert!(known, "the caller hears a built-in announcement");
     let health: serde_json::Value =
         reqwest::get(format!("{}/healthz", service.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health["store"], "sqlite");
@@ -212,6 +233,8 @@ async fn import_mail_from_a_pipe_with_the_directory_and_mta_exit_codes() {
     let Some(db) = TestDb::new(Db::Sqlite, "import-mail").await else { return };
     let env = [("MADOGUCHI_DATABASE_URL", db.url.as_str())];
     let dir = db.dir.path();
+    let out = madoguchi(dir, &["migrate"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
     std::fs::write(
         dir.join("staff.csv"),
         "氏名,部署,電話番号,メールアドレス\n山田 太郎,労災保険業務課,03-1111-2222,yamada@mhlw.go.jp\n",
@@ -225,7 +248,9 @@ async fn import_mail_from_a_pipe_with_the_directory_and_mta_exit_codes() {
     let out = madoguchi_stdin(dir, &["import-mail"], &env, message.as_bytes());
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let number: madoguchi::domain::TicketNumber = stdout.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let number: madoguchi::domain::TicketNumber =
+        stdout.split("stored as ticket ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(stdout.contains(&format!("in sqlite {}", dir.join("madoguchi.db").display())), "{stdout}");
 
     let store = madoguchi::store::Store::connect(&db.url, 1).await.unwrap();
     let t = store.ticket(&number).await.unwrap().expect("the piped message is a ticket");
@@ -265,4 +290,237 @@ fn an_sqlite_url_creates_its_file_and_a_failure_names_its_cause_once() {
     let err = stderr(&out);
     assert!(err.contains("cannot open the database"), "{err}");
     assert_eq!(err.matches("unable to open database file").count(), 1, "each cause once: {err}");
+}
+
+/// A directory holding the shipped dialplans and a copy of the shipped announcements, to spoil.
+fn line_files(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prompts = dir.join("prompts");
+    std::fs::create_dir_all(&prompts).unwrap();
+    for e in std::fs::read_dir(root.join("prompts")).unwrap().flatten() {
+        std::fs::copy(e.path(), prompts.join(e.file_name())).unwrap();
+    }
+    prompts
+}
+
+/// `madoguchi serve` with `config`, on ports 0; its exit status and what it said, or `None`
+/// when it was still running after 20 s (it started).
+async fn serve_outcome(dir: &Path, config: &Path, env: &[(&str, &str)]) -> Option<(bool, String)> {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"));
+    cmd.args(["serve", "--config", config.to_str().unwrap()])
+        .current_dir(dir)
+        .env("MADOGUCHI_HTTP_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_SIP_LISTEN", "127.0.0.1:0")
+        .env("MADOGUCHI_MAIL_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output()).await.ok()?.unwrap();
+    Some((out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out))))
+}
+
+#[tokio::test]
+async fn check_fails_on_each_configuration_that_would_stop_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::write(d.join("a-file"), "not a directory").unwrap();
+    let broken_prompts = line_files(&d.join("broken"));
+    std::fs::write(broken_prompts.join("welcome.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
+    std::fs::write(broken_prompts.join("menu.wav"), b"ID3\x03 an mp3 renamed").unwrap();
+    let db = format!("sqlite://{}", d.join("db/madoguchi.db").display());
+    let dialplans = root.join("dialplans").display().to_string();
+    // Each: the configuration, the line check must name (0: none), words its complaint must have.
+    let cases: Vec<(String, usize, Vec<String>)> = vec![
+        (
+            format!("[sip]\ndialplans = \"{dialplans}\"\nprompts = \"{}\"\n", broken_prompts.display()),
+            0,
+            vec!["welcome.wav".into(), "menu.wav".into()],
+        ),
+        ("[log]\nlevel = \"verbose\"\n".into(), 2, vec!["'verbose' is not a log level".into()]),
+        ("[database]\nurl = \"postgres://nobody@127.0.0.1:1/none\"\n".into(), 2, vec!["cannot be used".into()]),
+        (format!("data_dir = \"{}/sub\"\n", d.join("a-file").display()), 1, vec!["not a directory".into()]),
+        (
+            "[notify]\nrelay = \"127.0.0.1:25\"\nusername = \"u\"\npassword = \"p\"\n".into(),
+            4,
+            vec!["never sent unencrypted".into()],
+        ),
+    ];
+    for (i, (text, line, words)) in cases.iter().enumerate() {
+        let config = d.join(format!("case{i}.toml"));
+        let text = if text.contains("[database]") || text.starts_with("data_dir") {
+            text.clone()
+        } else {
+            format!("{text}\n[database]\nurl = \"{db}\"\n")
+        };
+        std::fs::write(&config, &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+            .args(["check", "--config", config.to_str().unwrap()])
+            .current_dir(d)
+            .env_remove("MADOGUCHI_CONFIG")
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "case {i}: check must fail: {text}");
+        let place = if *line > 0 { format!("{}:{line}: ", config.display()) } else { String::new() };
+        for w in words {
+            assert!(err.lines().any(|l| l.contains(&place) && l.contains(w.as_str())), "case {i}: {w} in {err}");
+        }
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!d.join("db").exists(), "check creates no database");
+    }
+    for i in 0..cases.len() {
+        let config = d.join(format!("case{i}.toml"));
+        let (started_ok, said) = serve_outcome(d, &config, &[]).await.expect("serve stops on what check refused");
+        assert!(!started_ok, "case {i}: serve refuses it too: {said}");
+    }
+    assert!(!d.join("db").exists(), "serve refused the broken announcements before creating a database");
+}
+
+#[tokio::test]
+async fn telephony_wavs_in_mu_law_and_a_law_pass_check_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = line_files(dir.path());
+    // The welcome announcement as Asterisk ships its sounds: 8 kHz μ-law; the menu in A-law.
+    let g711 = |tag: u16, data: &[u8]| {
+        let mut w = b"RIFF".to_vec();
+        w.extend_from_slice(&(4 + 26 + 8 + data.len() as u32).to_le_bytes());
+        w.extend_from_slice(b"WAVEfmt \x12\x00\x00\x00");
+        w.extend_from_slice(&tag.to_le_bytes());
+        w.extend_from_slice(&[1, 0, 0x40, 0x1f, 0, 0, 0x40, 0x1f, 0, 0, 1, 0, 8, 0, 0, 0]);
+        w.extend_from_slice(b"data");
+        w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        w.extend_from_slice(data);
+        w
+    };
+    let tone: Vec<i16> = (0..8000).map(|i| ((i as f32 * 0.3).sin() * 8000.0) as i16).collect();
+    std::fs::write(prompts.join("welcome.wav"), g711(7, &madoguchi::media::g711::Codec::Pcmu.encode(&tone))).unwrap();
+    std::fs::write(prompts.join("menu.wav"), g711(6, &madoguchi::media::g711::Codec::Pcma.encode(&tone))).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let env = [("MADOGUCHI_SIP_PROMPTS", prompts.to_str().unwrap()), ("MADOGUCHI_DATABASE_URL", db.as_str())];
+    let out = madoguchi(dir.path(), &["check"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("ok: announcements {} (8 files)", prompts.display())), "{said}");
+    let mut service = spawn_binary(dir.path(), &env).await;
+    let health = reqwest::get(format!("{}/healthz", service.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    service.child.kill().await.unwrap();
+}
+
+#[test]
+fn check_piped_into_head_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_madoguchi");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{bin}' check | head -1"))
+        .current_dir(dir.path())
+        .env_remove("MADOGUCHI_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("ok: configuration (defaults)"), "{said}");
+    assert_eq!(said.lines().count(), 1, "one line through head: {said}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn commands_other_than_serve_and_migrate_never_create_a_database() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let d = elsewhere.path();
+    std::fs::write(
+        d.join("staff.csv"),
+        "氏名,部署,電話番号,メールアドレス\n山田 太郎,総務課,03-1111-2222,y@example.go.jp\n",
+    )
+    .unwrap();
+    let out = madoguchi(d, &["import-directory", "staff.csv"], &[]);
+    assert!(!out.status.success(), "no database here: refused");
+    let err = stderr(&out);
+    let expected = d.join("data/madoguchi.db");
+    assert!(err.contains(&format!("no madoguchi database at sqlite {}", expected.display())), "{err}");
+    assert!(err.contains("madoguchi migrate") && err.contains("--config"), "says what to do: {err}");
+    let mail = madoguchi_stdin(d, &["import-mail"], &[], b"From: a@example.go.jp\r\nSubject: x\r\n\r\nbody\r\n");
+    assert_eq!(mail.status.code(), Some(75), "the MTA keeps the message and tries again: {}", stderr(&mail));
+    assert!(stderr(&mail).contains("no madoguchi database at"), "{}", stderr(&mail));
+    assert!(!d.join("data").exists(), "nothing was created: {:?}", std::fs::read_dir(d).unwrap().count());
+
+    // The service's configuration, found through MADOGUCHI_CONFIG from any directory: the
+    // commands use its database and say which.
+    let service = tempfile::tempdir().unwrap();
+    let config = service.path().join("madoguchi.toml");
+    let data = service.path().join("var");
+    std::fs::write(&config, format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let with_config = [("MADOGUCHI_CONFIG", config.to_str().unwrap())];
+    let out = madoguchi(d, &["migrate"], &with_config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = data.join("madoguchi.db");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&db.display().to_string()), "names the database");
+    let out = madoguchi(d, &["import-directory", "staff.csv"], &with_config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("sqlite {}", db.display())), "names the database");
+    let mail = madoguchi_stdin(d, &["import-mail"], &with_config, b"From: y@example.go.jp\r\nSubject: x\r\n\r\nb\r\n");
+    assert!(mail.status.success(), "{}", stderr(&mail));
+    assert!(String::from_utf8_lossy(&mail.stdout).contains(&db.display().to_string()));
+    assert!(!d.join("data").exists(), "still nothing in the working directory");
+}
+
+#[tokio::test]
+async fn the_routing_rules_in_use_are_the_file_and_sighup_reloads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = |category: &str| {
+        format!(
+            "[default]\ncategory = \"other\"\npriority = \"normal\"\ntier = 1\n\n[categories]\nother = \"その他\"\n\
+{category} = \"{category}\"\n\n[[rule]]\nname = \"vpn\"\ncategory = \"{category}\"\n[rule.when]\nkeywords = [\"VPN\"]\n"
+        )
+    };
+    std::fs::write(dir.path().join("routing.toml"), rules("network")).unwrap();
+    let out = madoguchi(dir.path(), &["check"], &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: routing rules routing.toml (1 rules"), "{out:?}");
+    let empty = tempfile::tempdir().unwrap();
+    let out = madoguchi(empty.path(), &["check"], &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: routing rules built-in"), "{out:?}");
+
+    let mut service = spawn_binary(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+    let category = |ticket: serde_json::Value| ticket["category"].as_str().unwrap_or_default().to_owned();
+    let post = || async {
+        let reply: serde_json::Value = client
+            .post(format!("{}/api/contacts", service.base))
+            .json(&serde_json::json!({"subject": "VPNにつながらない", "caller": {"number": "0312345678"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let number = reply["ticket"].as_str().expect("a ticket number");
+        let ticket = client.get(format!("{}/api/tickets/{number}", service.base)).send().await.unwrap();
+        ticket.json::<serde_json::Value>().await.unwrap()
+    };
+    assert_eq!(category(post().await), "network", "the file in the working directory routes");
+
+    std::fs::write(dir.path().join("routing.toml"), "[default]\ncategory = \"broken\"\n").unwrap();
+    let pid = service.child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    while let Some(line) = service.log.recv().await {
+        if line.contains("routing rules not reloaded") {
+            break;
+        }
+    }
+    assert_eq!(category(post().await), "network", "broken rules are reported and the running ones kept");
+
+    std::fs::write(dir.path().join("routing.toml"), rules("remote_access")).unwrap();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    while let Some(line) = service.log.recv().await {
+        if line.contains("routing rules reloaded") {
+            break;
+        }
+    }
+    assert_eq!(category(post().await), "remote_access", "after SIGHUP the edited file routes");
+    service.child.kill().await.unwrap();
 }

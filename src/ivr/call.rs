@@ -5,6 +5,7 @@
 //! up in every state, recording included.
 
 use super::dialplan::{Dialplan, Opening};
+use crate::diagnostic::{Problem, Problems};
 use crate::domain::time::{jst, now_millis};
 use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber};
 use crate::intake::Intake;
@@ -30,31 +31,52 @@ use tokio_util::sync::CancellationToken;
 pub struct Prompts(HashMap<String, Arc<Vec<i16>>>);
 
 impl Prompts {
-    pub fn load(dir: &Path) -> Result<Prompts, audio::AudioError> {
+    /// Every `*.wav` in `dir`; each one that cannot be read is a problem, all reported at once.
+    pub fn load(dir: &Path) -> Result<Prompts, Problems> {
         let mut map = HashMap::new();
+        let mut problems = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir) {
-            for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-                if path.extension().is_some_and(|x| x == "wav")
+            let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            for path in paths {
+                if path.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav"))
                     && let Some(name) = path.file_stem().and_then(|s| s.to_str())
                 {
-                    map.insert(name.to_owned(), Arc::new(audio::load_wav(&path)?));
+                    match audio::load_wav(&path) {
+                        Ok(samples) => {
+                            map.insert(name.to_owned(), Arc::new(samples));
+                        }
+                        Err(audio::AudioError::Wav { path, message }) => {
+                            problems.push(Problem::new(path, None, format!("not a usable announcement: {message}")))
+                        }
+                    }
                 }
             }
         }
-        Ok(Prompts(map))
+        if problems.is_empty() { Ok(Prompts(map)) } else { Err(Problems(problems)) }
     }
 
     /// `[sip] prompts` as configured: the directory, or the built-in set when the default
     /// directory is not there (see [`super::builtin`]).
-    pub fn load_configured(prompts: &str) -> Result<Prompts, audio::AudioError> {
+    pub fn load_configured(prompts: &str) -> Result<Prompts, Problems> {
         if super::builtin::serves(prompts, &crate::config::SipSettings::default().prompts) {
             let mut map = HashMap::new();
             for (name, bytes) in super::builtin::PROMPTS {
-                map.insert(name.to_owned(), Arc::new(audio::load_wav_bytes(name, bytes)?));
+                let samples = audio::load_wav_bytes(name, bytes)
+                    .map_err(|e| Problems(vec![Problem::new(name, None, e.to_string())]))?;
+                map.insert(name.to_owned(), Arc::new(samples));
             }
             return Ok(Prompts(map));
         }
         Prompts::load(Path::new(prompts))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     pub fn get(&self, name: &str) -> Arc<Vec<i16>> {

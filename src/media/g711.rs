@@ -95,6 +95,13 @@ impl Codec {
         }
     }
 
+    pub fn decode_one(self, byte: u8) -> i16 {
+        match self {
+            Codec::Pcmu => ulaw_to_linear(byte),
+            Codec::Pcma => alaw_to_linear(byte),
+        }
+    }
+
     pub fn decode(self, bytes: &[u8]) -> Vec<i16> {
         match self {
             Codec::Pcmu => bytes.iter().map(|&b| ulaw_to_linear(b)).collect(),

@@ -126,6 +126,11 @@ impl Store {
         self.backend
     }
 
+    /// Whether madoguchi's tables are there (a database `migrate` or `serve` has set up).
+    pub async fn has_schema(&self) -> bool {
+        sqlx::query("SELECT 1 FROM tickets LIMIT 1").fetch_optional(&self.pool).await.is_ok()
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -149,6 +154,9 @@ impl Store {
 }
 
 fn create_sqlite_dir(url: &str) -> Result<(), StoreError> {
+    if url.contains("mode=") && !url.contains("mode=rwc") {
+        return Ok(());
+    }
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {

@@ -1,0 +1,208 @@
+//! `madoguchi check`: loads everything `serve` loads (settings, database, data directory, routing
+//! rules, dialplans, announcements, templates, TLS files) without listening or writing, and
+//! reports every problem found, each naming its file and line where it has one.
+
+use crate::app::load_rules;
+use crate::config::{Loaded, Settings};
+use crate::diagnostic::{Problem, Problems, TomlLines};
+use crate::ivr::call::Prompts;
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long `check` waits for the database to answer.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Ok(String),
+    Warning(String),
+    Problem(String),
+}
+
+/// Everything `check` found, in the order it looked.
+#[derive(Debug, Default)]
+pub struct Report(pub Vec<Finding>);
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        !self.0.iter().any(|f| matches!(f, Finding::Problem(_)))
+    }
+
+    fn ok(&mut self, line: String) {
+        self.0.push(Finding::Ok(line));
+    }
+
+    fn problems(&mut self, problems: Problems) {
+        self.0.extend(problems.0.into_iter().map(|p| Finding::Problem(p.to_string())));
+    }
+
+    fn problem(&mut self, problem: Problem) {
+        self.0.push(Finding::Problem(problem.to_string()));
+    }
+}
+
+pub async fn run(loaded: &Loaded) -> Report {
+    let settings = &loaded.settings;
+    let file = loaded.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(defaults)".into());
+    let lines = TomlLines::scan(&loaded.source);
+    let at = |section: &str, key: &str| lines.find(section, None, Some(key));
+    let mut report = Report::default();
+    report.ok(format!("configuration {file}"));
+
+    match data_dir_problem(&settings.data_dir) {
+        None => report.ok(format!("data directory {}", absolute(&settings.data_dir).display())),
+        Some(why) => report.problem(Problem::new(&file, at("", "data_dir"), why)),
+    }
+    match database(settings).await {
+        Ok(state) => report.ok(format!("database {} ({state})", settings.database_label())),
+        Err(why) => report.problem(Problem::new(&file, at("database", "url"), why)),
+    }
+    match load_rules(settings) {
+        Ok(rules) => {
+            let source = settings.rules_path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in".into());
+            report.ok(format!(
+                "routing rules {source} ({} rules, {} categories)",
+                rules.rules.len(),
+                rules.categories.len()
+            ));
+        }
+        Err(problems) => report.problems(problems),
+    }
+    let sip = &settings.sip;
+    match crate::ivr::dialplan::load(&sip.dialplans, &sip.prompts) {
+        Ok(plans) => {
+            let files: Vec<&str> = plans.iter().map(|p| p.file.as_str()).collect();
+            report.ok(format!("dialplans {} ({} lines)", files.join(", "), plans.len()));
+        }
+        Err(problems) => report.problems(problems),
+    }
+    let prompts = sip.prompts.clone();
+    match tokio::task::spawn_blocking(move || Prompts::load_configured(&prompts)).await {
+        Ok(Ok(loaded)) => report.ok(format!("announcements {} ({} files)", describe_prompts(sip), loaded.len())),
+        Ok(Err(problems)) => report.problems(problems),
+        Err(e) => report.problem(Problem::new(&sip.prompts, None, format!("reading the announcements failed: {e}"))),
+    }
+    match crate::notify::AckTemplate::load(&settings.notify.ack_template) {
+        Ok(_) => report.ok("acknowledgement template".into()),
+        Err(e) => report.problem(Problem::new(&file, at("notify", "ack_template"), e.to_string())),
+    }
+    let mail = &settings.mail;
+    if !mail.tls_cert.is_empty() && !mail.tls_key.is_empty() {
+        match crate::mail::listener::tls_acceptor(mail.tls_cert.as_ref(), mail.tls_key.as_ref()) {
+            Ok(_) => report.ok(format!("STARTTLS certificate {}", mail.tls_cert)),
+            Err(e) => report.problem(Problem::new(&file, at("mail", "tls_cert"), e.to_string())),
+        }
+    }
+    report.ok(format!("SIP limits: {}", sip_limits(settings)));
+    for door in settings.open_doors() {
+        report.0.push(Finding::Warning(door));
+    }
+    report
+}
+
+fn describe_prompts(sip: &crate::config::SipSettings) -> String {
+    if crate::ivr::builtin::serves(&sip.prompts, &crate::config::SipSettings::default().prompts) {
+        "built-in".into()
+    } else {
+        absolute(Path::new(&sip.prompts)).display().to_string()
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Why `serve` could not keep its files in `dir`, if it could not: it must be a directory (or
+/// creatable as one) that this process can write.
+fn data_dir_problem(dir: &Path) -> Option<String> {
+    let shown = absolute(dir);
+    let mut existing = shown.as_path();
+    while !existing.exists() {
+        existing = existing.parent()?;
+    }
+    if !existing.is_dir() {
+        return Some(format!(
+            "data_dir {}: {} is not a directory, so the data directory cannot be created there",
+            shown.display(),
+            existing.display()
+        ));
+    }
+    let probe = existing.join(format!(".madoguchi-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!("data_dir {}: cannot write in {}: {e}", shown.display(), existing.display())),
+    }
+}
+
+/// Opens the database without creating it: whether it answers, and whether `serve` will have to
+/// set it up.
+async fn database(settings: &Settings) -> Result<&'static str, String> {
+    if let Some(file) = settings.sqlite_file()
+        && !file.exists()
+    {
+        return Ok("not there yet: `serve` or `migrate` creates it");
+    }
+    let url = settings.database_url_opening(crate::config::OpenMode::Existing);
+    let opened = tokio::time::timeout(DATABASE_TIMEOUT, async {
+        let store = Store::connect(&url, 1).await?;
+        let answer = store.ping().await.map(|()| store.has_schema());
+        let state = match answer {
+            Ok(has_schema) => Ok(has_schema.await),
+            Err(e) => Err(e),
+        };
+        store.close().await;
+        state
+    })
+    .await;
+    match opened {
+        Ok(Ok(true)) => Ok("answers, set up"),
+        Ok(Ok(false)) => Ok("answers, empty: `serve` or `migrate` sets it up"),
+        Ok(Err(e)) => Err(format!("database {} cannot be used: {}", settings.database_label(), causes(&e))),
+        Err(_) => Err(format!(
+            "database {} did not answer within {} s",
+            settings.database_label(),
+            DATABASE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// An error and its sources on one line, each text once.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// The limits `serve` will apply to SIP, in one line.
+fn sip_limits(settings: &Settings) -> String {
+    let sip = &settings.sip;
+    let ports = sip.rtp_range().map(|(a, b)| u32::from(b - a) + 1).unwrap_or(0);
+    let files = match crate::os::open_file_limit() {
+        Some(n) => format!("{n} open files allowed"),
+        None => "open-file limit unknown".into(),
+    };
+    format!(
+        "{} calls at once ({ports} RTP ports), {} new INVITEs/s per source, scanners dropped after {} numbers a \
+minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s), media timeout {} s, {files}",
+        sip.max_calls,
+        sip.invite_rate_per_source,
+        sip.scanner_numbers_per_minute,
+        sip.tcp_max_connections,
+        sip.tcp_max_per_source,
+        sip.tcp_idle_secs,
+        sip.tcp_message_secs,
+        sip.media_timeout_secs,
+    )
+}
