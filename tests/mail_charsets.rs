@@ -525,3 +525,34 @@ async fn japanese_mail_as_clients_write_it_reads_exactly() {
     }
     app.stop().await;
 }
+
+/// An old client or a copier's scan-to-mail says HELO (so no 8BITMIME was offered), names
+/// itself in Shift_JIS, and sends 8-bit Shift_JIS with no MIME header at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_bit_text_after_helo_is_read_by_its_charset() {
+    let Some(app) = spawn_app(Db::Sqlite, "helo-8bit").await else { return };
+    let (mut smtp, greeting) = common::smtp::Smtp::connect(app.mail).await;
+    assert_eq!(greeting, 220);
+    let mut helo = b"HELO ".to_vec();
+    helo.extend(sjis("総務課複合機"));
+    helo.extend_from_slice(b"\r\n");
+    smtp.send_raw(&helo).await;
+    assert_eq!(smtp.reply().await.0, 250, "an 8-bit HELO name is not refused");
+    assert_eq!(smtp.cmd("MAIL FROM:<soumu@mhlw.go.jp>").await.0, 250);
+    assert_eq!(smtp.cmd("RCPT TO:<helpdesk@example.go.jp>").await.0, 250);
+    assert_eq!(smtp.cmd("DATA").await.0, 354);
+    let mut message = b"From: soumu@mhlw.go.jp\r\nSubject: ".to_vec();
+    message.extend(sjis("プリンタが印刷できません"));
+    message.extend_from_slice(b"\r\n\r\n");
+    message.extend(sjis("３階の複合機で印刷ジョブが止まったままです。\r\n"));
+    let reply = smtp.data(&message).await;
+    assert_eq!(reply.0, 250, "{}", reply.1);
+    let ticket = app.ticket(&ticket_of(&reply)).await;
+    assert_eq!(ticket["subject"], "プリンタが印刷できません");
+    let body = ticket["contacts"][0]["body"].as_str().unwrap();
+    assert!(body.contains("３階の複合機で印刷ジョブが止まったままです。"), "{body}");
+    assert!(!ticket.to_string().contains('\u{FFFD}'), "no replacement characters anywhere: {ticket}");
+    let guessed = intake_detail(&ticket, "charset_guess");
+    assert_eq!(guessed["body"], "Shift_JIS", "{guessed}");
+    app.stop().await;
+}

@@ -278,7 +278,8 @@ fn automatic_by_envelope(envelope_from: &str, from_addr: Option<&str>) -> Option
 fn header_block(raw: &[u8]) -> String {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n"));
     let head = &raw[..end.unwrap_or(raw.len()).min(64 * 1024)];
-    String::from_utf8_lossy(head).into_owned()
+    // Raw 8-bit headers (a client that said HELO, or ignored 8BITMIME) read as their charset.
+    charset::decode(head, None, None).text
 }
 
 #[cfg(test)]
