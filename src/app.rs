@@ -44,8 +44,6 @@ service's configuration with --config or MADOGUCHI_CONFIG"
     Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
-    #[error(transparent)]
-    Fax(#[from] crate::mail::fax::ProfileError),
     #[error("STARTTLS: {0}")]
     Tls(#[from] crate::mail::listener::TlsError),
     #[error(transparent)]
@@ -162,7 +160,7 @@ impl App {
 
         let outbox = Arc::new(Notify::new());
         let notifier = Notifier::new(store.clone(), &settings.notify, outbox.clone())?;
-        let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox)?;
+        let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox);
         let tls = match (settings.mail.tls_cert.as_str(), settings.mail.tls_key.as_str()) {
             ("", _) | (_, "") => None,
             (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
@@ -249,7 +247,7 @@ impl App {
 
 fn endpoint_config(settings: &Settings) -> EndpointConfig {
     let sip = &settings.sip;
-    let allowed: Vec<std::net::IpAddr> = sip.allowed_sources.iter().filter_map(|a| a.parse().ok()).collect();
+    let allowed = sip.allowed_sources.clone();
     // The descriptors TCP may take: what the others need is kept back, whatever the setting says.
     let mut tcp_max = sip.tcp_max_connections as usize;
     if let Some(limit) = crate::os::open_file_limit() {
@@ -284,7 +282,7 @@ fn line_config(settings: &Settings) -> LineConfig {
     LineConfig {
         public_ip: public_ip(settings),
         rtp_ip: settings.sip.listen.ip(),
-        rtp_ports: settings.sip.rtp_range().unwrap_or((20000, 29999)),
+        rtp_ports: (settings.sip.rtp_ports.first, settings.sip.rtp_ports.last),
         media_timeout: std::time::Duration::from_secs(settings.sip.media_timeout_secs),
     }
 }
@@ -292,7 +290,7 @@ fn line_config(settings: &Settings) -> LineConfig {
 /// The address callers' equipment should send to: configured, or the listen address, or when
 /// listening on every interface the one this machine would use outward (no packet is sent).
 fn public_ip(settings: &Settings) -> std::net::IpAddr {
-    if let Ok(ip) = settings.sip.public_address.parse() {
+    if let Some(ip) = settings.sip.public_address {
         return ip;
     }
     let listen = settings.sip.listen.ip();

@@ -188,7 +188,7 @@ fn causes(e: &(dyn std::error::Error + 'static)) -> String {
 /// The limits `serve` will apply to SIP, in one line.
 fn sip_limits(settings: &Settings) -> String {
     let sip = &settings.sip;
-    let ports = sip.rtp_range().map(|(a, b)| u32::from(b - a) + 1).unwrap_or(0);
+    let ports = sip.rtp_ports.len();
     let files = match crate::os::open_file_limit() {
         Some(n) => format!("{n} open files allowed"),
         None => "open-file limit unknown".into(),

@@ -2,9 +2,13 @@
 //! overlaid by environment variables `MADOGUCHI_<SECTION>_<KEY>` (`MADOGUCHI_HTTP_LISTEN`,
 //! `MADOGUCHI_DATA_DIR`). Problems are reported as `file:line: what is wrong`, all at once.
 
+mod types;
+
+pub use types::{Pattern, PortRange, RelaySecurity, Secret};
+
 use crate::diagnostic::{Problem, Problems, TomlLines};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// Looked for in the working directory when no `--config` is given.
@@ -55,11 +59,12 @@ pub struct SipSettings {
     pub listen: SocketAddr,
     /// The address put in Contact, Via and SDP; empty: the listen address, or the machine's
     /// outward address when listening on all interfaces.
-    pub public_address: String,
+    #[serde(with = "types::optional_ip")]
+    pub public_address: Option<IpAddr>,
     /// RTP ports, `first-last`.
-    pub rtp_ports: String,
+    pub rtp_ports: PortRange,
     /// Addresses the PBX or trunk sends from; others get 403. Empty: anyone.
-    pub allowed_sources: Vec<String>,
+    pub allowed_sources: Vec<IpAddr>,
     /// A call whose caller sends no RTP for this long is ended with BYE.
     pub media_timeout_secs: u64,
     pub dialplans: String,
@@ -126,10 +131,10 @@ pub struct NotifySettings {
     /// SMTP relay for outgoing mail, `host:port`; empty keeps mail queued (nothing is sent).
     pub relay: String,
     /// `none`, `starttls` or `tls`.
-    pub relay_security: String,
+    pub relay_security: RelaySecurity,
     pub username: String,
-    /// Never logged.
-    pub password: String,
+    /// Never logged; sent only over TLS.
+    pub password: Secret,
     pub from: String,
     pub from_name: String,
     /// Acknowledgement template (see templates/ack.txt); empty uses the built-in one.
@@ -162,17 +167,17 @@ impl Default for FaxSettings {
 pub struct FaxProfileSettings {
     pub name: String,
     /// Matched against the sender's address.
-    pub from: String,
-    pub subject: String,
-    pub body: String,
+    pub from: Pattern,
+    pub subject: Pattern,
+    pub body: Pattern,
     /// Matched against the header block as received (e.g. `(?m)^X-Fax-Gateway: `).
-    pub headers: String,
+    pub headers: Pattern,
     /// Patterns whose first group (or group `number`) is the sending fax number; subject, then body.
-    pub number: Vec<String>,
+    pub number: Vec<Pattern>,
     /// Pattern for the page count in the body; without it the PDF/TIFF pages are counted.
-    pub pages: String,
+    pub pages: Pattern,
     /// Pattern for the receive time in the body.
-    pub received: String,
+    pub received: Pattern,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -238,8 +243,8 @@ impl Default for SipSettings {
     fn default() -> Self {
         SipSettings {
             listen: ([0, 0, 0, 0], 5060).into(),
-            public_address: String::new(),
-            rtp_ports: "20000-29999".into(),
+            public_address: None,
+            rtp_ports: PortRange { first: 20000, last: 29999 },
             allowed_sources: Vec::new(),
             media_timeout_secs: 60,
             dialplans: "dialplans".into(),
@@ -265,15 +270,6 @@ impl Default for SipSettings {
             tcp_idle_secs: 180,
             tcp_message_secs: 10,
         }
-    }
-}
-
-impl SipSettings {
-    /// `(first, last)` of `rtp_ports`.
-    pub fn rtp_range(&self) -> Option<(u16, u16)> {
-        let (a, b) = self.rtp_ports.split_once('-')?;
-        let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-        (a <= b).then_some((a, b))
     }
 }
 
@@ -304,9 +300,9 @@ impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings {
             relay: String::new(),
-            relay_security: "none".into(),
+            relay_security: RelaySecurity::None,
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             from: "helpdesk@madoguchi.localdomain".into(),
             from_name: "ヘルプデスク / Helpdesk".into(),
             ack_template: String::new(),
@@ -527,6 +523,19 @@ fn overlay_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, S
         };
         match converted {
             Ok(v) => {
+                // Checked alone against the defaults, so that a bad value names its variable.
+                let mut alone = defaults.clone();
+                let slot = match &section {
+                    None => Some(&mut alone),
+                    Some(s) => alone.get_mut(s).and_then(toml::Value::as_table_mut),
+                };
+                if let Some(slot) = slot {
+                    slot.insert(key.clone(), v.clone());
+                }
+                if let Err(e) = Settings::deserialize(toml::Value::Table(alone)) {
+                    problems.push(Problem::new("environment", None, format!("{var}: {}", e.message().trim())));
+                    continue;
+                }
                 target.insert(key, v);
             }
             Err(expected) => problems.push(Problem::new("environment", None, format!("{var}: expected {expected}"))),
@@ -568,17 +577,6 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
             }
         }
     }
-    if s.sip.rtp_range().is_none() {
-        report("sip", "rtp_ports", format!("'{}' must be first-last, e.g. 20000-29999", s.sip.rtp_ports));
-    }
-    if !s.sip.public_address.is_empty() && s.sip.public_address.parse::<std::net::IpAddr>().is_err() {
-        report("sip", "public_address", format!("'{}' is not an IP address", s.sip.public_address));
-    }
-    for a in &s.sip.allowed_sources {
-        if a.parse::<std::net::IpAddr>().is_err() {
-            report("sip", "allowed_sources", format!("'{a}' is not an IP address"));
-        }
-    }
     for (key, value) in [
         ("max_calls", s.sip.max_calls),
         ("invite_rate_per_source", s.sip.invite_rate_per_source),
@@ -598,13 +596,15 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     if s.sip.tcp_max_per_source > s.sip.tcp_max_connections {
         report("sip", "tcp_max_per_source", "tcp_max_per_source must not exceed tcp_max_connections".into());
     }
-    if let Some((first, last)) = s.sip.rtp_range()
-        && u32::from(last - first) + 1 < s.sip.max_calls
-    {
+    if s.sip.rtp_ports.len() < s.sip.max_calls {
         report(
             "sip",
             "max_calls",
-            format!("max_calls {} needs as many RTP ports, but rtp_ports has {}", s.sip.max_calls, last - first + 1),
+            format!(
+                "max_calls {} needs as many RTP ports, but rtp_ports has {}",
+                s.sip.max_calls,
+                s.sip.rtp_ports.len()
+            ),
         );
     }
     if let Some(limit) = crate::os::open_file_limit() {
@@ -667,9 +667,6 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             report("mail", key, format!("{path}: no such file"));
         }
     }
-    if !matches!(s.notify.relay_security.as_str(), "none" | "starttls" | "tls") {
-        report("notify", "relay_security", "relay_security must be none, starttls or tls".into());
-    }
     if !s.notify.relay.is_empty() && s.notify.relay.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
         report("notify", "relay", format!("relay '{}' must be host:port", s.notify.relay));
     }
@@ -683,8 +680,18 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
         report("notify", "max_attempts", "max_attempts and retry_initial_secs must be at least 1".into());
     }
     for (i, p) in s.fax.profiles.iter().enumerate() {
-        if let Err(e) = crate::mail::fax::FaxProfile::from_settings(p) {
-            problems.push(Problem::new(file, lines.find("fax.profiles", Some(i), Some(e.field)), e.to_string()));
+        let patterns = [("from", &p.from), ("subject", &p.subject), ("body", &p.body), ("headers", &p.headers)]
+            .into_iter()
+            .chain([("pages", &p.pages), ("received", &p.received)])
+            .chain(p.number.iter().map(|n| ("number", n)));
+        for (field, pattern) in patterns {
+            if let Some(error) = pattern.error() {
+                problems.push(Problem::new(
+                    file,
+                    lines.find("fax.profiles", Some(i), Some(field)),
+                    format!("fax profile '{}': {field} is not a valid regular expression: {error}", p.name),
+                ));
+            }
         }
         if p.from.is_empty() && p.subject.is_empty() && p.body.is_empty() && p.headers.is_empty() {
             let line = lines.find("fax.profiles", Some(i), Some("name"));
@@ -699,7 +706,7 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
         let line = lines.find("log", None, Some("level"));
         problems.push(Problem::new(file, line, why));
     }
-    if !s.notify.password.is_empty() && s.notify.relay_security == "none" {
+    if !s.notify.password.is_empty() && s.notify.relay_security == RelaySecurity::None {
         let line = lines.find("notify", None, Some("password"));
         problems.push(Problem::new(
             file,
@@ -738,7 +745,7 @@ mod open_door_tests {
         let doors = s.open_doors();
         assert_eq!(doors.len(), 2, "{doors:?}");
         assert!(doors[0].contains("allowed_sources") && doors[1].contains("recipients"), "{doors:?}");
-        s.sip.allowed_sources = vec!["192.0.2.10".into()];
+        s.sip.allowed_sources = vec!["192.0.2.10".parse().unwrap()];
         s.mail.listen = ([127, 0, 0, 1], 2525).into();
         assert!(s.open_doors().is_empty());
     }
@@ -849,6 +856,40 @@ mod tests {
             .to_string();
         assert!(err.contains("MADOGUCHI_HTTP_LISTNE: no such setting"), "{err}");
         assert!(err.contains("MADOGUCHI_INTAKE_BATCH_MAX: expected an integer"), "{err}");
+        let err = load(
+            Some(f.path()),
+            env(&[
+                ("MADOGUCHI_HTTP_LISTEN", "localhost"),
+                ("MADOGUCHI_SIP_RTP_PORTS", "30000"),
+                ("MADOGUCHI_NOTIFY_RELAY_SECURITY", "ssl"),
+            ]),
+        )
+        .unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[0].starts_with("environment: MADOGUCHI_HTTP_LISTEN: ") && lines[0].contains("address"),
+            "{lines:?}"
+        );
+        assert!(lines[1].starts_with("environment: MADOGUCHI_NOTIFY_RELAY_SECURITY: "), "{lines:?}");
+        assert!(lines[2].contains("MADOGUCHI_SIP_RTP_PORTS: '30000' must be first-last"), "{lines:?}");
+    }
+
+    #[test]
+    fn values_are_typed_when_read_and_a_password_never_prints() {
+        let f = write(
+            "[sip]\npublic_address = \"203.0.113.5\"\nallowed_sources = [\"192.0.2.10\"]\nrtp_ports = \"30000-30999\"\nmax_calls = 500\n\
+[notify]\nrelay = \"smtp.example.go.jp:587\"\nrelay_security = \"starttls\"\nusername = \"u\"\npassword = \"hunter2\"\n",
+        );
+        let loaded = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(loaded.settings.sip.public_address, Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(loaded.settings.sip.rtp_ports.len(), 1000);
+        assert_eq!(loaded.settings.notify.relay_security, RelaySecurity::Starttls);
+        assert_eq!(loaded.settings.notify.password.expose(), "hunter2");
+        assert!(!format!("{:?}", loaded.settings).contains("hunter2"), "Debug never shows the password");
+        let f = write("[sip]\nallowed_sources = [\"pbx.example\"]\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(":2:") && err.contains("address"), "{err}");
     }
 
     #[test]

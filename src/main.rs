@@ -161,11 +161,10 @@ async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let result =
-        match MailIntake::new(&loaded.settings, core.intake.clone(), core.store.clone(), Arc::new(Notify::new())) {
-            Ok(mail) => mail.deliver(&sender, raw).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+    let mail = MailIntake::new(&loaded.settings, core.intake.clone(), core.store.clone(), Arc::new(Notify::new()));
+    let result = mail.deliver(&sender, raw).await.map_err(|e| e.to_string());
+    // The writer stops once every handle on the intake is gone.
+    drop(mail);
     core.finish().await;
     match result {
         Ok(recorded) => {

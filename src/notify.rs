@@ -3,7 +3,7 @@
 //! is down. Intake never waits for it: the outbox row is committed with the contact, and the
 //! worker is only woken.
 
-use crate::config::NotifySettings;
+use crate::config::{NotifySettings, RelaySecurity};
 use crate::domain::time::{jst_rfc3339, now_millis};
 use crate::store::{OutboxItem, Store};
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -110,15 +110,17 @@ impl Notifier {
                 .rsplit_once(':')
                 .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
                 .ok_or_else(|| NotifyError::Relay(settings.relay.clone()))?;
-            let builder = match settings.relay_security.as_str() {
-                "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&host),
-                "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host),
-                _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())),
+            let builder = match settings.relay_security {
+                RelaySecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&host),
+                RelaySecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host),
+                RelaySecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())),
             }
             .map_err(|_| NotifyError::Relay(settings.relay.clone()))?;
             let mut builder = builder.port(port).timeout(Some(Duration::from_secs(30)));
-            if !settings.username.is_empty() {
-                builder = builder.credentials(Credentials::new(settings.username.clone(), settings.password.clone()));
+            // Configuration refuses a password over plain SMTP; never send one there regardless.
+            if !settings.username.is_empty() && settings.relay_security != RelaySecurity::None {
+                let password = settings.password.expose().to_owned();
+                builder = builder.credentials(Credentials::new(settings.username.clone(), password));
             }
             Some(builder.build())
         };

@@ -335,7 +335,7 @@ async fn an_invite_without_offer_gets_one_and_info_keys_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
-    let app = spawn_line(true, "42000-42999", |s| s.sip.allowed_sources = vec!["127.0.0.1".into()]).await;
+    let app = spawn_line(true, "42000-42999", |s| s.sip.allowed_sources = vec!["127.0.0.1".parse().unwrap()]).await;
     let mut phone = Phone::udp(app.sip, "call-g729").await;
     let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n";
     let invite = phone.request("INVITE", "z9hG4bKg729", None, "Content-Type: application/sdp\r\n", offer);
@@ -359,7 +359,7 @@ async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
     app.stop().await;
 
     // A trunk list that does not include us: 403.
-    let app = spawn_line(true, "43000-43999", |s| s.sip.allowed_sources = vec!["192.0.2.10".into()]).await;
+    let app = spawn_line(true, "43000-43999", |s| s.sip.allowed_sources = vec!["192.0.2.10".parse().unwrap()]).await;
     let mut phone = Phone::udp(app.sip, "stranger").await;
     let req = phone.request("OPTIONS", "z9hG4bKstranger", None, "", "");
     assert_eq!(phone.transact(&req).await.code(), 403);

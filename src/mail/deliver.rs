@@ -1,7 +1,7 @@
 //! A received message → a contact → the intake: sender, fax details, threading, the original
 //! message kept as `message.eml`, and the acknowledgement requested when a person wrote.
 
-use super::fax::{self, FaxInfo, FaxProfile, ProfileError};
+use super::fax::{self, FaxInfo, FaxProfile};
 use super::parse::{self, ParsedMail};
 use crate::config::Settings;
 use crate::domain::ack;
@@ -66,16 +66,10 @@ pub struct MailIntake {
 static ACK_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl MailIntake {
-    pub fn new(
-        settings: &Settings,
-        intake: Intake,
-        store: Store,
-        outbox: Arc<Notify>,
-    ) -> Result<MailIntake, ProfileError> {
-        let mut profiles =
-            settings.fax.profiles.iter().map(FaxProfile::from_settings).collect::<Result<Vec<_>, _>>()?;
+    pub fn new(settings: &Settings, intake: Intake, store: Store, outbox: Arc<Notify>) -> MailIntake {
+        let mut profiles: Vec<FaxProfile> = settings.fax.profiles.iter().map(FaxProfile::from_settings).collect();
         profiles.extend(fax::builtin_profiles());
-        Ok(MailIntake {
+        MailIntake {
             intake,
             store,
             profiles: Arc::new(profiles),
@@ -95,7 +89,7 @@ impl MailIntake {
             outbox,
             ticket_in_subject: Regex::new(r"\b(\d{8}-\d{4,})\b").expect("valid pattern"),
             trusted_domains: settings.mail.trusted_domains.clone(),
-        })
+        }
     }
 
     /// Stores one message. `Ok` means it is committed (or was already, for a repeated

@@ -135,30 +135,21 @@ pub fn builtin_profiles() -> Vec<FaxProfile> {
     ]
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("fax profile '{profile}': {field} is not a valid regular expression: {error}")]
-pub struct ProfileError {
-    pub profile: String,
-    pub field: &'static str,
-    pub error: String,
-}
-
 impl FaxProfile {
-    pub fn from_settings(s: &FaxProfileSettings) -> Result<FaxProfile, ProfileError> {
-        let compile = |field: &'static str, p: &str| {
-            Regex::new(p).map_err(|e| ProfileError { profile: s.name.clone(), field, error: e.to_string() })
-        };
-        let optional = |field: &'static str, p: &str| (!p.is_empty()).then(|| compile(field, p)).transpose();
-        Ok(FaxProfile {
+    /// A configured profile; its patterns were compiled (and bad ones reported) when the
+    /// configuration was read.
+    pub fn from_settings(s: &FaxProfileSettings) -> FaxProfile {
+        let regex = |p: &crate::config::Pattern| p.regex().cloned();
+        FaxProfile {
             name: s.name.clone(),
-            from: optional("from", &s.from)?,
-            subject: optional("subject", &s.subject)?,
-            body: optional("body", &s.body)?,
-            headers: optional("headers", &s.headers)?,
-            number: s.number.iter().map(|p| compile("number", p)).collect::<Result<_, _>>()?,
-            pages: optional("pages", &s.pages)?,
-            received: optional("received", &s.received)?,
-        })
+            from: regex(&s.from),
+            subject: regex(&s.subject),
+            body: regex(&s.body),
+            headers: regex(&s.headers),
+            number: s.number.iter().filter_map(regex).collect(),
+            pages: regex(&s.pages),
+            received: regex(&s.received),
+        }
     }
 
     fn applies(&self, mail: &FaxMail<'_>) -> bool {
@@ -379,11 +370,10 @@ mod tests {
 
         let custom = FaxProfile::from_settings(&crate::config::FaxProfileSettings {
             name: "office".into(),
-            headers: r"(?m)^X-Fax-Gateway: office".into(),
-            number: vec![r"送信元:\s*([0-9-]+)".into()],
+            headers: crate::config::Pattern::new(r"(?m)^X-Fax-Gateway: office"),
+            number: vec![crate::config::Pattern::new(r"送信元:\s*([0-9-]+)")],
             ..Default::default()
-        })
-        .unwrap();
+        });
         let found = FaxMail {
             from: "a@x",
             from_name: "",

@@ -56,7 +56,7 @@ pub async fn spawn_line(
     super::spawn_with(db, move |s| {
         s.sip.dialplans = dir.join("dialplans").display().to_string();
         s.sip.prompts = dir.join("prompts").display().to_string();
-        s.sip.rtp_ports = ports;
+        s.sip.rtp_ports = ports.parse().unwrap();
         adjust(s);
     })
     .await
