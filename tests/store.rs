@@ -13,6 +13,7 @@ on_both_backends!(
     a_refused_write_does_not_stop_its_batch,
     two_nodes_sharing_one_store_never_share_a_number,
     a_ticket_opened_and_answered_in_one_batch_is_found_by_both,
+    replies_and_refusals_take_no_ticket_number,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -164,6 +165,35 @@ async fn a_ticket_opened_and_answered_in_one_batch_is_found_by_both(db: Db) {
             .unwrap();
         assert_eq!(page.tickets.iter().map(|t| &t.number).collect::<Vec<_>>(), [&number], "{word}");
     }
+    store.close().await;
+    db.cleanup().await;
+}
+
+fn sequence(number: &TicketNumber) -> u32 {
+    number.as_str()[9..].parse().unwrap()
+}
+
+async fn replies_and_refusals_take_no_ticket_number(db: Db) {
+    let Some(db) = TestDb::new(db, "replies_and_refusals_take_no_ticket_number").await else { return };
+    let store = open(&db).await;
+    let first = recorded(&store.write_batch(&[contact("最初", None)]).await.unwrap()[0]);
+    let reply = contact_with("Re: 最初", None, |c| c.thread_refs = vec!["<最初@example.go.jp>".into()]);
+    let out = store.write_batch(&[reply]).await.unwrap();
+    assert_eq!(recorded(&out[0]), first, "the reply joins the first ticket");
+    let second = recorded(&store.write_batch(&[contact("二件目", None)]).await.unwrap()[0]);
+    assert_eq!(sequence(&second), sequence(&first) + 1, "{first} then {second}");
+
+    let missing: TicketNumber = "20200101-0042".parse().unwrap();
+    let duplicate = contact_with("二件目", None, |c| c.dedupe_source = true);
+    let reply = contact_with("Re: 二件目", None, |c| c.thread_refs = vec!["<二件目@example.go.jp>".into()]);
+    let out =
+        store.write_batch(&[duplicate, contact("lost", Some(&missing)), reply, contact("三件目", None)]).await.unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Recorded(r) if r.duplicate && r.ticket == second), "{:?}", out[0]);
+    assert_eq!(recorded(&out[2]), second);
+    let third = recorded(&out[3]);
+    assert_eq!(sequence(&third), sequence(&second) + 1, "{second} then {third}");
+    let fourth = recorded(&store.write_batch(&[contact("四件目", None)]).await.unwrap()[0]);
+    assert_eq!(sequence(&fourth), sequence(&third) + 1, "{third} then {fourth}");
     store.close().await;
     db.cleanup().await;
 }

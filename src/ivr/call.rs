@@ -5,6 +5,7 @@
 //! up in every state, recording included.
 
 use super::dialplan::{Dialplan, Opening};
+use crate::domain::TicketChange;
 use crate::domain::time::{jst, now_millis};
 use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber};
 use crate::intake::Intake;
@@ -14,7 +15,6 @@ use crate::media::pacer::{Pacer, RemoteSetter, Stream};
 use crate::media::ports::RtpSocket;
 use crate::media::rtp::{Inbound, Receiver, SourceFilter};
 use crate::sip::endpoint::{CallRef, Command};
-use crate::store::TicketChange;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
