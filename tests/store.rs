@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Db, TestDb};
-use madoguchi::domain::{CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier};
+use madoguchi::domain::{AckLimits, AckRequest, CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier};
 use madoguchi::routing::Decision;
 use madoguchi::store::{Refusal, RoutedContact, Store, TicketChange, TicketFilter, WriteOp, WriteOutcome};
 use std::collections::HashSet;
@@ -14,6 +14,8 @@ on_both_backends!(
     two_nodes_sharing_one_store_never_share_a_number,
     a_ticket_opened_and_answered_in_one_batch_is_found_by_both,
     replies_and_refusals_take_no_ticket_number,
+    two_nodes_claim_every_outbox_item_exactly_once,
+    a_claim_older_than_the_lease_is_taken_over,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -194,6 +196,90 @@ async fn replies_and_refusals_take_no_ticket_number(db: Db) {
     assert_eq!(sequence(&third), sequence(&second) + 1, "{second} then {third}");
     let fourth = recorded(&store.write_batch(&[contact("四件目", None)]).await.unwrap()[0]);
     assert_eq!(sequence(&fourth), sequence(&third) + 1, "{third} then {fourth}");
+    store.close().await;
+    db.cleanup().await;
+}
+
+const LEASE_MS: i64 = 60_000;
+
+fn now() -> i64 {
+    madoguchi::domain::time::now_millis()
+}
+
+/// `n` contacts, each with an acknowledgement queued.
+async fn queue_acks(store: &Store, n: usize) -> Vec<TicketNumber> {
+    let limits = AckLimits { per_address_hour: 1000, global_minute: 1000, global_hour: 1000 };
+    let batch: Vec<WriteOp> = (0..n)
+        .map(|i| {
+            contact_with(&format!("ack-{i}"), None, |c| {
+                c.acknowledge = Some(AckRequest {
+                    to: format!("staff{i}@example.go.jp"),
+                    in_reply_to: None,
+                    subject: format!("ack-{i}"),
+                    message_id: format!("ack.{i}@madoguchi"),
+                    limits,
+                })
+            })
+        })
+        .collect();
+    store.write_batch(&batch).await.unwrap().iter().map(recorded).collect()
+}
+
+async fn two_nodes_claim_every_outbox_item_exactly_once(db: Db) {
+    let Some(db) = TestDb::new(db, "two_nodes_claim_every_outbox_item_exactly_once").await else { return };
+    let a = open(&db).await;
+    let b = Store::connect(&db.url, 4).await.unwrap();
+    const N: usize = 60;
+    queue_acks(&a, N).await;
+    let node = |store: Store| {
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let items = store.outbox_claim(now(), LEASE_MS, 3).await.unwrap();
+                if items.is_empty() {
+                    return claimed;
+                }
+                for item in items {
+                    claimed.push(item.ticket.clone());
+                    tokio::task::yield_now().await;
+                    assert!(store.outbox_sent(&item, now()).await.unwrap(), "the claim holds until recorded");
+                }
+            }
+        })
+    };
+    let (ca, cb) = tokio::join!(node(a.clone()), node(b.clone()),);
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    let all: Vec<&TicketNumber> = ca.iter().chain(&cb).collect();
+    let unique: HashSet<&TicketNumber> = all.iter().copied().collect();
+    assert_eq!(all.len(), N, "node a claimed {}, node b {}", ca.len(), cb.len());
+    assert_eq!(unique.len(), N, "no item is claimed twice");
+    assert!(a.outbox_claim(now(), LEASE_MS, 10).await.unwrap().is_empty());
+    a.close().await;
+    b.close().await;
+    db.cleanup().await;
+}
+
+async fn a_claim_older_than_the_lease_is_taken_over(db: Db) {
+    let Some(db) = TestDb::new(db, "a_claim_older_than_the_lease_is_taken_over").await else { return };
+    let store = open(&db).await;
+    let tickets = queue_acks(&store, 2).await;
+    let t0 = now();
+    let first = store.outbox_claim(t0, LEASE_MS, 1).await.unwrap();
+    assert_eq!(first.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[0]]);
+    let second = store.outbox_claim(t0 + 1, LEASE_MS, 10).await.unwrap();
+    assert_eq!(second.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[1]], "a held claim is not taken");
+    assert_eq!(store.outbox_next_due(LEASE_MS).await.unwrap(), Some(t0 + LEASE_MS));
+    assert!(store.outbox_claim(t0 + LEASE_MS - 1, LEASE_MS, 10).await.unwrap().is_empty());
+
+    // The node that claimed the first item died; after the lease another takes it over.
+    let retaken = store.outbox_claim(t0 + LEASE_MS, LEASE_MS, 10).await.unwrap();
+    let numbers: Vec<&TicketNumber> = retaken.iter().map(|i| &i.ticket).collect();
+    assert_eq!(numbers, [&tickets[0]], "only the first item's claim has run out");
+    assert!(!store.outbox_sent(&first[0], t0 + LEASE_MS + 2).await.unwrap(), "the lost claim records nothing");
+    assert!(store.outbox_sent(&retaken[0], t0 + LEASE_MS + 2).await.unwrap());
+    assert!(store.outbox_failed(&second[0], "relay down", Some(t0 + 5_000)).await.unwrap());
+    assert_eq!(store.outbox_of(&tickets[0]).await.unwrap(), [("sent".to_owned(), 1)]);
+    assert_eq!(store.outbox_of(&tickets[1]).await.unwrap(), [("pending".to_owned(), 1)]);
     store.close().await;
     db.cleanup().await;
 }

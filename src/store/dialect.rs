@@ -72,6 +72,14 @@ impl Backend {
         }
     }
 
+    /// Appended to a SELECT that claims rows: other transactions pass over the locked ones.
+    pub(super) fn skip_locked(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
     /// `PRAGMA integrity_check` on SQLite; PostgreSQL has nothing to ask.
     pub(super) fn integrity_check(self) -> Option<&'static str> {
         match self {
