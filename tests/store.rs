@@ -3,7 +3,9 @@
 mod common;
 
 use common::{Db, TestDb};
-use madoguchi::domain::{AckLimits, AckRequest, CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier};
+use madoguchi::domain::{
+    AckLimits, AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier,
+};
 use madoguchi::routing::Decision;
 use madoguchi::store::{Refusal, RoutedContact, Store, TicketChange, TicketFilter, WriteOp, WriteOutcome};
 use std::collections::HashSet;
@@ -16,6 +18,7 @@ on_both_backends!(
     replies_and_refusals_take_no_ticket_number,
     two_nodes_claim_every_outbox_item_exactly_once,
     a_claim_older_than_the_lease_is_taken_over,
+    contacts_not_stored_leave_no_attachment_files,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -280,6 +283,73 @@ async fn a_claim_older_than_the_lease_is_taken_over(db: Db) {
     assert!(store.outbox_failed(&second[0], "relay down", Some(t0 + 5_000)).await.unwrap());
     assert_eq!(store.outbox_of(&tickets[0]).await.unwrap(), [("sent".to_owned(), 1)]);
     assert_eq!(store.outbox_of(&tickets[1]).await.unwrap(), [("pending".to_owned(), 1)]);
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// Attachment files under `data` (temporary files not counted).
+fn attachment_files(data: &std::path::Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(data.join("attachments")) else { return 0 };
+    dirs.flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| !f.file_name().to_string_lossy().starts_with(".tmp"))
+        .count()
+}
+
+async fn contacts_not_stored_leave_no_attachment_files(db: Db) {
+    use madoguchi::intake::{INLINE_MAX_BYTES, Intake, IntakeError};
+    let Some(db) = TestDb::new(db, "contacts_not_stored_leave_no_attachment_files").await else { return };
+    let store = open(&db).await;
+    let data = db.dir.path().join("data");
+    let files = madoguchi::store::AttachmentFiles::new(&data);
+    let rules =
+        std::sync::Arc::new(madoguchi::routing::parse("routing.toml", madoguchi::routing::BUILTIN_RULES).unwrap());
+    let tracker = tokio_util::task::TaskTracker::new();
+    let intake = Intake::start(store.clone(), rules, files.clone(), 1, 1, &tracker);
+    let missing: TicketNumber = "20200101-0042".parse().unwrap();
+    let with_scan = |subject: &str, join: Option<&TicketNumber>, content: u8| NewContact {
+        channel: Channel::Fax,
+        join: join.cloned(),
+        subject: Some(subject.into()),
+        body: "FAX".into(),
+        actor: "system".into(),
+        attachments: vec![AttachmentUpload {
+            filename: "scan.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: vec![content; INLINE_MAX_BYTES + 1],
+        }],
+        ..Default::default()
+    };
+
+    intake.submit(with_scan("stored", None, 1)).await.unwrap();
+    assert_eq!(attachment_files(&data), 1);
+    let refused = intake.submit(with_scan("refused", Some(&missing), 2)).await.unwrap_err();
+    assert!(matches!(refused, IntakeError::Refused(Refusal::NoSuchTicket(_))), "{refused}");
+    assert_eq!(attachment_files(&data), 1, "the refused contact's file is removed");
+    intake.submit(with_scan("refused, same scan as stored", Some(&missing), 1)).await.unwrap_err();
+    assert_eq!(attachment_files(&data), 1, "a file a stored attachment names is kept");
+    assert_eq!(files.read(&madoguchi::store::sha256_hex(&vec![1; INLINE_MAX_BYTES + 1])).unwrap()[0], 1);
+
+    // A queue one deep: most of these find it full.
+    let tasks: Vec<_> = (10..30u8)
+        .map(|content| {
+            let (intake, contact) = (intake.clone(), with_scan(&format!("burst {content}"), None, content));
+            tokio::spawn(async move { intake.submit(contact).await })
+        })
+        .collect();
+    let (mut stored, mut busy) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(IntakeError::Busy) => busy += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(stored + busy, 20);
+    assert_eq!(attachment_files(&data), 1 + stored, "{busy} contacts found the queue full; their files are removed");
+    drop(intake);
+    tracker.close();
+    tracker.wait().await;
     store.close().await;
     db.cleanup().await;
 }

@@ -85,6 +85,15 @@ impl Store {
         Ok(row.map(|r| r.try_get::<Vec<u8>, _>(0)).transpose()?)
     }
 
+    /// Whether any stored attachment has this content.
+    pub async fn attachment_exists(&self, sha256: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM attachments WHERE sha256 = $1 LIMIT 1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn attachment(&self, id: i64) -> Result<Option<AttachmentRecord>, StoreError> {
         Ok(self.attachments_where("id = $1", id).await?.pop())
     }
