@@ -7,6 +7,7 @@ use super::search::{Sql, Value};
 use crate::domain::text;
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -32,6 +33,14 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Before connecting: SQLite's file is created, and so must its directory be.
+    pub(super) fn prepare(self, url: &str) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite => create_sqlite_dir(url),
+            Backend::Postgres => Ok(()),
         }
     }
 
@@ -181,4 +190,17 @@ impl Backend {
 /// FTS5 phrases, quoted so nothing in a word is read as query syntax.
 fn match_expression(words: &[&String]) -> String {
     words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ")
+}
+
+fn create_sqlite_dir(url: &str) -> Result<(), StoreError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| StoreError::Directory { path: dir.display().to_string(), source })?;
+    }
+    Ok(())
 }

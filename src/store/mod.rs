@@ -22,7 +22,6 @@ pub use outbox::OutboxItem;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
-use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,9 +54,7 @@ impl Store {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         install_default_drivers();
         let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
-        if backend == Backend::Sqlite {
-            create_sqlite_dir(url)?;
-        }
+        backend.prepare(url)?;
         let pool = Self::pool(url, backend, max_connections.max(1)).await?;
         let writer = Self::pool(url, backend, 1).await?;
         Ok(Store { pool, writer, backend })
@@ -110,17 +107,4 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
-}
-
-fn create_sqlite_dir(url: &str) -> Result<(), StoreError> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::Directory { path: dir.display().to_string(), source })?;
-    }
-    Ok(())
 }
