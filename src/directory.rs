@@ -2,7 +2,7 @@
 //! the columns, in English or Japanese, then one person per row. Problems name file and line.
 
 use crate::diagnostic::{Problem, Problems};
-use crate::store::DirectoryEntry;
+use crate::domain::DirectoryEntry;
 
 const COLUMNS: [(&str, &[&str]); 4] = [
     ("name", &["name", "氏名", "名前"]),

@@ -10,7 +10,8 @@ use crate::store::{
     AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
     WriteOp, WriteOutcome, sha256_hex,
 };
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -40,6 +41,8 @@ pub struct Intake {
     /// Swapped whole on reload: a contact routes on the rules it started with.
     rules: Arc<RwLock<Arc<Rules>>>,
     files: AttachmentFiles,
+    store: Store,
+    in_flight: InFlight,
 }
 
 impl Intake {
@@ -54,8 +57,8 @@ impl Intake {
         tracker: &TaskTracker,
     ) -> Intake {
         let (queue, rx) = mpsc::channel(queue_depth.max(1));
-        tracker.spawn(writer(store, rx, batch_max.max(1)));
-        Intake { queue, rules: Arc::new(RwLock::new(rules)), files }
+        tracker.spawn(writer(store.clone(), rx, batch_max.max(1)));
+        Intake { queue, rules: Arc::new(RwLock::new(rules)), files, store, in_flight: InFlight::default() }
     }
 
     /// The routing rules in use now.
@@ -68,22 +71,35 @@ impl Intake {
         *self.rules.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
     }
 
-    /// Routes and records a contact: a new ticket, or the one it joins.
+    /// Routes and records a contact: a new ticket, or the one it joins. Attachment files
+    /// written for a contact that is not stored (refused, queue full, store failed) are removed.
     pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
         contact.remove_nul();
         let channel = contact.channel;
         let (files, rules) = (self.files.clone(), self.rules());
+        let mut held = Held { in_flight: self.in_flight.clone(), files: Vec::new() };
         // Routing, hashing attachments and folding the text for search are done here, in
         // parallel with other submitters, not by the single writer.
-        let routed = tokio::task::spawn_blocking(move || {
+        let (held, routed) = tokio::task::spawn_blocking(move || {
             let decision = rules.route(&contact);
-            let stored = store_files(&files, std::mem::take(&mut contact.attachments))?;
-            Ok::<_, IntakeError>(RoutedContact::new(contact, decision, stored))
+            let stored = store_files(&files, &mut held, std::mem::take(&mut contact.attachments));
+            (held, stored.map(|stored| RoutedContact::new(contact, decision, stored)))
         })
         .await
-        .map_err(|e| IntakeError::Store(e.to_string()))??;
+        .map_err(|e| IntakeError::Store(e.to_string()))?;
+        let routed = match routed {
+            Ok(routed) => routed,
+            Err(e) => {
+                self.discard(held).await;
+                return Err(e.into());
+            }
+        };
         let decision = routed.decision.clone();
-        match self.send(WriteOp::Record(Box::new(routed))).await? {
+        let outcome = self.send(WriteOp::Record(Box::new(routed))).await;
+        if !matches!(&outcome, Ok(WriteOutcome::Recorded(r)) if !r.duplicate) {
+            self.discard(held).await;
+        }
+        match outcome? {
             WriteOutcome::Recorded(r) => {
                 tracing::info!(
                     ticket = %r.ticket, created = r.created, channel = %channel,
@@ -94,6 +110,20 @@ impl Intake {
             }
             WriteOutcome::Refused(why) => Err(why.into()),
             WriteOutcome::Updated(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// Removes the files `held` created, unless another contact has held the same content
+    /// meanwhile or a stored attachment names it (or the store cannot say).
+    async fn discard(&self, mut held: Held) {
+        for (sha, created) in std::mem::take(&mut held.files) {
+            let alone = created.then(|| self.in_flight.alone(&sha)).flatten();
+            match alone {
+                Some(generation) if matches!(self.store.attachment_exists(&sha).await, Ok(false)) => {
+                    self.in_flight.release_last(&sha, generation, || self.files.remove(&sha));
+                }
+                _ => self.in_flight.release(&sha),
+            }
         }
     }
 
@@ -145,19 +175,89 @@ impl Intake {
     }
 }
 
-fn store_files(files: &AttachmentFiles, uploads: Vec<AttachmentUpload>) -> Result<Vec<StoredFile>, FileError> {
+fn store_files(
+    files: &AttachmentFiles,
+    held: &mut Held,
+    uploads: Vec<AttachmentUpload>,
+) -> Result<Vec<StoredFile>, FileError> {
     uploads
         .into_iter()
         .map(|a| {
             let size = a.bytes.len() as u64;
-            let (sha256, inline) = if a.bytes.len() <= INLINE_MAX_BYTES {
-                (sha256_hex(&a.bytes), Some(a.bytes))
+            let sha256 = sha256_hex(&a.bytes);
+            let inline = if a.bytes.len() <= INLINE_MAX_BYTES {
+                Some(a.bytes)
             } else {
-                (files.put(&a.bytes)?, None)
+                held.in_flight.hold(&sha256);
+                held.files.push((sha256.clone(), false));
+                let created = files.write(&sha256, &a.bytes)?;
+                held.files.last_mut().expect("just pushed").1 = created;
+                None
             };
             Ok(StoredFile { sha256, size, filename: a.filename, content_type: a.content_type, inline })
         })
         .collect()
+}
+
+/// Attachment files of contacts not yet stored, by content: how many contacts hold each, and
+/// how many ever did while it was held. A contact that is not stored removes only a file that
+/// no other contact held since it looked.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashMap<String, (usize, u64)>>>);
+
+impl InFlight {
+    fn hold(&self, sha: &str) {
+        let mut holds = self.0.lock().expect("in-flight files");
+        let (count, generation) = holds.entry(sha.to_owned()).or_default();
+        *count += 1;
+        *generation += 1;
+    }
+
+    fn release(&self, sha: &str) {
+        let mut holds = self.0.lock().expect("in-flight files");
+        if let Some((count, _)) = holds.get_mut(sha) {
+            *count -= 1;
+            if *count == 0 {
+                holds.remove(sha);
+            }
+        }
+    }
+
+    /// The file's generation when its one holder is the caller.
+    fn alone(&self, sha: &str) -> Option<u64> {
+        match self.0.lock().expect("in-flight files").get(sha) {
+            Some((1, generation)) => Some(*generation),
+            _ => None,
+        }
+    }
+
+    /// Lets go of the caller's hold and runs `remove` when nobody else held the file since
+    /// [`Self::alone`] gave `generation`; under the lock, so no contact can take it up meanwhile.
+    fn release_last(&self, sha: &str, generation: u64, remove: impl FnOnce() -> Result<(), FileError>) {
+        let mut holds = self.0.lock().expect("in-flight files");
+        if holds.get(sha) != Some(&(1, generation)) {
+            drop(holds);
+            return self.release(sha);
+        }
+        holds.remove(sha);
+        if let Err(e) = remove() {
+            tracing::warn!(error = %e, sha256 = sha, "could not remove the attachment file of a contact not stored");
+        }
+    }
+}
+
+/// The files one contact holds, and whether it created each.
+struct Held {
+    in_flight: InFlight,
+    files: Vec<(String, bool)>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        for (sha, _) in &self.files {
+            self.in_flight.release(sha);
+        }
+    }
 }
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteOp, Reply)>, batch_max: usize) {

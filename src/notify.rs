@@ -21,6 +21,9 @@ pub const BUILTIN_ACK_TEMPLATE: &str = include_str!("../templates/ack.txt");
 const ROUND: i64 = 20;
 /// The longest the worker sleeps without looking at the outbox.
 const IDLE: Duration = Duration::from_secs(60);
+/// How long a claimed item is left to the worker that claimed it (one message's SMTP exchange,
+/// with its 30-second timeouts), before another worker may take it over.
+const CLAIM_LEASE_MS: i64 = 5 * 60_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -145,7 +148,7 @@ impl Notifier {
             if sent as i64 == ROUND {
                 continue;
             }
-            let wait = match self.store.outbox_next_due().await {
+            let wait = match self.store.outbox_next_due(CLAIM_LEASE_MS).await {
                 Ok(Some(at)) => Duration::from_millis((at - now_millis()).max(0) as u64).min(IDLE),
                 _ => IDLE,
             };
@@ -157,13 +160,17 @@ impl Notifier {
         }
     }
 
+    /// Claims and sends up to [`ROUND`] items, one at a time, so that each claim is held only
+    /// as long as its own message takes.
     async fn round(&self, transport: &AsyncSmtpTransport<Tokio1Executor>) -> Result<usize, crate::store::StoreError> {
-        let due = self.store.outbox_due(now_millis(), ROUND).await?;
-        for item in &due {
-            match self.send(transport, item).await {
+        let mut sent = 0;
+        while sent < ROUND as usize {
+            let Some(item) = self.store.outbox_claim(now_millis(), CLAIM_LEASE_MS, 1).await?.pop() else { break };
+            sent += 1;
+            let held = match self.send(transport, &item).await {
                 Ok(()) => {
-                    self.store.outbox_sent(item.id, now_millis()).await?;
                     tracing::info!(ticket = %item.ticket, kind = %item.kind, "acknowledgement sent");
+                    self.store.outbox_sent(&item, now_millis()).await?
                 }
                 Err(error) => {
                     let attempts = item.attempts + 1;
@@ -172,11 +179,14 @@ impl Notifier {
                         now_millis() + backoff.min(self.settings.retry_max_secs) as i64 * 1000
                     });
                     tracing::warn!(ticket = %item.ticket, attempts, error = %error, gave_up = retry_at.is_none(), "acknowledgement not sent");
-                    self.store.outbox_failed(item.id, &error, retry_at).await?;
+                    self.store.outbox_failed(&item, &error, retry_at).await?
                 }
+            };
+            if !held {
+                tracing::warn!(ticket = %item.ticket, "the outbox item's claim ran out before its result was recorded");
             }
         }
-        Ok(due.len())
+        Ok(sent)
     }
 
     async fn send(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, item: &OutboxItem) -> Result<(), String> {
@@ -220,6 +230,7 @@ mod tests {
             subject: "VPNにつながらない".into(),
             attempts: 0,
             created_at: 1_795_000_000_000,
+            claimed_at: 1_795_000_000_001,
         };
         let (subject, body) = t.render(&item);
         assert!(subject.starts_with("【受付番号 20261121-0007】"), "{subject}");

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{Db, TestDb};
-use madoguchi::domain::{CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier};
+use madoguchi::domain::{
+    AckLimits, AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier,
+};
 use madoguchi::routing::Decision;
 use madoguchi::store::{Refusal, RoutedContact, Store, TicketChange, TicketFilter, WriteOp, WriteOutcome};
 use std::collections::HashSet;
@@ -13,6 +15,10 @@ on_both_backends!(
     a_refused_write_does_not_stop_its_batch,
     two_nodes_sharing_one_store_never_share_a_number,
     a_ticket_opened_and_answered_in_one_batch_is_found_by_both,
+    replies_and_refusals_take_no_ticket_number,
+    two_nodes_claim_every_outbox_item_exactly_once,
+    a_claim_older_than_the_lease_is_taken_over,
+    contacts_not_stored_leave_no_attachment_files,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -164,6 +170,186 @@ async fn a_ticket_opened_and_answered_in_one_batch_is_found_by_both(db: Db) {
             .unwrap();
         assert_eq!(page.tickets.iter().map(|t| &t.number).collect::<Vec<_>>(), [&number], "{word}");
     }
+    store.close().await;
+    db.cleanup().await;
+}
+
+fn sequence(number: &TicketNumber) -> u32 {
+    number.as_str()[9..].parse().unwrap()
+}
+
+async fn replies_and_refusals_take_no_ticket_number(db: Db) {
+    let Some(db) = TestDb::new(db, "replies_and_refusals_take_no_ticket_number").await else { return };
+    let store = open(&db).await;
+    let first = recorded(&store.write_batch(&[contact("最初", None)]).await.unwrap()[0]);
+    let reply = contact_with("Re: 最初", None, |c| c.thread_refs = vec!["<最初@example.go.jp>".into()]);
+    let out = store.write_batch(&[reply]).await.unwrap();
+    assert_eq!(recorded(&out[0]), first, "the reply joins the first ticket");
+    let second = recorded(&store.write_batch(&[contact("二件目", None)]).await.unwrap()[0]);
+    assert_eq!(sequence(&second), sequence(&first) + 1, "{first} then {second}");
+
+    let missing: TicketNumber = "20200101-0042".parse().unwrap();
+    let duplicate = contact_with("二件目", None, |c| c.dedupe_source = true);
+    let reply = contact_with("Re: 二件目", None, |c| c.thread_refs = vec!["<二件目@example.go.jp>".into()]);
+    let out =
+        store.write_batch(&[duplicate, contact("lost", Some(&missing)), reply, contact("三件目", None)]).await.unwrap();
+    assert!(matches!(&out[0], WriteOutcome::Recorded(r) if r.duplicate && r.ticket == second), "{:?}", out[0]);
+    assert_eq!(recorded(&out[2]), second);
+    let third = recorded(&out[3]);
+    assert_eq!(sequence(&third), sequence(&second) + 1, "{second} then {third}");
+    let fourth = recorded(&store.write_batch(&[contact("四件目", None)]).await.unwrap()[0]);
+    assert_eq!(sequence(&fourth), sequence(&third) + 1, "{third} then {fourth}");
+    store.close().await;
+    db.cleanup().await;
+}
+
+const LEASE_MS: i64 = 60_000;
+
+fn now() -> i64 {
+    madoguchi::domain::time::now_millis()
+}
+
+/// `n` contacts, each with an acknowledgement queued.
+async fn queue_acks(store: &Store, n: usize) -> Vec<TicketNumber> {
+    let limits = AckLimits { per_address_hour: 1000, global_minute: 1000, global_hour: 1000 };
+    let batch: Vec<WriteOp> = (0..n)
+        .map(|i| {
+            contact_with(&format!("ack-{i}"), None, |c| {
+                c.acknowledge = Some(AckRequest {
+                    to: format!("staff{i}@example.go.jp"),
+                    in_reply_to: None,
+                    subject: format!("ack-{i}"),
+                    message_id: format!("ack.{i}@madoguchi"),
+                    limits,
+                })
+            })
+        })
+        .collect();
+    store.write_batch(&batch).await.unwrap().iter().map(recorded).collect()
+}
+
+async fn two_nodes_claim_every_outbox_item_exactly_once(db: Db) {
+    let Some(db) = TestDb::new(db, "two_nodes_claim_every_outbox_item_exactly_once").await else { return };
+    let a = open(&db).await;
+    let b = Store::connect(&db.url, 4).await.unwrap();
+    const N: usize = 60;
+    queue_acks(&a, N).await;
+    let node = |store: Store| {
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let items = store.outbox_claim(now(), LEASE_MS, 3).await.unwrap();
+                if items.is_empty() {
+                    return claimed;
+                }
+                for item in items {
+                    claimed.push(item.ticket.clone());
+                    tokio::task::yield_now().await;
+                    assert!(store.outbox_sent(&item, now()).await.unwrap(), "the claim holds until recorded");
+                }
+            }
+        })
+    };
+    let (ca, cb) = tokio::join!(node(a.clone()), node(b.clone()),);
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    let all: Vec<&TicketNumber> = ca.iter().chain(&cb).collect();
+    let unique: HashSet<&TicketNumber> = all.iter().copied().collect();
+    assert_eq!(all.len(), N, "node a claimed {}, node b {}", ca.len(), cb.len());
+    assert_eq!(unique.len(), N, "no item is claimed twice");
+    assert!(a.outbox_claim(now(), LEASE_MS, 10).await.unwrap().is_empty());
+    a.close().await;
+    b.close().await;
+    db.cleanup().await;
+}
+
+async fn a_claim_older_than_the_lease_is_taken_over(db: Db) {
+    let Some(db) = TestDb::new(db, "a_claim_older_than_the_lease_is_taken_over").await else { return };
+    let store = open(&db).await;
+    let tickets = queue_acks(&store, 2).await;
+    let t0 = now();
+    let first = store.outbox_claim(t0, LEASE_MS, 1).await.unwrap();
+    assert_eq!(first.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[0]]);
+    let second = store.outbox_claim(t0 + 1, LEASE_MS, 10).await.unwrap();
+    assert_eq!(second.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[1]], "a held claim is not taken");
+    assert_eq!(store.outbox_next_due(LEASE_MS).await.unwrap(), Some(t0 + LEASE_MS));
+    assert!(store.outbox_claim(t0 + LEASE_MS - 1, LEASE_MS, 10).await.unwrap().is_empty());
+
+    // The node that claimed the first item died; after the lease another takes it over.
+    let retaken = store.outbox_claim(t0 + LEASE_MS, LEASE_MS, 10).await.unwrap();
+    let numbers: Vec<&TicketNumber> = retaken.iter().map(|i| &i.ticket).collect();
+    assert_eq!(numbers, [&tickets[0]], "only the first item's claim has run out");
+    assert!(!store.outbox_sent(&first[0], t0 + LEASE_MS + 2).await.unwrap(), "the lost claim records nothing");
+    assert!(store.outbox_sent(&retaken[0], t0 + LEASE_MS + 2).await.unwrap());
+    assert!(store.outbox_failed(&second[0], "relay down", Some(t0 + 5_000)).await.unwrap());
+    assert_eq!(store.outbox_of(&tickets[0]).await.unwrap(), [("sent".to_owned(), 1)]);
+    assert_eq!(store.outbox_of(&tickets[1]).await.unwrap(), [("pending".to_owned(), 1)]);
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// Attachment files under `data` (temporary files not counted).
+fn attachment_files(data: &std::path::Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(data.join("attachments")) else { return 0 };
+    dirs.flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .filter(|f| !f.file_name().to_string_lossy().starts_with(".tmp"))
+        .count()
+}
+
+async fn contacts_not_stored_leave_no_attachment_files(db: Db) {
+    use madoguchi::intake::{INLINE_MAX_BYTES, Intake, IntakeError};
+    let Some(db) = TestDb::new(db, "contacts_not_stored_leave_no_attachment_files").await else { return };
+    let store = open(&db).await;
+    let data = db.dir.path().join("data");
+    let files = madoguchi::store::AttachmentFiles::new(&data);
+    let rules =
+        std::sync::Arc::new(madoguchi::routing::parse("routing.toml", madoguchi::routing::BUILTIN_RULES).unwrap());
+    let tracker = tokio_util::task::TaskTracker::new();
+    let intake = Intake::start(store.clone(), rules, files.clone(), 1, 1, &tracker);
+    let missing: TicketNumber = "20200101-0042".parse().unwrap();
+    let with_scan = |subject: &str, join: Option<&TicketNumber>, content: u8| NewContact {
+        channel: Channel::Fax,
+        join: join.cloned(),
+        subject: Some(subject.into()),
+        body: "FAX".into(),
+        actor: "system".into(),
+        attachments: vec![AttachmentUpload {
+            filename: "scan.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: vec![content; INLINE_MAX_BYTES + 1],
+        }],
+        ..Default::default()
+    };
+
+    intake.submit(with_scan("stored", None, 1)).await.unwrap();
+    assert_eq!(attachment_files(&data), 1);
+    let refused = intake.submit(with_scan("refused", Some(&missing), 2)).await.unwrap_err();
+    assert!(matches!(refused, IntakeError::Refused(Refusal::NoSuchTicket(_))), "{refused}");
+    assert_eq!(attachment_files(&data), 1, "the refused contact's file is removed");
+    intake.submit(with_scan("refused, same scan as stored", Some(&missing), 1)).await.unwrap_err();
+    assert_eq!(attachment_files(&data), 1, "a file a stored attachment names is kept");
+    assert_eq!(files.read(&madoguchi::store::sha256_hex(&vec![1; INLINE_MAX_BYTES + 1])).unwrap()[0], 1);
+
+    // A queue one deep: most of these find it full.
+    let tasks: Vec<_> = (10..30u8)
+        .map(|content| {
+            let (intake, contact) = (intake.clone(), with_scan(&format!("burst {content}"), None, content));
+            tokio::spawn(async move { intake.submit(contact).await })
+        })
+        .collect();
+    let (mut stored, mut busy) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(IntakeError::Busy) => busy += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(stored + busy, 20);
+    assert_eq!(attachment_files(&data), 1 + stored, "{busy} contacts found the queue full; their files are removed");
+    drop(intake);
+    tracker.close();
+    tracker.wait().await;
     store.close().await;
     db.cleanup().await;
 }

@@ -5,6 +5,7 @@
 //! The sender's subject is repeated without anything that could carry a link, so an
 //! acknowledgement cannot be used to deliver someone else's advertisement.
 
+use super::AckLimits;
 use super::text::fold;
 use super::thread::in_domains;
 use regex::Regex;
@@ -109,9 +110,69 @@ pub fn safe_subject(subject: &str) -> String {
     short
 }
 
+/// Acknowledgements already queued: to this address in the last hour, to everyone in the last
+/// minute and hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AckCounts {
+    pub to_address_hour: i64,
+    pub global_minute: i64,
+    pub global_hour: i64,
+}
+
+/// Why an acknowledgement is not sent although it may be: a limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimited {
+    Sender,
+    GlobalMinute,
+    GlobalHour,
+}
+
+impl RateLimited {
+    pub fn reason(self) -> &'static str {
+        match self {
+            RateLimited::Sender => "rate limit for this sender",
+            RateLimited::GlobalMinute => "rate limit for all acknowledgements (per minute)",
+            RateLimited::GlobalHour => "rate limit for all acknowledgements (per hour)",
+        }
+    }
+}
+
+/// Send, or skip because this address, or everyone together, had the limit's worth already.
+pub fn rate_limit(counts: AckCounts, limits: AckLimits) -> Result<(), RateLimited> {
+    if counts.to_address_hour >= i64::from(limits.per_address_hour) {
+        Err(RateLimited::Sender)
+    } else if counts.global_minute >= i64::from(limits.global_minute) {
+        Err(RateLimited::GlobalMinute)
+    } else if counts.global_hour >= i64::from(limits.global_hour) {
+        Err(RateLimited::GlobalHour)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acknowledgements_within_the_limits_are_sent() {
+        let limits = AckLimits { per_address_hour: 5, global_minute: 30, global_hour: 300 };
+        let c = |to_address_hour, global_minute, global_hour| AckCounts { to_address_hour, global_minute, global_hour };
+        let table = [
+            (c(0, 0, 0), Ok(())),
+            (c(4, 29, 299), Ok(())),
+            (c(5, 0, 0), Err(RateLimited::Sender)),
+            (c(5, 30, 300), Err(RateLimited::Sender)),
+            (c(0, 30, 30), Err(RateLimited::GlobalMinute)),
+            (c(0, 30, 300), Err(RateLimited::GlobalMinute)),
+            (c(0, 29, 300), Err(RateLimited::GlobalHour)),
+        ];
+        for (counts, want) in table {
+            assert_eq!(rate_limit(counts, limits), want, "{counts:?}");
+        }
+        let none = AckLimits { per_address_hour: 0, global_minute: 30, global_hour: 300 };
+        assert_eq!(rate_limit(c(0, 0, 0), none), Err(RateLimited::Sender), "a limit of 0 sends nothing");
+    }
 
     #[test]
     fn acknowledgements_go_to_an_envelope_sender_that_agrees_with_from() {

@@ -2,6 +2,8 @@
 
 pub mod ack;
 pub mod contact;
+pub(crate) mod directory;
+pub(crate) mod lifecycle;
 pub mod phone;
 pub mod search;
 pub mod text;
@@ -10,4 +12,6 @@ pub mod ticket;
 pub mod time;
 
 pub use contact::{AckLimits, AckRequest, AttachmentUpload, CallerInfo, NewContact};
+pub use directory::DirectoryEntry;
+pub use lifecycle::{Refusal, TicketChange};
 pub use ticket::{Channel, ParseEnumError, Priority, Status, TicketNumber, Tier, TransitionError};

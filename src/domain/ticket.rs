@@ -44,6 +44,13 @@ macro_rules! string_enum {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = ParseEnumError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -164,6 +171,13 @@ impl Tier {
     }
 }
 
+impl TryFrom<i64> for Tier {
+    type Error = ParseEnumError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        Tier::new(n)
+    }
+}
+
 impl<'de> Deserialize<'de> for Tier {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let n = i64::deserialize(d)?;
@@ -211,6 +225,13 @@ impl FromStr for TicketNumber {
                 expected: "YYYYMMDD-NNNN",
             })
         }
+    }
+}
+
+impl TryFrom<String> for TicketNumber {
+    type Error = ParseEnumError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 

@@ -6,6 +6,7 @@
 
 use super::dialplan::{Dialplan, Opening};
 use crate::diagnostic::{Problem, Problems};
+use crate::domain::TicketChange;
 use crate::domain::time::{jst, now_millis};
 use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber};
 use crate::intake::Intake;
@@ -15,7 +16,6 @@ use crate::media::pacer::{Pacer, RemoteSetter, Stream};
 use crate::media::ports::RtpSocket;
 use crate::media::rtp::{Inbound, Receiver, SourceFilter};
 use crate::sip::endpoint::{CallRef, Command};
-use crate::store::TicketChange;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

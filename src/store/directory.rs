@@ -1,25 +1,13 @@
 //! The staff directory: name and department of a sender or caller, found by e-mail address or
 //! phone number (imported from CSV by `madoguchi import-directory`).
 
-use super::{Backend, Store, StoreError};
-use crate::domain::phone;
-use sqlx::Row;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryEntry {
-    pub name: String,
-    pub department: String,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-}
+use super::{Store, StoreError};
+use crate::domain::{DirectoryEntry, phone};
 
 impl Store {
     /// Replaces the whole directory in one transaction; returns how many entries it now has.
     pub async fn replace_directory(&self, entries: &[DirectoryEntry]) -> Result<usize, StoreError> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.backend.begin_write(&self.pool).await?;
         sqlx::query("DELETE FROM directory").execute(&mut *tx).await?;
         for e in entries {
             sqlx::query(
@@ -51,15 +39,24 @@ impl Store {
                 "email_key" => "SELECT name, department, phone, email FROM directory WHERE email_key = $1 LIMIT 1",
                 _ => "SELECT name, department, phone, email FROM directory WHERE phone_key = $1 LIMIT 1",
             };
-            if let Some(r) = sqlx::query(sql).bind(&key).fetch_optional(&self.pool).await? {
+            if let Some(r) = sqlx::query_as::<_, DirectoryRow>(sql).bind(&key).fetch_optional(&self.pool).await? {
                 return Ok(Some(DirectoryEntry {
-                    name: r.try_get("name")?,
-                    department: r.try_get("department")?,
-                    phone: r.try_get("phone")?,
-                    email: r.try_get("email")?,
+                    name: r.name,
+                    department: r.department,
+                    phone: r.phone,
+                    email: r.email,
                 }));
             }
         }
         Ok(None)
     }
+}
+
+/// The domain's [`DirectoryEntry`] stays free of database derives.
+#[derive(sqlx::FromRow)]
+struct DirectoryRow {
+    name: String,
+    department: String,
+    phone: Option<String>,
+    email: Option<String>,
 }

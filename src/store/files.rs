@@ -27,9 +27,15 @@ impl AttachmentFiles {
     /// Stores `bytes` durably and returns their SHA-256 in hex.
     pub fn put(&self, bytes: &[u8]) -> Result<String, FileError> {
         let sha = sha256_hex(bytes);
-        let path = self.path(&sha)?;
+        self.write(&sha, bytes)?;
+        Ok(sha)
+    }
+
+    /// Stores `bytes`, whose SHA-256 is `sha`, durably; true when the file did not exist before.
+    pub fn write(&self, sha: &str, bytes: &[u8]) -> Result<bool, FileError> {
+        let path = self.path(sha)?;
         if path.exists() {
-            return Ok(sha);
+            return Ok(false);
         }
         let dir = path.parent().expect("attachment paths have a parent");
         std::fs::create_dir_all(dir)?;
@@ -38,7 +44,15 @@ impl AttachmentFiles {
         tmp.1.sync_all()?;
         std::fs::rename(&tmp.0, &path)?;
         std::fs::File::open(dir)?.sync_all()?;
-        Ok(sha)
+        Ok(true)
+    }
+
+    /// Removes a file no attachment names (one written for a contact that was not stored).
+    pub fn remove(&self, sha256: &str) -> Result<(), FileError> {
+        match std::fs::remove_file(self.path(sha256)?) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     pub fn path(&self, sha256: &str) -> Result<PathBuf, FileError> {

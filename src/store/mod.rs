@@ -2,9 +2,10 @@
 //!
 //! Both backends run the same SQL through sqlx's `Any` driver (times are integers, so no
 //! backend-specific types are needed); the few places they differ (full-text search, row locks)
-//! are chosen by [`Backend`]. Writes go through [`Store::write_batch`], which the intake's single
+//! are the methods of [`Backend`] in `dialect.rs`. Writes go through [`Store::write_batch`], which the intake's single
 //! writer calls with many writes at once: one transaction, one fsync.
 
+mod dialect;
 mod directory;
 mod files;
 mod model;
@@ -13,40 +14,15 @@ mod read;
 mod search;
 mod write;
 
-pub use directory::DirectoryEntry;
+pub use crate::domain::DirectoryEntry;
+pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
 pub use outbox::OutboxItem;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
-use std::path::Path;
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of_url(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,17 +49,12 @@ pub struct Store {
     backend: Backend,
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
 impl Store {
     /// Opens the database (creating an SQLite file and its directory if needed). Does not migrate.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         install_default_drivers();
         let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
-        if backend == Backend::Sqlite {
-            create_sqlite_dir(url)?;
-        }
+        backend.prepare(url)?;
         let pool = Self::pool(url, backend, max_connections.max(1)).await?;
         let writer = Self::pool(url, backend, 1).await?;
         Ok(Store { pool, writer, backend })
@@ -95,14 +66,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // synchronous=FULL: a commit is on disk before we answer, even on power loss.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
-                             PRAGMA cache_size = -32768;",
-                        )
-                        .await?;
+                    if let Some(setup) = backend.connection_setup() {
+                        conn.execute(setup).await?;
                     }
                     Ok(())
                 })
@@ -114,11 +79,7 @@ impl Store {
 
     /// Applies the migrations in `migrations/<backend>/` that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
+        self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }
 
@@ -138,12 +99,12 @@ impl Store {
 
     /// SQLite's own consistency check (`PRAGMA integrity_check`); PostgreSQL answers `ok`.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        match self.backend {
-            Backend::Sqlite => {
-                let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.pool).await?;
-                Ok(row.0)
+        match self.backend.integrity_check() {
+            Some(sql) => {
+                let (answer,): (String,) = sqlx::query_as(sql).fetch_one(&self.pool).await?;
+                Ok(answer)
             }
-            Backend::Postgres => Ok("ok".into()),
+            None => Ok("ok".into()),
         }
     }
 
@@ -151,20 +112,4 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await;
     }
-}
-
-fn create_sqlite_dir(url: &str) -> Result<(), StoreError> {
-    if url.contains("mode=") && !url.contains("mode=rwc") {
-        return Ok(());
-    }
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::Directory { path: dir.display().to_string(), source })?;
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! What the store reads and writes.
 
 use crate::domain::{Channel, NewContact, Priority, Status, TicketNumber, Tier, phone, text};
+pub use crate::domain::{Refusal, TicketChange};
 use crate::routing::Decision;
 use serde::Serialize;
 
@@ -63,22 +64,6 @@ pub struct StoredFile {
     pub inline: Option<Vec<u8>>,
 }
 
-/// An operator's change to a ticket. Unset fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TicketChange {
-    pub status: Option<Status>,
-    pub tier: Option<Tier>,
-    pub category: Option<String>,
-    pub priority: Option<Priority>,
-    pub note: Option<String>,
-}
-
-impl TicketChange {
-    pub fn is_empty(&self) -> bool {
-        *self == TicketChange::default()
-    }
-}
-
 /// One write, done by the store's single writer inside a batch transaction.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
@@ -109,17 +94,6 @@ pub struct Recorded {
     pub duplicate: bool,
 }
 
-/// Why one write of a batch was refused; the rest of the batch goes ahead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("ticket {0} does not exist")]
-    NoSuchTicket(TicketNumber),
-    #[error("ticket {0} is closed; log a new contact to open a new ticket")]
-    Closed(TicketNumber),
-    #[error(transparent)]
-    Transition(#[from] crate::domain::TransitionError),
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     Recorded(Recorded),
@@ -128,16 +102,21 @@ pub enum WriteOutcome {
     Refused(Refusal),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TicketSummary {
     #[serde(skip)]
     pub id: i64,
+    #[sqlx(try_from = "String")]
     pub number: TicketNumber,
     pub subject: String,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub category: String,
+    #[sqlx(try_from = "String")]
     pub priority: Priority,
+    #[sqlx(try_from = "i64")]
     pub tier: Tier,
+    #[sqlx(try_from = "String")]
     pub status: Status,
     pub contact_count: i64,
     #[serde(serialize_with = "jst")]
@@ -146,9 +125,10 @@ pub struct TicketSummary {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ContactRecord {
     pub id: i64,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     #[serde(serialize_with = "jst")]
     pub received_at: i64,
@@ -165,10 +145,11 @@ pub struct ContactRecord {
     pub menu_choices: Option<String>,
     pub source_ref: Option<String>,
     pub raw: Option<String>,
+    #[sqlx(rename = "actor")]
     pub recorded_by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AttachmentRecord {
     pub id: i64,
     pub contact_id: Option<i64>,

@@ -1,14 +1,17 @@
 //! The outbox: acknowledgements (and later notices) queued in the contact's own transaction,
-//! then sent and retried by the notify worker.
+//! then claimed, sent and retried by the notify worker. An item is `pending`, then `sending`
+//! while one worker holds its claim, then `sent` or `failed` (or `pending` again to retry).
+//! A claim older than the lease is taken over, so an item whose node died mid-send is sent.
 
 use super::{Store, StoreError};
 use crate::domain::TicketNumber;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OutboxItem {
     pub id: i64,
     pub kind: String,
+    #[sqlx(try_from = "String")]
     pub ticket: TicketNumber,
     pub to_addr: String,
     pub message_id: String,
@@ -16,86 +19,103 @@ pub struct OutboxItem {
     pub subject: String,
     pub attempts: i64,
     pub created_at: i64,
+    /// When this worker claimed it; the claim must still hold when the result is recorded.
+    pub claimed_at: i64,
 }
 
 impl Store {
-    /// Pending items whose time has come, oldest first.
-    pub async fn outbox_due(&self, now: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
-        sqlx::query(
-            "SELECT o.id, o.kind, t.number, o.to_addr, o.message_id, o.in_reply_to, o.subject, o.attempts, o.created_at \
-             FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
-             WHERE o.status = 'pending' AND o.next_attempt_at <= $1 ORDER BY o.next_attempt_at, o.id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let number: String = r.try_get("number")?;
-            Ok(OutboxItem {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                ticket: number.parse().map_err(|e| StoreError::Corrupt(format!("number: {e}")))?,
-                to_addr: r.try_get("to_addr")?,
-                message_id: r.try_get("message_id")?,
-                in_reply_to: r.try_get("in_reply_to")?,
-                subject: r.try_get("subject")?,
-                attempts: r.try_get("attempts")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    /// Claims up to `limit` items whose time has come (oldest first), and those whose claim is
+    /// older than `lease_ms`; no other worker, on this node or another, gets them meanwhile.
+    pub async fn outbox_claim(&self, now: i64, lease_ms: i64, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', claimed_at = $1 WHERE id IN (\
+             SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= $1) \
+             OR (status = 'sending' AND claimed_at <= $2) ORDER BY next_attempt_at, id LIMIT $3{}) RETURNING id",
+            self.backend.skip_locked()
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(now - lease_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT o.id, o.kind, t.number AS ticket, o.to_addr, o.message_id, o.in_reply_to, o.subject, o.attempts, \
+             o.created_at, o.claimed_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+             WHERE o.claimed_at = $1 AND o.id IN ({list}) ORDER BY o.next_attempt_at, o.id"
+        );
+        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(now);
+        for id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
-    /// When the next pending item is due, if any.
-    pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+    /// When the next item is due, or the oldest claim's lease runs out, if any.
+    pub async fn outbox_next_due(&self, lease_ms: i64) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN status = 'pending' THEN next_attempt_at ELSE claimed_at + $1 END) FROM outbox \
+             WHERE status IN ('pending', 'sending')",
+        )
+        .bind(lease_ms)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<Option<i64>, _>(0)?)
     }
 
-    pub async fn outbox_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+    /// Records that a claimed item was sent. False when the claim was lost (its lease ran out
+    /// and another worker took it over), in which case nothing is changed.
+    pub async fn outbox_sent(&self, item: &OutboxItem, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, last_error = NULL, \
+             claimed_at = NULL WHERE id = $2 AND status = 'sending' AND claimed_at = $3",
         )
         .bind(now)
-        .bind(id)
+        .bind(item.id)
+        .bind(item.claimed_at)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Records a failed attempt: tried again at `retry_at`, or given up when that is `None`.
-    pub async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<i64>) -> Result<(), StoreError> {
+    /// Records a failed attempt of a claimed item: tried again at `retry_at`, or given up when
+    /// that is `None`. False when the claim was lost.
+    pub async fn outbox_failed(
+        &self,
+        item: &OutboxItem,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let (status, next) = match retry_at {
             Some(at) => ("pending", at),
             None => ("failed", 0),
         };
-        sqlx::query(
-            "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, \
-             next_attempt_at = CASE WHEN $3 > 0 THEN $3 ELSE next_attempt_at END WHERE id = $4",
+        let done = sqlx::query(
+            "UPDATE outbox SET status = $1, attempts = attempts + 1, last_error = $2, claimed_at = NULL, \
+             next_attempt_at = CASE WHEN $3 > 0 THEN $3 ELSE next_attempt_at END \
+             WHERE id = $4 AND status = 'sending' AND claimed_at = $5",
         )
         .bind(status)
         .bind(error)
         .bind(next)
-        .bind(id)
+        .bind(item.id)
+        .bind(item.claimed_at)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// `(status, attempts)` of every outbox item of a ticket, oldest first (for the console and tests).
     pub async fn outbox_of(&self, ticket: &TicketNumber) -> Result<Vec<(String, i64)>, StoreError> {
-        sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT o.status, o.attempts FROM outbox o JOIN tickets t ON t.id = o.ticket_id WHERE t.number = $1 ORDER BY o.id",
         )
         .bind(ticket.as_str())
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("attempts")?)))
-        .collect()
+        .await?)
     }
 }

@@ -19,7 +19,7 @@ pub(super) struct Sql {
 }
 
 impl Sql {
-    fn bind(&mut self, v: Value) -> String {
+    pub(super) fn bind(&mut self, v: Value) -> String {
         self.values.push(v);
         format!("${}", self.values.len())
     }
@@ -39,32 +39,7 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     let mut like: Vec<&String> =
         words.iter().filter(|w| w.chars().count() < TRIGRAM && !text::is_bigram_word(w)).collect();
 
-    let mut from = "tickets t";
-    let mut id_col = "t.id";
-    match backend {
-        // On SQLite a full-text index drives the scan, newest first, so a page of a common word
-        // stops as soon as it is full and a rare word is found without reading every ticket.
-        Backend::Sqlite if !long.is_empty() => {
-            let p = sql.bind(Value::Text(match_expression(&long)));
-            conditions.push(format!("ticket_fts MATCH {p}"));
-            (from, id_col) = ("ticket_fts f JOIN tickets t ON t.id = f.rowid", "f.rowid");
-            like.extend(pairs);
-        }
-        Backend::Sqlite if !pairs.is_empty() => {
-            let p = sql.bind(Value::Text(match_expression(&pairs)));
-            conditions.push(format!("ticket_grams MATCH {p}"));
-            (from, id_col) = ("ticket_grams g JOIN tickets t ON t.id = g.rowid", "g.rowid");
-        }
-        Backend::Sqlite => {}
-        // On PostgreSQL, pg_trgm's index answers LIKE for three characters or more.
-        Backend::Postgres => {
-            like.extend(long);
-            for w in pairs {
-                let p = sql.bind(Value::Text(w.clone()));
-                conditions.push(format!("t.search_grams @@ plainto_tsquery('simple', {p})"));
-            }
-        }
-    }
+    let (from, id_col) = backend.text_search(&mut sql, &mut conditions, long, pairs, &mut like);
     for w in like {
         let p = sql.bind(Value::Text(format!("%{}%", escape_like(w))));
         conditions.push(format!("t.search_text LIKE {p} ESCAPE '\\'"));
@@ -105,11 +80,6 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
     sql.text = format!("SELECT {SUMMARY_COLUMNS} FROM {from}{filter} ORDER BY {id_col} DESC LIMIT {limit}");
     sql
-}
-
-/// FTS5 phrases, quoted so nothing in a word is read as query syntax.
-fn match_expression(words: &[&String]) -> String {
-    words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ")
 }
 
 fn escape_like(s: &str) -> String {

@@ -1,31 +1,53 @@
 //! Writing: contacts recorded into new or existing tickets, and operators' changes, many per
-//! transaction. Every change appends to the ticket's history in the same transaction.
+//! transaction. Every change appends to the ticket's history in the same transaction. What a
+//! write does is decided in [`crate::domain::lifecycle`]; here the facts are loaded and the
+//! decision written down.
 
-use super::read::summary;
 use super::search::{SUMMARY_COLUMNS, Value};
-use super::{Backend, Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, WriteOp, WriteOutcome};
+use super::{Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, TicketSummary, WriteOp, WriteOutcome};
+use crate::domain::ack::{self, AckCounts};
+use crate::domain::lifecycle::{self, Found, Lookup, Placement, Referred, TicketState};
 use crate::domain::thread::Standing;
 use crate::domain::time::{jst_day, now_millis};
 use crate::domain::{NewContact, Status, TicketNumber, phone, text};
 use serde_json::json;
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 /// Search text kept per ticket; later contacts beyond this are still stored, just not indexed.
 const SEARCH_TEXT_MAX: usize = 64 * 1024;
-/// References looked at when threading a reply (the newest ones).
-const MAX_THREAD_REFS: usize = 20;
+
+/// A ticket as threading finds it.
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: i64,
+    #[sqlx(try_from = "String")]
+    number: TicketNumber,
+    #[sqlx(try_from = "String")]
+    status: Status,
+}
+
+impl From<TicketRow> for Found<i64> {
+    fn from(r: TicketRow) -> Found<i64> {
+        Found { ticket: r.id, number: r.number, status: r.status }
+    }
+}
+
+/// A contact stored before, by its Message-ID.
+#[derive(sqlx::FromRow)]
+struct SeenRow {
+    id: i64,
+    ticket_id: i64,
+    #[sqlx(try_from = "String")]
+    number: TicketNumber,
+}
 
 impl Store {
     /// Carries out `ops` in one transaction. A refused op (unknown ticket, forbidden status move)
     /// does not stop the others; a database error fails them all and nothing is written.
     pub async fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
-        // SQLite: take the write lock up front, so a read-then-write in the batch cannot fail
-        // with a stale snapshot when another process (a second node, import-mail) writes too.
-        let mut tx: Transaction<'static, Any> = match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.writer.begin().await?,
-        };
+        let mut tx = self.backend.begin_write(&self.writer).await?;
         let now = now_millis();
+        // At most this many contacts open a ticket; numbers not used are given back before commit.
         let new_tickets = ops.iter().filter(|op| matches!(op, WriteOp::Record(r) if r.contact.join.is_none())).count();
         let mut pending = Pending::new(self.allocate_numbers(&mut tx, now, new_tickets).await?);
         let mut outcomes = Vec::with_capacity(ops.len());
@@ -36,8 +58,8 @@ impl Store {
                     self.update(&mut tx, &mut pending, number, change, actor, now).await?
                 }
                 WriteOp::Event { number, actor, action, detail } => match self.find_ticket(&mut tx, number).await? {
-                    Some((id, _)) => {
-                        pending.history(id, now, actor, action, detail);
+                    Some(found) => {
+                        pending.history(found.ticket, now, actor, action, detail);
                         WriteOutcome::Noted
                     }
                     None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
@@ -45,12 +67,14 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        self.release_numbers(&mut tx, now, pending.numbers.len()).await?;
         pending.flush(&mut tx).await?;
         tx.commit().await?;
         Ok(outcomes)
     }
 
-    /// The day's next `count` ticket numbers, in one statement for the whole batch.
+    /// The day's next `count` ticket numbers, in one statement for the whole batch. The day's
+    /// sequence row stays locked (the write lock on SQLite) until the batch commits.
     async fn allocate_numbers(
         &self,
         conn: &mut AnyConnection,
@@ -74,11 +98,18 @@ impl Store {
         Ok((last - count + 1..=last).map(|seq| TicketNumber::new(&day, seq)).collect())
     }
 
-    fn lock_suffix(&self) -> &'static str {
-        match self.backend {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
+    /// Gives back the last `unused` numbers [`Self::allocate_numbers`] took in this transaction
+    /// (contacts that joined a ticket, duplicates, refusals), so the day's numbers have no gaps.
+    async fn release_numbers(&self, conn: &mut AnyConnection, now: i64, unused: usize) -> Result<(), StoreError> {
+        if unused == 0 {
+            return Ok(());
         }
+        sqlx::query("UPDATE ticket_sequences SET last = last - $1 WHERE day = $2")
+            .bind(unused as i64)
+            .bind(jst_day(now))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     async fn record(
@@ -98,70 +129,43 @@ impl Store {
         if c.dedupe_source
             && let Some(source) = &c.source_ref
         {
-            let seen = sqlx::query(
+            let seen: Option<SeenRow> = sqlx::query_as(
                 "SELECT c.id, c.ticket_id, t.number FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
                  WHERE c.source_ref = $1 ORDER BY c.id LIMIT 1",
             )
             .bind(source)
             .fetch_optional(&mut *conn)
             .await?;
-            if let Some(row) = seen {
-                let number: String = row.try_get("number")?;
+            if let Some(seen) = seen {
                 return Ok(WriteOutcome::Recorded(Recorded {
-                    ticket: number.parse().map_err(|e| StoreError::Corrupt(format!("number: {e}")))?,
-                    ticket_id: row.try_get("ticket_id")?,
-                    contact_id: row.try_get("id")?,
+                    ticket: seen.number,
+                    ticket_id: seen.ticket_id,
+                    contact_id: seen.id,
                     created: false,
                     duplicate: true,
                 }));
             }
         }
 
-        // A ticket the contact refers to but may not join: named on the new ticket instead.
-        let mut mentioned: Option<TicketNumber> = None;
-        let target = match &c.join {
-            Some(number) => match self.find_ticket(conn, number).await? {
-                None => return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone()))),
-                Some((_, Status::Closed)) => {
-                    return Ok(WriteOutcome::Refused(Refusal::Closed(number.clone())));
-                }
-                Some((id, status)) => Some((id, number.clone(), status)),
-            },
-            // A reply to a closed ticket opens a new one.
-            None => match self.find_thread(conn, c).await?.filter(|(_, _, status)| *status != Status::Closed) {
-                Some((id, number, status)) => {
-                    if self.standing(conn, c, id).await?.may_join() {
-                        Some((id, number, status))
-                    } else {
-                        mentioned = Some(number);
-                        None
-                    }
-                }
-                None => None,
-            },
-        };
-        let (ticket_id, number, created) = match target {
-            Some((id, number, status)) => {
-                if status == Status::Resolved {
+        let (ticket_id, number, created) = match self.placement(conn, c).await? {
+            Placement::Refused(why) => return Ok(WriteOutcome::Refused(why)),
+            Placement::Join { ticket, number, reopen } => {
+                if let Some(change) = reopen {
                     sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
-                        .bind(Status::InProgress.as_str())
-                        .bind(id)
+                        .bind(change.to.as_str())
+                        .bind(ticket)
                         .execute(&mut *conn)
                         .await?;
-                    let detail = json!({"from": status, "to": Status::InProgress, "reason": "new contact"});
-                    pending.history(id, now, &c.actor, "status_changed", &detail);
+                    let detail = json!({"from": change.from, "to": change.to, "reason": "new contact"});
+                    pending.history(ticket, now, &c.actor, "status_changed", &detail);
                 }
-                (id, number, false)
+                (ticket, number, false)
             }
-            None => {
+            Placement::Open { mentions } => {
                 let number =
                     pending.numbers.next().ok_or_else(|| StoreError::Corrupt("ticket numbers ran out".into()))?;
                 let text = format!("{} {}", number.as_str(), indexed);
-                let sql = match self.backend {
-                    Backend::Sqlite => NEW_TICKET_SQLITE,
-                    Backend::Postgres => NEW_TICKET_POSTGRES,
-                };
-                let id: i64 = sqlx::query(sql)
+                let id: i64 = sqlx::query(self.backend.insert_ticket())
                     .bind(number.as_str())
                     .bind(c.ticket_subject())
                     .bind(c.channel.as_str())
@@ -175,11 +179,11 @@ impl Store {
                     .fetch_one(&mut *conn)
                     .await?
                     .try_get(0)?;
-                if self.backend == Backend::Sqlite {
+                if self.backend.indexes_apart() {
                     pending.fts.push((id, text, r.search.grams.clone()));
                 }
                 pending.history(id, now, &c.actor, "created", &json!({"channel": c.channel}));
-                if let Some(other) = &mentioned {
+                if let Some(other) = &mentions {
                     let detail = json!({"ticket": other, "reason": "the sender takes no part in that ticket"});
                     pending.history(id, now, &c.actor, "mentions_ticket", &detail);
                 }
@@ -270,55 +274,61 @@ impl Store {
         &self,
         conn: &mut AnyConnection,
         number: &TicketNumber,
-    ) -> Result<Option<(i64, Status)>, StoreError> {
-        let sql = format!("SELECT id, status FROM tickets WHERE number = $1{}", self.lock_suffix());
-        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await? else {
-            return Ok(None);
-        };
-        let status: String = row.try_get("status")?;
-        Ok(Some((row.try_get("id")?, status.parse().map_err(|e| StoreError::Corrupt(format!("status: {e}")))?)))
+    ) -> Result<Option<Found<i64>>, StoreError> {
+        let sql = format!("SELECT id, number, status FROM tickets WHERE number = $1{}", self.backend.lock_rows());
+        let row: Option<TicketRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
+        Ok(row.map(Found::from))
     }
 
-    /// The ticket a reply belongs to: one whose contact or acknowledgement has a Message-ID the
-    /// reply refers to, else the ticket number written in its subject.
-    async fn find_thread(
-        &self,
-        conn: &mut AnyConnection,
-        c: &NewContact,
-    ) -> Result<Option<(i64, TicketNumber, Status)>, StoreError> {
-        let refs: Vec<&String> = c.thread_refs.iter().rev().take(MAX_THREAD_REFS).collect();
-        if !refs.is_empty() {
-            let placeholders: Vec<String> = (1..=refs.len()).map(|i| format!("${i}")).collect();
-            let list = placeholders.join(", ");
-            for sql in [
-                format!(
-                    "SELECT t.id, t.number, t.status FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
-                     WHERE c.source_ref IN ({list}) ORDER BY c.id DESC LIMIT 1"
-                ),
-                format!(
-                    "SELECT t.id, t.number, t.status FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
-                     WHERE o.message_id IN ({list}) ORDER BY o.id DESC LIMIT 1"
-                ),
-            ] {
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for r in &refs {
-                    query = query.bind(r.as_str());
+    /// Where the contact goes: the facts each lookup finds, in the order of precedence, then
+    /// the rules decide.
+    async fn placement(&self, conn: &mut AnyConnection, c: &NewContact) -> Result<Placement<i64>, StoreError> {
+        let mut referred = Referred::Nothing;
+        for lookup in lifecycle::lookups(c.join.as_ref(), &c.thread_refs, c.subject_ticket.as_ref()) {
+            let found = match &lookup {
+                Lookup::Named(number) => {
+                    referred = Referred::Named(number.clone(), self.find_ticket(conn, number).await?);
+                    break;
                 }
-                if let Some(row) = query.fetch_optional(&mut *conn).await? {
-                    let number: String = row.try_get("number")?;
-                    let status: String = row.try_get("status")?;
-                    return Ok(Some((
-                        row.try_get("id")?,
-                        number.parse().map_err(|e| StoreError::Corrupt(format!("number: {e}")))?,
-                        status.parse().map_err(|e| StoreError::Corrupt(format!("status: {e}")))?,
-                    )));
-                }
+                Lookup::MessageIds(ids) => self.find_by_message_id(conn, ids).await?,
+                Lookup::SubjectNumber(number) => self.find_ticket(conn, number).await?,
+            };
+            if let Some(found) = found {
+                let standing = self.standing(conn, c, found.ticket).await?;
+                referred = Referred::Threaded(found, standing);
+                break;
             }
         }
-        match &c.subject_ticket {
-            Some(number) => Ok(self.find_ticket(conn, number).await?.map(|(id, status)| (id, number.clone(), status))),
-            None => Ok(None),
+        Ok(lifecycle::place(referred))
+    }
+
+    /// The ticket one of whose contacts or acknowledgements has one of these Message-IDs.
+    async fn find_by_message_id(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[String],
+    ) -> Result<Option<Found<i64>>, StoreError> {
+        let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        for sql in [
+            format!(
+                "SELECT t.id, t.number, t.status FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
+                 WHERE c.source_ref IN ({list}) ORDER BY c.id DESC LIMIT 1"
+            ),
+            format!(
+                "SELECT t.id, t.number, t.status FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                 WHERE o.message_id IN ({list}) ORDER BY o.id DESC LIMIT 1"
+            ),
+        ] {
+            let mut query = sqlx::query_as::<_, TicketRow>(AssertSqlSafe(sql));
+            for id in ids {
+                query = query.bind(id.as_str());
+            }
+            if let Some(row) = query.fetch_optional(&mut *conn).await? {
+                return Ok(Some(row.into()));
+            }
         }
+        Ok(None)
     }
 
     /// How the contact's sender stands to a ticket it refers to: trusted by domain, a
@@ -342,8 +352,7 @@ impl Store {
         Ok(Standing::Stranger)
     }
 
-    /// Queues the acknowledgement, unless this address, or everyone together, had the limit's
-    /// worth already.
+    /// Queues the acknowledgement, unless the rate limits say otherwise.
     async fn queue_ack(
         &self,
         conn: &mut AnyConnection,
@@ -360,7 +369,7 @@ impl Store {
         };
         let to_key = ack.to.trim().to_ascii_lowercase();
         let hour_ago = now - 3_600_000;
-        let to_address: i64 =
+        let to_address_hour: i64 =
             sqlx::query("SELECT COUNT(*) FROM outbox WHERE to_key = $1 AND kind = 'ack' AND created_at > $2")
                 .bind(&to_key)
                 .bind(hour_ago)
@@ -376,19 +385,9 @@ impl Store {
         .bind(now - 60_000)
         .fetch_one(&mut *conn)
         .await?;
-        let (in_hour, in_minute): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-        let limits = ack.limits;
-        let withheld = if to_address >= i64::from(limits.per_address_hour) {
-            Some("rate limit for this sender")
-        } else if in_minute >= i64::from(limits.global_minute) {
-            Some("rate limit for all acknowledgements (per minute)")
-        } else if in_hour >= i64::from(limits.global_hour) {
-            Some("rate limit for all acknowledgements (per hour)")
-        } else {
-            None
-        };
-        if let Some(reason) = withheld {
-            pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": reason}));
+        let counts = AckCounts { to_address_hour, global_hour: row.try_get(0)?, global_minute: row.try_get(1)? };
+        if let Err(limited) = ack::rate_limit(counts, ack.limits) {
+            pending.history(ticket_id, now, "mail", "ack_skipped", &json!({"reason": limited.reason()}));
             return Ok(());
         }
         let id: i64 = sqlx::query(
@@ -418,50 +417,26 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<WriteOutcome, StoreError> {
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets t WHERE t.number = $1{}", self.lock_suffix());
-        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await? else {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets t WHERE t.number = $1{}", self.backend.lock_rows());
+        let row: Option<TicketSummary> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
+        let Some(mut t) = row else {
             return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())));
         };
-        let mut t = summary(&row)?;
-        let only_note = TicketChange { note: change.note.clone(), ..Default::default() } == *change;
-        if t.status == Status::Closed && !only_note {
-            return Ok(WriteOutcome::Refused(Refusal::Closed(number.clone())));
-        }
-        // Raising the tier is an escalation unless the operator says otherwise.
-        let status = match (change.status, change.tier) {
-            (Some(s), _) => s,
-            (None, Some(tier)) if tier > t.tier && t.status.can_become(Status::Escalated) => Status::Escalated,
-            (None, _) => t.status,
+        let state = TicketState { status: t.status, tier: t.tier, category: t.category.clone(), priority: t.priority };
+        let (next, changed) = match lifecycle::apply(number, &state, change) {
+            Ok(decided) => decided,
+            Err(why) => return Ok(WriteOutcome::Refused(why)),
         };
-        let status = match t.status.transition(status) {
-            Ok(s) => s,
-            Err(e) => return Ok(WriteOutcome::Refused(e.into())),
-        };
-
-        let mut changed = Vec::new();
-        if status != t.status {
-            changed.push(("status_changed", json!({"from": t.status, "to": status})));
-            t.status = status;
-        }
-        if let Some(tier) = change.tier.filter(|x| *x != t.tier) {
-            changed.push(("tier_changed", json!({"from": t.tier, "to": tier})));
-            t.tier = tier;
-        }
-        if let Some(category) = change.category.as_ref().filter(|x| **x != t.category) {
-            changed.push(("category_changed", json!({"from": t.category, "to": category})));
-            t.category = category.clone();
-        }
-        if let Some(priority) = change.priority.filter(|x| *x != t.priority) {
-            changed.push(("priority_changed", json!({"from": t.priority, "to": priority})));
-            t.priority = priority;
-        }
-        if let Some(note) = change.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            changed.push(("note_added", json!({"text": note})));
-            self.append_search_text(conn, pending, t.id, &text::fold(note)).await?;
-        }
         if changed.is_empty() {
             return Ok(WriteOutcome::Updated(t));
         }
+        for c in &changed {
+            if let lifecycle::Changed::Note(note) = c {
+                self.append_search_text(conn, pending, t.id, &text::fold(note)).await?;
+            }
+        }
+        (t.status, t.tier, t.category, t.priority) = (next.status, next.tier, next.category, next.priority);
         t.updated_at = now;
         sqlx::query(
             "UPDATE tickets SET status = $1, tier = $2, category = $3, priority = $4, updated_at = $5 WHERE id = $6",
@@ -474,8 +449,8 @@ impl Store {
         .bind(t.id)
         .execute(&mut *conn)
         .await?;
-        for (action, detail) in changed {
-            pending.history(t.id, now, actor, action, &detail);
+        for c in changed {
+            pending.history(t.id, now, actor, c.action(), &c.detail());
         }
         Ok(WriteOutcome::Updated(t))
     }
@@ -501,62 +476,17 @@ impl Store {
             .bind(id)
             .execute(&mut *conn)
             .await?;
-        self.reindex(conn, pending, id, &text).await
-    }
-
-    /// Re-indexes a ticket whose search text grew: trigrams for words of three or more
-    /// characters, Japanese character pairs for two-character words.
-    async fn reindex(
-        &self,
-        conn: &mut AnyConnection,
-        pending: &mut Pending,
-        id: i64,
-        text: &str,
-    ) -> Result<(), StoreError> {
-        match self.backend {
-            // A ticket created in this batch is not indexed yet: its pending row is updated.
-            Backend::Sqlite => match pending.fts.iter_mut().find(|(fts_id, _, _)| *fts_id == id) {
-                Some(row) => {
-                    row.1 = text.to_owned();
-                    row.2 = text::bigrams(text);
-                    Ok(())
-                }
-                None => self.index_sqlite(conn, id, text).await,
-            },
-            Backend::Postgres => {
-                sqlx::query("UPDATE tickets SET search_grams = to_tsvector('simple', $1) WHERE id = $2")
-                    .bind(text::bigrams(text))
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
-            }
+        // A ticket created in this batch is not indexed yet: its pending row is updated.
+        if self.backend.indexes_apart()
+            && let Some(row) = pending.fts.iter_mut().find(|(fts_id, _, _)| *fts_id == id)
+        {
+            row.1 = text;
+            row.2 = text::bigrams(&row.1);
+            return Ok(());
         }
-    }
-
-    /// SQLite keeps its two indexes as FTS5 tables beside `tickets`.
-    async fn index_sqlite(&self, conn: &mut AnyConnection, id: i64, text: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM ticket_fts WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-        sqlx::query("DELETE FROM ticket_grams WHERE rowid = $1").bind(id).execute(&mut *conn).await?;
-        sqlx::query("INSERT INTO ticket_fts (rowid, search_text) VALUES ($1, $2)")
-            .bind(id)
-            .bind(text)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("INSERT INTO ticket_grams (rowid, grams) VALUES ($1, $2)")
-            .bind(id)
-            .bind(text::bigrams(text))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        self.backend.reindex(conn, id, &text).await
     }
 }
-
-const NEW_TICKET_SQLITE: &str = "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, \
-     contact_count, created_at, updated_at, search_text) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) RETURNING id";
-const NEW_TICKET_POSTGRES: &str = "INSERT INTO tickets (number, subject, channel, category, priority, tier, status, \
-     contact_count, created_at, updated_at, search_text, search_grams) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, to_tsvector('simple', $10)) RETURNING id";
 
 /// Values bound per multi-row INSERT, well under both databases' limits.
 const VALUES_PER_INSERT: usize = 1000;
