@@ -18,6 +18,7 @@ on_both_backends!(
     operators_change_tickets_and_every_change_is_history,
     hostile_searches_are_refused_at_once_and_the_intake_keeps_working,
     a_nul_in_one_contact_fails_nothing,
+    every_error_is_json_and_never_repeats_what_was_sent,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -464,5 +465,96 @@ async fn a_nul_in_one_contact_fails_nothing(db: Db) {
         assert!(t["subject"].as_str().unwrap().starts_with("NUL件名"), "{t}");
         assert_eq!(t["contacts"][0]["display_name"], "山田太郎", "{t}");
     }
+    app.stop().await;
+}
+
+/// Every kind of refusal (axum's own included) answers `{"error": {"code", "message"}}`, and no
+/// message repeats a value the caller sent.
+async fn every_error_is_json_and_never_repeats_what_was_sent(db: Db) {
+    let Some(test_db) = TestDb::new(db, "every_error_is_json").await else { return };
+    let app = spawn_with(test_db, |s| s.http.max_body_bytes = 4096).await;
+    let secret = "山田太郎 090-1234-5678";
+    let ascii_secret = "Yamada Taro 09012345678";
+    let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let check = |what: &str, r: reqwest::Response, want: u16| {
+        let what = what.to_owned();
+        async move {
+            assert_eq!(r.status().as_u16(), want, "{what}");
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(ct.as_deref(), Some("application/json"), "{what}");
+            let text = r.text().await.unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
+            assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{what}: {v}");
+            for leak in ["山田", "090", "1234", "5678", "Yamada", "Taro"] {
+                assert!(!text.contains(leak), "{what}: the answer repeats `{leak}`: {text}");
+            }
+            v
+        }
+    };
+    let get = |path: String| app.client.get(app.url(&path)).send();
+
+    // Path parameters.
+    check("bad percent-encoding", get("/api/tickets/%ZZ".into()).await.unwrap(), 400).await;
+    check("not UTF-8", get("/api/tickets/%FF%FE".into()).await.unwrap(), 400).await;
+    check("personal data as a number", get(format!("/api/tickets/{}", enc(secret))).await.unwrap(), 400).await;
+    let v = check("non-numeric id", get("/api/attachments/abc".into()).await.unwrap(), 400).await;
+    assert!(v["error"]["message"].as_str().unwrap().contains("whole number"), "{v}");
+    check("id with personal data", get(format!("/api/attachments/{}", enc(secret))).await.unwrap(), 400).await;
+    // Query strings.
+    check("limit not a number", get("/api/tickets?limit=abc".into()).await.unwrap(), 400).await;
+    for key in ["channel", "status", "tier", "before", "colour"] {
+        for value in [secret, ascii_secret] {
+            let r = get(format!("/api/tickets?{key}={}", enc(value))).await.unwrap();
+            check(&format!("query {key}"), r, 400).await;
+        }
+    }
+    // JSON bodies.
+    let post = |body: String, ct: Option<&'static str>| {
+        let mut req = app.client.post(app.url("/api/contacts")).body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    check("bad JSON", post(format!("{{\"subject\": \"{secret}"), Some("application/json")).await.unwrap(), 400).await;
+    check("no content type", post(json!({"subject": secret}).to_string(), None).await.unwrap(), 415).await;
+    check("wrong content type", post(json!({"subject": secret}).to_string(), Some("text/plain")).await.unwrap(), 415)
+        .await;
+    let big = json!({"subject": secret, "body": "あ".repeat(5000)}).to_string();
+    check("too large", post(big, Some("application/json")).await.unwrap(), 413).await;
+    for value in [secret, ascii_secret] {
+        let r = app.post_contact(json!({"subject": "x", "channel": value})).await;
+        let v = check("channel", r, 422).await;
+        assert!(v["error"]["message"].as_str().unwrap().contains("channel"), "names the field: {v}");
+        let r = app.post_contact(json!({"subject": "x", "ticket": value})).await;
+        check("ticket", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", value: "x"})).await;
+        check("unknown field", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "caller": {"email": value}})).await;
+        check("email", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "caller": {"number": 9012345678u64}})).await;
+        check("number as a number", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "received_at": value})).await;
+        check("received_at", r, 422).await;
+        let r = app
+            .post_contact(json!({"subject": "x", "attachments": [{"filename": value, "content_base64": value}]}))
+            .await;
+        check("attachment content", r, 422).await;
+    }
+    let created: Value = app.post_contact(json!({"subject": "x"})).await.json().await.unwrap();
+    let number = created["ticket"].as_str().unwrap();
+    for body in [
+        json!({"status": secret}),
+        json!({"priority": ascii_secret}),
+        json!({"tier": 9012345678u64}),
+        json!({"category": secret}),
+    ] {
+        let r = app.client.patch(app.url(&format!("/api/tickets/{number}"))).json(&body).send().await.unwrap();
+        check("patch", r, 422).await;
+    }
+    // Unknown routes and methods.
+    check("unknown route", get(format!("/api/{}", enc(secret))).await.unwrap(), 404).await;
+    check("wrong method", app.client.delete(app.url("/api/tickets/20261121-0001")).send().await.unwrap(), 405).await;
+    check("wrong method on a list", app.client.put(app.url("/api/tickets")).send().await.unwrap(), 405).await;
     app.stop().await;
 }

@@ -1,11 +1,11 @@
 //! `GET /api/tickets`, `GET|PATCH /api/tickets/{number}`, `GET /api/attachments/{id}`.
 
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, not_valid};
 use super::{ApiError, AppState};
 use crate::domain::{Channel, Priority, Status, TicketNumber, Tier};
 use crate::store::{TicketChange, TicketDetail, TicketFilter, TicketPage, TicketSummary};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -41,7 +41,7 @@ pub async fn list(
         Some("open") => Status::ALL.iter().copied().filter(|s| s.is_open()).collect(),
         Some(list) => list
             .split(',')
-            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(e.to_string())))
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(not_valid(&e, "status"))))
             .collect::<Result<_, _>>()?,
     };
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
@@ -49,7 +49,7 @@ pub async fn list(
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
     if let Some(q) = &p.q {
-        crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
     }
     if p.caller.as_deref().is_some_and(|c| c.chars().count() > CALLER_MAX_CHARS) {
         return Err(ApiError::BadRequest(format!("caller may have at most {CALLER_MAX_CHARS} characters")));
@@ -57,7 +57,7 @@ pub async fn list(
     let filter = TicketFilter {
         status,
         channel: p.channel,
-        tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(not_valid(&e, "tier")))?,
         category: p.category.filter(|c| !c.is_empty()),
         text: p.q.filter(|q| !q.trim().is_empty()),
         caller: p.caller,
@@ -71,7 +71,10 @@ fn parse_number(raw: &str) -> Result<TicketNumber, ApiError> {
     raw.parse().map_err(|_| ApiError::BadRequest("not a ticket number (expected YYYYMMDD-NNNN)".into()))
 }
 
-pub async fn show(State(state): State<AppState>, Path(number): Path<String>) -> Result<Json<TicketDetail>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
     let number = parse_number(&number)?;
     match state.store.ticket(&number).await? {
         Some(t) => Ok(Json(t)),
@@ -93,7 +96,7 @@ pub const NOTE_MAX_CHARS: usize = 20_000;
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Json<TicketSummary>, ApiError> {
@@ -132,7 +135,7 @@ pub fn actor(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "api".into())
 }
 
-pub async fn attachment(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn attachment(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
     let Some(a) = state.store.attachment(id).await? else {
         return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
     };
