@@ -19,6 +19,7 @@ on_both_backends!(
     hostile_searches_are_refused_at_once_and_the_intake_keeps_working,
     a_nul_in_one_contact_fails_nothing,
     every_error_is_json_and_never_repeats_what_was_sent,
+    a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -556,5 +557,26 @@ async fn every_error_is_json_and_never_repeats_what_was_sent(db: Db) {
     check("unknown route", get(format!("/api/{}", enc(secret))).await.unwrap(), 404).await;
     check("wrong method", app.client.delete(app.url("/api/tickets/20261121-0001")).send().await.unwrap(), 405).await;
     check("wrong method on a list", app.client.put(app.url("/api/tickets")).send().await.unwrap(), 405).await;
+    app.stop().await;
+}
+
+async fn a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored(db: Db) {
+    let Some(test_db) = TestDb::new(db, "too_many_attachments").await else { return };
+    let app = spawn_with(test_db, |s| s.intake.max_attachments_per_contact = 3).await;
+    let attachment = |i: usize| json!({"filename": format!("{i}.txt"), "content_base64": "eA=="});
+    let r = app
+        .post_contact(json!({"subject": "多すぎる添付", "attachments": (0..4).map(attachment).collect::<Vec<_>>()}))
+        .await;
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 3 attachments") && message.contains("max_attachments_per_contact"), "{v}");
+    let (_, list) = app.get_json("/api/tickets").await;
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 0, "nothing was stored: {list}");
+
+    let r = app
+        .post_contact(json!({"subject": "ちょうど", "attachments": (0..3).map(attachment).collect::<Vec<_>>()}))
+        .await;
+    assert_eq!(r.status(), 201);
     app.stop().await;
 }

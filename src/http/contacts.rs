@@ -73,6 +73,12 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(input): ApiJson<ContactIn>,
 ) -> Result<Response, ApiError> {
+    if input.attachments.len() > state.limits.max_attachments {
+        return Err(ApiError::Invalid(format!(
+            "a contact may have at most {} attachments ([intake] max_attachments_per_contact); nothing was stored",
+            state.limits.max_attachments
+        )));
+    }
     let contact = to_contact(input, actor(&headers))?;
     let (recorded, routing) = state.intake.submit(contact).await?;
     let status = if recorded.created { StatusCode::CREATED } else { StatusCode::OK };

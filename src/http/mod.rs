@@ -21,6 +21,25 @@ pub struct AppState {
     pub store: Store,
     pub intake: Intake,
     pub files: AttachmentFiles,
+    pub limits: Limits,
+}
+
+/// What no request may exceed, from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `[intake] max_attachments_per_contact`.
+    pub max_attachments: usize,
+    /// `[http] query_timeout_ms`: a read that takes longer is stopped and answered 503.
+    pub query_timeout: std::time::Duration,
+}
+
+impl Limits {
+    pub fn of(settings: &crate::config::Settings) -> Limits {
+        Limits {
+            max_attachments: settings.intake.max_attachments_per_contact as usize,
+            query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
+        }
+    }
 }
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
