@@ -20,6 +20,7 @@ on_both_backends!(
     a_nul_in_one_contact_fails_nothing,
     every_error_is_json_and_never_repeats_what_was_sent,
     a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored,
+    a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -579,4 +580,83 @@ async fn a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_i
         .await;
     assert_eq!(r.status(), 201);
     app.stop().await;
+}
+
+/// Pages through one of a ticket's lists; every page has at most `limit` items.
+async fn all_pages(app: &common::TestApp, path: &str, list: &str, limit: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = app.get_json(&format!("{path}?limit={limit}{after}")).await;
+        assert_eq!(status, 200, "{page}");
+        let got = page[list].as_array().unwrap();
+        assert!(!got.is_empty() && got.len() <= limit, "{path}: {} items", got.len());
+        items.extend(got.iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return items,
+        }
+    }
+}
+
+async fn a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages(db: Db) {
+    let Some(app) = spawn_app(db, "many_contacts_read_in_pages").await else { return };
+    let attachment =
+        |i: usize| json!({"filename": format!("scan{i}.pdf"), "content_base64": b64(format!("page {i}").as_bytes())});
+    let first: Value = app
+        .post_contact(json!({"subject": "スキャン一式", "attachments": (0..30).map(attachment).collect::<Vec<_>>()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = first["ticket"].as_str().unwrap().to_owned();
+    for i in 1..45 {
+        let r = app
+            .post_contact(json!({"ticket": number, "body": format!("追伸 {i}"), "attachments": [attachment(100 + i)]}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    let t = app.ticket(&number).await;
+    assert_eq!(t["contact_count"], 45);
+    assert_eq!(t["contacts"].as_array().unwrap().len(), 20, "the first page of contacts only");
+    assert!(t["contacts_next"].is_string(), "{}", t["contacts_next"]);
+    let c0 = &t["contacts"][0];
+    assert_eq!(c0["attachments"].as_array().unwrap().len(), 20, "the first attachments of a contact only");
+    assert_eq!(c0["attachment_count"], 30);
+    assert_eq!(t["contacts"][1]["attachment_count"], 1);
+    assert_eq!(t["attachment_count"], 74);
+    assert_eq!(t["attachments"].as_array().unwrap().len(), 74);
+    assert!(t["attachments_next"].is_null());
+    let history_len = t["history"].as_array().unwrap().len();
+    assert!(history_len <= 200, "{history_len}");
+
+    let base = format!("/api/tickets/{number}");
+    let contacts = all_pages(&app, &format!("{base}/contacts"), "contacts", 7).await;
+    let bodies: Vec<&str> = contacts.iter().map(|c| c["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies.len(), 45);
+    assert_eq!(bodies[1], "追伸 1");
+    assert_eq!(bodies[44], "追伸 44");
+    let contact_id = c0["id"].as_i64().unwrap();
+    let atts = all_pages(&app, &format!("{base}/contacts/{contact_id}/attachments"), "attachments", 8).await;
+    let names: Vec<String> = atts.iter().map(|a| a["filename"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, (0..30).map(|i| format!("scan{i}.pdf")).collect::<Vec<_>>());
+    assert_eq!(all_pages(&app, &format!("{base}/attachments"), "attachments", 50).await.len(), 74);
+    let history = all_pages(&app, &format!("{base}/history"), "history", 60).await;
+    assert!(history.len() > 100, "{}", history.len());
+    assert_eq!(history[0]["action"], "created");
+
+    for bad in ["limit=0", "limit=201", "after=x", "sort=asc"] {
+        let (status, v) = app.get_json(&format!("{base}/contacts?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let (status, _) = app.get_json(&format!("{base}/contacts/999999/attachments")).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_json("/api/tickets/20200101-0001/history").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

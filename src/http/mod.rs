@@ -42,11 +42,16 @@ impl Limits {
     }
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
+    state.store = state.store.with_read_timeout(state.limits.query_timeout);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
+        .route("/api/tickets/{number}/contacts", get(tickets::contacts))
+        .route("/api/tickets/{number}/contacts/{id}/attachments", get(tickets::contact_attachments))
+        .route("/api/tickets/{number}/attachments", get(tickets::attachments))
+        .route("/api/tickets/{number}/history", get(tickets::history))
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
         .fallback(error::not_found)
