@@ -21,6 +21,7 @@ on_both_backends!(
     every_error_is_json_and_never_repeats_what_was_sent,
     a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored,
     a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages,
+    reads_past_their_time_limit_answer_503_and_leave_the_pool_and_the_intake_free,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -659,4 +660,40 @@ async fn a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages(db: 
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// With a time limit no read can meet, every read is stopped and answered 503 (JSON, with
+/// Retry-After), while contacts keep being stored; the abandoned reads leave the pool free.
+async fn reads_past_their_time_limit_answer_503_and_leave_the_pool_and_the_intake_free(db: Db) {
+    let Some(test_db) = TestDb::new(db, "reads_past_their_time_limit").await else { return };
+    let app = spawn_with(test_db, |s| s.http.query_timeout_ms = 0).await;
+    let searches: Vec<_> = (0..60)
+        .map(|i| {
+            let (client, url) =
+                (app.client.clone(), app.url(&format!("/api/tickets?q=%E9%9A%9C%E5%AE%B3+abc{i}&status=open")));
+            tokio::spawn(async move { client.get(url).send().await.unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for i in 0..20 {
+        let r = app.post_contact(json!({"channel": "email", "subject": format!("検索中の受付 {i}")})).await;
+        assert_eq!(r.status(), 201);
+        numbers.push(r.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned());
+    }
+    for s in searches {
+        let r = s.await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "busy", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("took longer than 0 ms"), "{v}");
+    }
+    let (status, _) = app.get_json(&format!("/api/tickets/{}", numbers[0])).await;
+    assert_eq!(status, 503, "a ticket read is limited too");
+    // The pool is not left holding the abandoned reads: every connection answers.
+    for _ in 0..10 {
+        let (status, health) = app.get_json("/healthz").await;
+        assert_eq!(status, 200, "{health}");
+    }
+    app.stop().await;
 }

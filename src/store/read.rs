@@ -44,8 +44,11 @@ impl Store {
     /// database stopped a statement for it.
     async fn timed<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         let Some(limit) = self.read_timeout else { return work.await };
+        let started = std::time::Instant::now();
         match tokio::time::timeout(limit, work).await {
             Ok(Err(StoreError::Database(e))) if stopped_for_time(&e) => Err(StoreError::TimedOut(limit)),
+            // The timer has a resolution; an answer that came after the limit is late all the same.
+            Ok(_) if started.elapsed() > limit => Err(StoreError::TimedOut(limit)),
             Ok(result) => result,
             Err(_) => Err(StoreError::TimedOut(limit)),
         }
@@ -408,4 +411,57 @@ async fn history_page(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(paged(items, limit, |h| h.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+
+    /// Fails the test instead of hanging if a read is not stopped.
+    async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(30), f).await.unwrap_or_else(|_| panic!("{what} was not stopped"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_endless_sqlite_read_is_interrupted_at_its_limit_and_when_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+
+        // At the time limit, inside SQLite (no tokio timeout involved here).
+        let limited = store.with_read_timeout(Duration::from_millis(50));
+        let mut r = limited.begin_read().await.unwrap();
+        let e = within("the endless read", sqlx::query(ENDLESS).fetch_one(r.conn())).await.err().expect("stopped");
+        assert!(stopped_for_time(&e), "{e}");
+        drop(r);
+
+        // Abandoned (the client went away) long before its limit: both connections are freed.
+        let patient = store.with_read_timeout(Duration::from_secs(3600));
+        let mut running = Vec::new();
+        for _ in 0..2 {
+            let (started, on_start) = tokio::sync::oneshot::channel();
+            let store = patient.clone();
+            let task = tokio::spawn(async move {
+                let mut r = store.begin_read().await.unwrap();
+                started.send(()).unwrap();
+                let _ = sqlx::query(ENDLESS).fetch_one(r.conn()).await;
+            });
+            on_start.await.unwrap();
+            running.push(task);
+        }
+        for task in &running {
+            task.abort();
+        }
+        for _ in 0..4 {
+            within("an abandoned read", store.ping()).await.unwrap();
+            let filter = TicketFilter { limit: 5, ..Default::default() };
+            let page = within("a read after them", patient.list_tickets(&filter)).await;
+            assert!(page.unwrap_or_else(|e| panic!("{e}")).tickets.is_empty());
+        }
+        store.close().await;
+    }
 }
