@@ -179,7 +179,7 @@ impl App {
             mail,
             sip,
             notifier,
-            state: AppState { store, intake, files },
+            state: AppState { store, intake, files, limits: crate::http::Limits::of(settings) },
             max_body_bytes: settings.http.max_body_bytes as usize,
             tracker,
         })

@@ -50,6 +50,9 @@ pub struct HttpSettings {
     pub listen: SocketAddr,
     /// Largest request body accepted (attachments are sent inside the JSON, base64).
     pub max_body_bytes: u64,
+    /// A read (a ticket, a page of a list, a search) that takes longer is stopped and answered
+    /// 503 with Retry-After; the database stops working on it too.
+    pub query_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -201,6 +204,9 @@ pub struct IntakeSettings {
     pub batch_max: u32,
     /// Contacts waiting for the writer; beyond this, intake answers "busy" (503).
     pub queue_depth: u32,
+    /// Attachments one contact may have. The API refuses a contact with more; a mail with more
+    /// keeps the original message and the first ones, and its history says how many were left out.
+    pub max_attachments_per_contact: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -235,7 +241,7 @@ impl Default for DatabaseSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 10 * 1024 * 1024 }
+        HttpSettings { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 10 * 1024 * 1024, query_timeout_ms: 5000 }
     }
 }
 
@@ -315,7 +321,7 @@ impl Default for NotifySettings {
 
 impl Default for IntakeSettings {
     fn default() -> Self {
-        IntakeSettings { batch_max: 256, queue_depth: 4096 }
+        IntakeSettings { batch_max: 256, queue_depth: 4096, max_attachments_per_contact: 50 }
     }
 }
 
@@ -565,6 +571,12 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     }
     if s.intake.queue_depth == 0 {
         report("intake", "queue_depth", "queue_depth must be at least 1".into());
+    }
+    if s.intake.max_attachments_per_contact == 0 {
+        report("intake", "max_attachments_per_contact", "max_attachments_per_contact must be at least 1".into());
+    }
+    if !(10..=600_000).contains(&s.http.query_timeout_ms) {
+        report("http", "query_timeout_ms", "query_timeout_ms must be between 10 and 600000".into());
     }
     let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
     for (i, (a, addr_a)) in tcp.iter().enumerate() {

@@ -18,6 +18,10 @@ on_both_backends!(
     operators_change_tickets_and_every_change_is_history,
     hostile_searches_are_refused_at_once_and_the_intake_keeps_working,
     a_nul_in_one_contact_fails_nothing,
+    every_error_is_json_and_never_repeats_what_was_sent,
+    a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored,
+    a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages,
+    reads_past_their_time_limit_answer_503_and_leave_the_pool_and_the_intake_free,
 );
 
 fn actions(ticket: &Value) -> Vec<String> {
@@ -463,6 +467,233 @@ async fn a_nul_in_one_contact_fails_nothing(db: Db) {
         let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
         assert!(t["subject"].as_str().unwrap().starts_with("NUL件名"), "{t}");
         assert_eq!(t["contacts"][0]["display_name"], "山田太郎", "{t}");
+    }
+    app.stop().await;
+}
+
+/// Every kind of refusal (axum's own included) answers `{"error": {"code", "message"}}`, and no
+/// message repeats a value the caller sent.
+async fn every_error_is_json_and_never_repeats_what_was_sent(db: Db) {
+    let Some(test_db) = TestDb::new(db, "every_error_is_json").await else { return };
+    let app = spawn_with(test_db, |s| s.http.max_body_bytes = 4096).await;
+    let secret = "山田太郎 090-1234-5678";
+    let ascii_secret = "Yamada Taro 09012345678";
+    let enc = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let check = |what: &str, r: reqwest::Response, want: u16| {
+        let what = what.to_owned();
+        async move {
+            assert_eq!(r.status().as_u16(), want, "{what}");
+            let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(ct.as_deref(), Some("application/json"), "{what}");
+            let text = r.text().await.unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {text}"));
+            assert!(v["error"]["code"].is_string() && v["error"]["message"].is_string(), "{what}: {v}");
+            for leak in ["山田", "090", "1234", "5678", "Yamada", "Taro"] {
+                assert!(!text.contains(leak), "{what}: the answer repeats `{leak}`: {text}");
+            }
+            v
+        }
+    };
+    let get = |path: String| app.client.get(app.url(&path)).send();
+
+    // Path parameters.
+    check("bad percent-encoding", get("/api/tickets/%ZZ".into()).await.unwrap(), 400).await;
+    check("not UTF-8", get("/api/tickets/%FF%FE".into()).await.unwrap(), 400).await;
+    check("personal data as a number", get(format!("/api/tickets/{}", enc(secret))).await.unwrap(), 400).await;
+    let v = check("non-numeric id", get("/api/attachments/abc".into()).await.unwrap(), 400).await;
+    assert!(v["error"]["message"].as_str().unwrap().contains("whole number"), "{v}");
+    check("id with personal data", get(format!("/api/attachments/{}", enc(secret))).await.unwrap(), 400).await;
+    // Query strings.
+    check("limit not a number", get("/api/tickets?limit=abc".into()).await.unwrap(), 400).await;
+    for key in ["channel", "status", "tier", "before", "colour"] {
+        for value in [secret, ascii_secret] {
+            let r = get(format!("/api/tickets?{key}={}", enc(value))).await.unwrap();
+            check(&format!("query {key}"), r, 400).await;
+        }
+    }
+    // JSON bodies.
+    let post = |body: String, ct: Option<&'static str>| {
+        let mut req = app.client.post(app.url("/api/contacts")).body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    check("bad JSON", post(format!("{{\"subject\": \"{secret}"), Some("application/json")).await.unwrap(), 400).await;
+    check("no content type", post(json!({"subject": secret}).to_string(), None).await.unwrap(), 415).await;
+    check("wrong content type", post(json!({"subject": secret}).to_string(), Some("text/plain")).await.unwrap(), 415)
+        .await;
+    let big = json!({"subject": secret, "body": "あ".repeat(5000)}).to_string();
+    check("too large", post(big, Some("application/json")).await.unwrap(), 413).await;
+    for value in [secret, ascii_secret] {
+        let r = app.post_contact(json!({"subject": "x", "channel": value})).await;
+        let v = check("channel", r, 422).await;
+        assert!(v["error"]["message"].as_str().unwrap().contains("channel"), "names the field: {v}");
+        let r = app.post_contact(json!({"subject": "x", "ticket": value})).await;
+        check("ticket", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", value: "x"})).await;
+        check("unknown field", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "caller": {"email": value}})).await;
+        check("email", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "caller": {"number": 9012345678u64}})).await;
+        check("number as a number", r, 422).await;
+        let r = app.post_contact(json!({"subject": "x", "received_at": value})).await;
+        check("received_at", r, 422).await;
+        let r = app
+            .post_contact(json!({"subject": "x", "attachments": [{"filename": value, "content_base64": value}]}))
+            .await;
+        check("attachment content", r, 422).await;
+    }
+    let created: Value = app.post_contact(json!({"subject": "x"})).await.json().await.unwrap();
+    let number = created["ticket"].as_str().unwrap();
+    for body in [
+        json!({"status": secret}),
+        json!({"priority": ascii_secret}),
+        json!({"tier": 9012345678u64}),
+        json!({"category": secret}),
+    ] {
+        let r = app.client.patch(app.url(&format!("/api/tickets/{number}"))).json(&body).send().await.unwrap();
+        check("patch", r, 422).await;
+    }
+    // Unknown routes and methods.
+    check("unknown route", get(format!("/api/{}", enc(secret))).await.unwrap(), 404).await;
+    check("wrong method", app.client.delete(app.url("/api/tickets/20261121-0001")).send().await.unwrap(), 405).await;
+    check("wrong method on a list", app.client.put(app.url("/api/tickets")).send().await.unwrap(), 405).await;
+    app.stop().await;
+}
+
+async fn a_contact_with_more_attachments_than_the_limit_is_refused_and_nothing_is_stored(db: Db) {
+    let Some(test_db) = TestDb::new(db, "too_many_attachments").await else { return };
+    let app = spawn_with(test_db, |s| s.intake.max_attachments_per_contact = 3).await;
+    let attachment = |i: usize| json!({"filename": format!("{i}.txt"), "content_base64": "eA=="});
+    let r = app
+        .post_contact(json!({"subject": "多すぎる添付", "attachments": (0..4).map(attachment).collect::<Vec<_>>()}))
+        .await;
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 3 attachments") && message.contains("max_attachments_per_contact"), "{v}");
+    let (_, list) = app.get_json("/api/tickets").await;
+    assert_eq!(list["tickets"].as_array().unwrap().len(), 0, "nothing was stored: {list}");
+
+    let r = app
+        .post_contact(json!({"subject": "ちょうど", "attachments": (0..3).map(attachment).collect::<Vec<_>>()}))
+        .await;
+    assert_eq!(r.status(), 201);
+    app.stop().await;
+}
+
+/// Pages through one of a ticket's lists; every page has at most `limit` items.
+async fn all_pages(app: &common::TestApp, path: &str, list: &str, limit: usize) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (status, page) = app.get_json(&format!("{path}?limit={limit}{after}")).await;
+        assert_eq!(status, 200, "{page}");
+        let got = page[list].as_array().unwrap();
+        assert!(!got.is_empty() && got.len() <= limit, "{path}: {} items", got.len());
+        items.extend(got.iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={next}"),
+            None => return items,
+        }
+    }
+}
+
+async fn a_ticket_with_many_contacts_and_attachments_reads_in_bounded_pages(db: Db) {
+    let Some(app) = spawn_app(db, "many_contacts_read_in_pages").await else { return };
+    let attachment =
+        |i: usize| json!({"filename": format!("scan{i}.pdf"), "content_base64": b64(format!("page {i}").as_bytes())});
+    let first: Value = app
+        .post_contact(json!({"subject": "スキャン一式", "attachments": (0..30).map(attachment).collect::<Vec<_>>()}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = first["ticket"].as_str().unwrap().to_owned();
+    for i in 1..45 {
+        let r = app
+            .post_contact(json!({"ticket": number, "body": format!("追伸 {i}"), "attachments": [attachment(100 + i)]}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    let t = app.ticket(&number).await;
+    assert_eq!(t["contact_count"], 45);
+    assert_eq!(t["contacts"].as_array().unwrap().len(), 20, "the first page of contacts only");
+    assert!(t["contacts_next"].is_string(), "{}", t["contacts_next"]);
+    let c0 = &t["contacts"][0];
+    assert_eq!(c0["attachments"].as_array().unwrap().len(), 20, "the first attachments of a contact only");
+    assert_eq!(c0["attachment_count"], 30);
+    assert_eq!(t["contacts"][1]["attachment_count"], 1);
+    assert_eq!(t["attachment_count"], 74);
+    assert_eq!(t["attachments"].as_array().unwrap().len(), 74);
+    assert!(t["attachments_next"].is_null());
+    let history_len = t["history"].as_array().unwrap().len();
+    assert!(history_len <= 200, "{history_len}");
+
+    let base = format!("/api/tickets/{number}");
+    let contacts = all_pages(&app, &format!("{base}/contacts"), "contacts", 7).await;
+    let bodies: Vec<&str> = contacts.iter().map(|c| c["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies.len(), 45);
+    assert_eq!(bodies[1], "追伸 1");
+    assert_eq!(bodies[44], "追伸 44");
+    let contact_id = c0["id"].as_i64().unwrap();
+    let atts = all_pages(&app, &format!("{base}/contacts/{contact_id}/attachments"), "attachments", 8).await;
+    let names: Vec<String> = atts.iter().map(|a| a["filename"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, (0..30).map(|i| format!("scan{i}.pdf")).collect::<Vec<_>>());
+    assert_eq!(all_pages(&app, &format!("{base}/attachments"), "attachments", 50).await.len(), 74);
+    let history = all_pages(&app, &format!("{base}/history"), "history", 60).await;
+    assert!(history.len() > 100, "{}", history.len());
+    assert_eq!(history[0]["action"], "created");
+
+    for bad in ["limit=0", "limit=201", "after=x", "sort=asc"] {
+        let (status, v) = app.get_json(&format!("{base}/contacts?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {v}");
+    }
+    let (status, _) = app.get_json(&format!("{base}/contacts/999999/attachments")).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get_json("/api/tickets/20200101-0001/history").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// With a time limit no read can meet, every read is stopped and answered 503 (JSON, with
+/// Retry-After), while contacts keep being stored; the abandoned reads leave the pool free.
+async fn reads_past_their_time_limit_answer_503_and_leave_the_pool_and_the_intake_free(db: Db) {
+    let Some(test_db) = TestDb::new(db, "reads_past_their_time_limit").await else { return };
+    let app = spawn_with(test_db, |s| s.http.query_timeout_ms = 0).await;
+    let searches: Vec<_> = (0..60)
+        .map(|i| {
+            let (client, url) =
+                (app.client.clone(), app.url(&format!("/api/tickets?q=%E9%9A%9C%E5%AE%B3+abc{i}&status=open")));
+            tokio::spawn(async move { client.get(url).send().await.unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for i in 0..20 {
+        let r = app.post_contact(json!({"channel": "email", "subject": format!("検索中の受付 {i}")})).await;
+        assert_eq!(r.status(), 201);
+        numbers.push(r.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned());
+    }
+    for s in searches {
+        let r = s.await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "busy", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("took longer than 0 ms"), "{v}");
+    }
+    let (status, _) = app.get_json(&format!("/api/tickets/{}", numbers[0])).await;
+    assert_eq!(status, 503, "a ticket read is limited too");
+    // The pool is not left holding the abandoned reads: every connection answers.
+    for _ in 0..10 {
+        let (status, health) = app.get_json("/healthz").await;
+        assert_eq!(status, 200, "{health}");
     }
     app.stop().await;
 }

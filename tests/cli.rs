@@ -253,10 +253,14 @@ async fn import_mail_from_a_pipe_with_the_directory_and_mta_exit_codes() {
     assert!(stdout.contains(&format!("in sqlite {}", dir.join("madoguchi.db").display())), "{stdout}");
 
     let store = madoguchi::store::Store::connect(&db.url, 1).await.unwrap();
-    let t = store.ticket(&number).await.unwrap().expect("the piped message is a ticket");
+    let t = store.ticket(&number, Default::default()).await.unwrap().expect("the piped message is a ticket");
     assert_eq!(t.ticket.subject, "アカウントロック");
-    assert_eq!(t.contacts[0].organisation.as_deref(), Some("労災保険業務課"), "organisation from the directory");
-    assert_eq!(t.contacts[0].display_name.as_deref(), Some("山田 太郎"), "name from the directory");
+    assert_eq!(
+        t.contacts[0].contact.organisation.as_deref(),
+        Some("労災保険業務課"),
+        "organisation from the directory"
+    );
+    assert_eq!(t.contacts[0].contact.display_name.as_deref(), Some("山田 太郎"), "name from the directory");
     store.close().await;
 
     let again = madoguchi_stdin(dir, &["import-mail"], &env, message.as_bytes());

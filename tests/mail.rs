@@ -3,14 +3,15 @@
 
 mod common;
 
-use common::mime::{actions, b64, encode, encoded_word, history, quoted_printable};
+use common::mime::{actions, b64, encode, encoded_word, history, intake_detail, quoted_printable};
 use common::smtp::{Smtp, send_mail, sink, ticket_of};
 use common::{Db, TestApp, TestDb, spawn_app, spawn_with};
 use serde_json::Value;
 
 on_both_backends!(
     replies_thread_onto_their_ticket_and_duplicates_are_stored_once,
-    a_stranger_quoting_a_ticket_number_opens_a_ticket_of_their_own
+    a_stranger_quoting_a_ticket_number_opens_a_ticket_of_their_own,
+    mail_with_too_many_attachments_is_stored_with_the_first_and_says_how_many_were_left_out,
 );
 
 const SUBJECT: &str = "パスワード初期化のお願い（至急）";
@@ -518,5 +519,39 @@ async fn a_store_that_fails_answers_451_so_the_mta_retries() {
         send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", &simple("f2@example.go.jp", "後", "")).await;
     assert_eq!(reply.0, 451, "{}", reply.1);
     assert!(reply.1.contains("try again later"), "{}", reply.1);
+    app.stop().await;
+}
+
+/// A mail is never lost for carrying more attachments than a contact may have: it becomes a
+/// ticket with the original message and the first parts, and the history counts the rest.
+async fn mail_with_too_many_attachments_is_stored_with_the_first_and_says_how_many_were_left_out(db: Db) {
+    let Some(test_db) = TestDb::new(db, "mail_with_too_many_attachments").await else { return };
+    let app = spawn_with(test_db, |s| s.intake.max_attachments_per_contact = 3).await;
+    let mut raw = String::from(
+        "From: sato@example.go.jp\r\nTo: helpdesk@example.jp\r\nSubject: scans\r\nMessage-ID: <many@example.go.jp>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nscans attached\r\n",
+    );
+    for i in 1..=7 {
+        raw.push_str(&format!(
+            "--b\r\nContent-Type: application/pdf; name=\"scan{i}.pdf\"\r\nContent-Disposition: attachment; filename=\"scan{i}.pdf\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            b64(format!("%PDF-1.4 page {i}").as_bytes())
+        ));
+    }
+    raw.push_str("--b--\r\n");
+    let reply = send_mail(app.mail, "sato@example.go.jp", "helpdesk@example.jp", raw.as_bytes()).await;
+    let t = app.ticket(&ticket_of(&reply)).await;
+    let names: Vec<&str> =
+        t["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
+    assert_eq!(names, ["message.eml", "scan1.pdf", "scan2.pdf"], "{t}");
+    let left_out = intake_detail(&t, "attachments_left_out");
+    assert_eq!(left_out["count"], 5, "{t}");
+    assert_eq!(left_out["limit"], 3, "{t}");
+    // Nothing is lost: the original message, every part in it, is kept.
+    let id = t["attachments"][0]["id"].as_i64().unwrap();
+    let original =
+        app.client.get(app.url(&format!("/api/attachments/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(original.contains("scan7.pdf"), "{original}");
     app.stop().await;
 }

@@ -119,7 +119,7 @@ async fn a_refused_write_does_not_stop_its_batch(db: Db) {
     let page = store.list_tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap();
     let numbers: Vec<&TicketNumber> = page.tickets.iter().map(|t| &t.number).collect();
     assert_eq!(numbers, [&second, &first]);
-    let detail = store.ticket(&first).await.unwrap().unwrap();
+    let detail = store.ticket(&first, Default::default()).await.unwrap().unwrap();
     assert_eq!(detail.contacts.len(), 1);
     assert_eq!(detail.ticket.status, Status::Closed);
     store.close().await;

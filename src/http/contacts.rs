@@ -1,7 +1,7 @@
 //! `POST /api/contacts`: an operator logs a contact by hand (a walk-in, a call taken on an
 //! ordinary phone); it opens a ticket, or joins the one named in `ticket`, and is routed.
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, not_valid};
 use super::tickets::actor;
 use super::{ApiError, AppState};
 use crate::domain::contact::SUBJECT_MAX_CHARS;
@@ -73,6 +73,12 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(input): ApiJson<ContactIn>,
 ) -> Result<Response, ApiError> {
+    if input.attachments.len() > state.limits.max_attachments {
+        return Err(ApiError::Invalid(format!(
+            "a contact may have at most {} attachments ([intake] max_attachments_per_contact); nothing was stored",
+            state.limits.max_attachments
+        )));
+    }
     let contact = to_contact(input, actor(&headers))?;
     let (recorded, routing) = state.intake.submit(contact).await?;
     let status = if recorded.created { StatusCode::CREATED } else { StatusCode::OK };
@@ -88,7 +94,7 @@ fn to_contact(input: ContactIn, actor: String) -> Result<NewContact, ApiError> {
         .as_deref()
         .map(|t| t.parse::<TicketNumber>())
         .transpose()
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        .map_err(|e| ApiError::Invalid(not_valid(&e, "ticket")))?;
     let c = &input.caller;
     let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
     if blank(&input.subject)

@@ -57,6 +57,13 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::TimedOut(limit) = e {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "a read took too long and was stopped");
+            return ApiError::Busy(format!(
+                "the query took longer than {} ms and was stopped; narrow it (fewer or longer words, a filter) or try again",
+                limit.as_millis()
+            ));
+        }
         tracing::error!(error = %e, "store error");
         ApiError::Internal
     }

@@ -21,13 +21,37 @@ pub struct AppState {
     pub store: Store,
     pub intake: Intake,
     pub files: AttachmentFiles,
+    pub limits: Limits,
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// What no request may exceed, from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// `[intake] max_attachments_per_contact`.
+    pub max_attachments: usize,
+    /// `[http] query_timeout_ms`: a read that takes longer is stopped and answered 503.
+    pub query_timeout: std::time::Duration,
+}
+
+impl Limits {
+    pub fn of(settings: &crate::config::Settings) -> Limits {
+        Limits {
+            max_attachments: settings.intake.max_attachments_per_contact as usize,
+            query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
+        }
+    }
+}
+
+pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
+    state.store = state.store.with_read_timeout(state.limits.query_timeout);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
+        .route("/api/tickets/{number}/contacts", get(tickets::contacts))
+        .route("/api/tickets/{number}/contacts/{id}/attachments", get(tickets::contact_attachments))
+        .route("/api/tickets/{number}/attachments", get(tickets::attachments))
+        .route("/api/tickets/{number}/history", get(tickets::history))
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
         .fallback(error::not_found)

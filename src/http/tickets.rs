@@ -1,14 +1,19 @@
-//! `GET /api/tickets`, `GET|PATCH /api/tickets/{number}`, `GET /api/attachments/{id}`.
+//! `GET /api/tickets`, `GET|PATCH /api/tickets/{number}`, the ticket's lists a page at a time
+//! (`…/contacts`, `…/contacts/{id}/attachments`, `…/attachments`, `…/history`), and
+//! `GET /api/attachments/{id}`.
 
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, not_valid};
 use super::{ApiError, AppState};
 use crate::domain::{Channel, Priority, Status, TicketNumber, Tier};
-use crate::store::{TicketChange, TicketDetail, TicketFilter, TicketPage, TicketSummary};
+use crate::store::{
+    AttachmentRecord, ContactView, DetailLimits, HistoryEntry, Page, TicketChange, TicketDetail, TicketFilter,
+    TicketPage, TicketSummary,
+};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 500;
@@ -41,7 +46,7 @@ pub async fn list(
         Some("open") => Status::ALL.iter().copied().filter(|s| s.is_open()).collect(),
         Some(list) => list
             .split(',')
-            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(e.to_string())))
+            .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(not_valid(&e, "status"))))
             .collect::<Result<_, _>>()?,
     };
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
@@ -49,7 +54,7 @@ pub async fn list(
         return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
     if let Some(q) = &p.q {
-        crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
     }
     if p.caller.as_deref().is_some_and(|c| c.chars().count() > CALLER_MAX_CHARS) {
         return Err(ApiError::BadRequest(format!("caller may have at most {CALLER_MAX_CHARS} characters")));
@@ -57,7 +62,7 @@ pub async fn list(
     let filter = TicketFilter {
         status,
         channel: p.channel,
-        tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(not_valid(&e, "tier")))?,
         category: p.category.filter(|c| !c.is_empty()),
         text: p.q.filter(|q| !q.trim().is_empty()),
         caller: p.caller,
@@ -71,12 +76,101 @@ fn parse_number(raw: &str) -> Result<TicketNumber, ApiError> {
     raw.parse().map_err(|_| ApiError::BadRequest("not a ticket number (expected YYYYMMDD-NNNN)".into()))
 }
 
-pub async fn show(State(state): State<AppState>, Path(number): Path<String>) -> Result<Json<TicketDetail>, ApiError> {
+/// What `GET /api/tickets/{number}` shows of each list; the rest is read a page at a time.
+pub const DETAIL: DetailLimits =
+    DetailLimits { contacts: 20, attachments_per_contact: 20, attachments: 100, history: 200 };
+/// The most one page of a ticket's list may ask for.
+pub const MAX_LIST_PAGE: u32 = 200;
+
+pub async fn show(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+) -> Result<Json<TicketDetail>, ApiError> {
     let number = parse_number(&number)?;
-    match state.store.ticket(&number).await? {
-        Some(t) => Ok(Json(t)),
-        None => Err(ApiError::NotFound(format!("ticket {number} does not exist"))),
+    state.store.ticket(&number, DETAIL).await?.map(Json).ok_or_else(|| no_ticket(&number))
+}
+
+fn no_ticket(number: &TicketNumber) -> ApiError {
+    ApiError::NotFound(format!("ticket {number} does not exist"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// The `next` of the previous page.
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+impl PageParams {
+    fn limit(&self, default: u32) -> Result<u32, ApiError> {
+        match self.limit.unwrap_or(default) {
+            n @ 1..=MAX_LIST_PAGE => Ok(n),
+            _ => Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIST_PAGE}"))),
+        }
     }
+}
+
+/// One page of a ticket's list: `{"<list>": [...], "next": "<after for the next page>"}`.
+#[derive(Serialize)]
+pub struct ListPage<T: Serialize> {
+    #[serde(flatten)]
+    items: std::collections::BTreeMap<&'static str, Vec<T>>,
+    next: Option<String>,
+}
+
+fn list_page<T: Serialize>(name: &'static str, page: Page<T>) -> Json<ListPage<T>> {
+    Json(ListPage { items: [(name, page.items)].into(), next: page.next.map(|n| n.to_string()) })
+}
+
+/// `GET /api/tickets/{number}/contacts?after=&limit=`: contacts oldest first, each with its first
+/// attachments and `attachment_count`.
+pub async fn contacts(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<ListPage<ContactView>>, ApiError> {
+    let number = parse_number(&number)?;
+    let limit = p.limit(DETAIL.contacts)?;
+    let page = state.store.contacts(&number, p.after, limit, DETAIL.attachments_per_contact).await?;
+    Ok(list_page("contacts", page.ok_or_else(|| no_ticket(&number))?))
+}
+
+/// `GET /api/tickets/{number}/contacts/{id}/attachments?after=&limit=`.
+pub async fn contact_attachments(
+    State(state): State<AppState>,
+    ApiPath((number, contact)): ApiPath<(String, i64)>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<ListPage<AttachmentRecord>>, ApiError> {
+    let number = parse_number(&number)?;
+    let limit = p.limit(DETAIL.attachments)?;
+    let page = state.store.attachments(&number, Some(contact), p.after, limit).await?;
+    let page = page.ok_or_else(|| ApiError::NotFound(format!("ticket {number} has no contact {contact}")))?;
+    Ok(list_page("attachments", page))
+}
+
+/// `GET /api/tickets/{number}/attachments?after=&limit=`: every contact's, oldest first.
+pub async fn attachments(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<ListPage<AttachmentRecord>>, ApiError> {
+    let number = parse_number(&number)?;
+    let limit = p.limit(DETAIL.attachments)?;
+    let page = state.store.attachments(&number, None, p.after, limit).await?;
+    Ok(list_page("attachments", page.ok_or_else(|| no_ticket(&number))?))
+}
+
+/// `GET /api/tickets/{number}/history?after=&limit=`.
+pub async fn history(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<ListPage<HistoryEntry>>, ApiError> {
+    let number = parse_number(&number)?;
+    let limit = p.limit(DETAIL.history)?;
+    let page = state.store.history(&number, p.after, limit).await?;
+    Ok(list_page("history", page.ok_or_else(|| no_ticket(&number))?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +187,7 @@ pub const NOTE_MAX_CHARS: usize = 20_000;
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Json<TicketSummary>, ApiError> {
@@ -132,7 +226,7 @@ pub fn actor(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "api".into())
 }
 
-pub async fn attachment(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+pub async fn attachment(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
     let Some(a) = state.store.attachment(id).await? else {
         return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
     };

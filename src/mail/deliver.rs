@@ -61,6 +61,8 @@ pub struct MailIntake {
     outbox: Arc<Notify>,
     ticket_in_subject: Regex,
     trusted_domains: Vec<String>,
+    /// `[intake] max_attachments_per_contact`, the original message included.
+    max_attachments: usize,
 }
 
 static ACK_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -89,6 +91,7 @@ impl MailIntake {
             outbox,
             ticket_in_subject: Regex::new(r"\b(\d{8}-\d{4,})\b").expect("valid pattern"),
             trusted_domains: settings.mail.trusted_domains.clone(),
+            max_attachments: (settings.intake.max_attachments_per_contact as usize).max(1),
         }
     }
 
@@ -171,6 +174,19 @@ impl MailIntake {
         };
 
         let mut details = serde_json::Map::new();
+        // The mail is stored whatever it carries (250 was, or will be, said): the original
+        // message and the first parts up to the limit; the history says how many were left out.
+        let mut parts = mail.attachments;
+        let room = self.max_attachments.saturating_sub(1);
+        if parts.len() > room {
+            let left_out = parts.len() - room;
+            parts.truncate(room);
+            tracing::warn!(left_out, kept = room, "mail has more attachments than max_attachments_per_contact");
+            details.insert(
+                "attachments_left_out".into(),
+                json!({"count": left_out, "kept": room, "limit": self.max_attachments, "original": "message.eml"}),
+            );
+        }
         if let Some(f) = &fax {
             details.insert("fax".into(), json!(f));
         }
@@ -198,7 +214,7 @@ impl MailIntake {
             content_type: "message/rfc822".into(),
             bytes: raw,
         }];
-        attachments.extend(mail.attachments);
+        attachments.extend(parts);
 
         NewContact {
             channel,

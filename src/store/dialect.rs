@@ -36,11 +36,33 @@ impl Backend {
         }
     }
 
-    /// Before connecting: SQLite's file is created, and so must its directory be.
+    /// Before connecting: SQLite's file is created, and so must its directory be; its reads are
+    /// stopped by an interrupt hook registered on every connection.
     pub(super) fn prepare(self, url: &str) -> Result<(), StoreError> {
         match self {
-            Backend::Sqlite => create_sqlite_dir(url),
+            Backend::Sqlite => {
+                super::interrupt::install();
+                create_sqlite_dir(url)
+            }
             Backend::Postgres => Ok(()),
+        }
+    }
+
+    /// Run when a read connection goes back to the pool: on SQLite, a read dropped between two
+    /// statements leaves its watch armed, and the next user must not be interrupted for it.
+    pub(super) fn read_release(self) -> Option<&'static str> {
+        match self {
+            Backend::Sqlite => Some("SELECT madoguchi_arm(0)"),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// The statement that limits each statement of a read transaction to `limit`; `None` where
+    /// the database has none (SQLite: interrupted instead, see `interrupt`).
+    pub(super) fn read_time_limit(self, limit: std::time::Duration) -> Option<String> {
+        match self {
+            Backend::Postgres => Some(format!("SET LOCAL statement_timeout = {}", limit.as_millis().max(1))),
+            Backend::Sqlite => None,
         }
     }
 

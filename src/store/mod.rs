@@ -8,6 +8,7 @@
 mod dialect;
 mod directory;
 mod files;
+mod interrupt;
 mod model;
 mod outbox;
 mod read;
@@ -38,6 +39,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A read took longer than its time limit and was stopped (in the database too).
+    #[error("the query took longer than {0:?} and was stopped")]
+    TimedOut(Duration),
 }
 
 #[derive(Clone)]
@@ -47,6 +51,8 @@ pub struct Store {
     /// The intake's writer alone: no number of slow reads can keep it waiting for a connection.
     writer: AnyPool,
     backend: Backend,
+    /// Every read through [`Store::read`] is stopped after this long (`[http] query_timeout_ms`).
+    read_timeout: Option<Duration>,
 }
 
 impl Store {
@@ -55,14 +61,22 @@ impl Store {
         install_default_drivers();
         let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
         backend.prepare(url)?;
-        let pool = Self::pool(url, backend, max_connections.max(1)).await?;
-        let writer = Self::pool(url, backend, 1).await?;
-        Ok(Store { pool, writer, backend })
+        let pool = Self::pool(url, backend, max_connections.max(1), true).await?;
+        let writer = Self::pool(url, backend, 1, false).await?;
+        Ok(Store { pool, writer, backend, read_timeout: None })
     }
 
-    async fn pool(url: &str, backend: Backend, size: u32) -> Result<AnyPool, StoreError> {
+    async fn pool(url: &str, backend: Backend, size: u32, reads: bool) -> Result<AnyPool, StoreError> {
         AnyPoolOptions::new()
             .max_connections(size)
+            .after_release(move |conn, _meta| {
+                Box::pin(async move {
+                    if reads && let Some(reset) = backend.read_release() {
+                        conn.execute(reset).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -81,6 +95,11 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// The same store, its reads limited to `timeout` each.
+    pub fn with_read_timeout(&self, timeout: Duration) -> Store {
+        Store { read_timeout: Some(timeout), ..self.clone() }
     }
 
     pub fn backend(&self) -> Backend {

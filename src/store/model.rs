@@ -171,13 +171,57 @@ pub struct HistoryEntry {
     pub detail: serde_json::Value,
 }
 
+/// A contact with the first of its attachments and how many it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactView {
+    #[serde(flatten)]
+    pub contact: ContactRecord,
+    /// At most [`DetailLimits::attachments_per_contact`]; the rest a page at a time.
+    pub attachments: Vec<AttachmentRecord>,
+    pub attachment_count: i64,
+}
+
+/// One page of a list, oldest first, and the cursor (`after`) for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The last id of this page when there are more; absent on the last page.
+    pub next: Option<i64>,
+}
+
+/// How much of each list a ticket's detail shows; the rest is read a page at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailLimits {
+    pub contacts: u32,
+    pub attachments_per_contact: u32,
+    pub attachments: u32,
+    pub history: u32,
+}
+
+impl Default for DetailLimits {
+    /// What `GET /api/tickets/{number}` shows.
+    fn default() -> Self {
+        DetailLimits { contacts: 20, attachments_per_contact: 20, attachments: 100, history: 200 }
+    }
+}
+
+/// A ticket with the first page of each of its lists: bounded, however many contacts,
+/// attachments and history entries it has. `*_next` is the `after` cursor of the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketSummary,
-    pub contacts: Vec<ContactRecord>,
+    pub contacts: Vec<ContactView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contacts_next: Option<String>,
+    /// The ticket's first attachments (all its contacts'), oldest first.
     pub attachments: Vec<AttachmentRecord>,
+    pub attachment_count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments_next: Option<String>,
     pub history: Vec<HistoryEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_next: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
