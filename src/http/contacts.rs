@@ -79,7 +79,10 @@ pub async fn create(
             state.limits.max_attachments
         )));
     }
-    let contact = to_contact(input, actor(&headers))?;
+    let actor = actor(&headers);
+    // Decoding megabytes of base64 and serialising the request are CPU work: off the async threads.
+    let contact =
+        tokio::task::spawn_blocking(move || to_contact(input, actor)).await.map_err(|_| ApiError::Internal)??;
     let (recorded, routing) = state.intake.submit(contact).await?;
     let status = if recorded.created { StatusCode::CREATED } else { StatusCode::OK };
     let location =

@@ -101,14 +101,17 @@ impl MailIntake {
         let size = raw.len();
         let envelope = envelope_from.to_owned();
         let (profiles, generic) = (self.profiles.clone(), self.generic_fax);
-        let (mail, fax, raw) = tokio::task::spawn_blocking(move || {
+        // Parsing, counting fax pages and hashing are CPU work: off the async threads.
+        let (mail, fax, raw, source_ref) = tokio::task::spawn_blocking(move || {
             let mail = parse::parse(&raw, &envelope);
             let fax = recognise_fax(&profiles, generic, &envelope, &mail);
-            (mail, fax, raw)
+            let source_ref =
+                mail.message_id.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&raw))));
+            (mail, fax, raw, source_ref)
         })
         .await
         .map_err(|e| IntakeError::Store(format!("parser stopped: {e}")))?;
-        let contact = self.contact(envelope_from, mail, fax, raw).await;
+        let contact = self.contact(envelope_from, mail, fax, raw, source_ref).await;
         let channel = contact.channel;
         let automatic = contact.ack_skip_reason.clone();
         let ack = contact.acknowledge.is_some();
@@ -124,7 +127,14 @@ impl MailIntake {
         Ok(recorded)
     }
 
-    async fn contact(&self, envelope_from: &str, mail: ParsedMail, fax: Option<FaxInfo>, raw: Vec<u8>) -> NewContact {
+    async fn contact(
+        &self,
+        envelope_from: &str,
+        mail: ParsedMail,
+        fax: Option<FaxInfo>,
+        raw: Vec<u8>,
+        source_ref: String,
+    ) -> NewContact {
         let from = mail.from_addr.clone().unwrap_or_else(|| envelope_from.to_owned());
         let subject = mail.subject.clone().unwrap_or_default();
         let channel = if fax.is_some() { Channel::Fax } else { Channel::Email };
@@ -139,8 +149,6 @@ impl MailIntake {
                 None
             });
 
-        let source_ref =
-            mail.message_id.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(&raw))));
         let mut thread_refs = mail.in_reply_to.clone();
         thread_refs.extend(mail.references.iter().cloned());
         let subject_ticket = self.ticket_in_subject.captures(&subject).and_then(|c| c[1].parse::<TicketNumber>().ok());

@@ -46,6 +46,18 @@ macro_rules! on_both_backends {
 
 pub fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    // For the summary `tests/zz_skipped.rs` prints at the end of the same `cargo test` run.
+    let log = skip_log();
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        let _ = writeln!(f, "{test}: {why}");
+    }
+}
+
+/// Where this `cargo test` run (every test binary is a child of the same cargo process) notes
+/// the tests it skipped.
+pub fn skip_log() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("skipped-{}.log", std::os::unix::process::parent_id()))
 }
 
 static SWEPT: OnceCell<()> = OnceCell::const_new();
