@@ -1,13 +1,13 @@
 //! Pure helpdesk types: no I/O, no clocks, no database. Everything here is table-tested.
 
-pub mod ack;
+pub(crate) mod ack;
 pub mod contact;
 pub(crate) mod directory;
 pub(crate) mod lifecycle;
-pub mod phone;
-pub mod search;
+pub(crate) mod phone;
+pub(crate) mod search;
 pub mod text;
-pub mod thread;
+pub(crate) mod thread;
 pub mod ticket;
 pub mod time;
 

@@ -75,10 +75,6 @@ impl Prompts {
         self.0.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     pub fn get(&self, name: &str) -> Arc<Vec<i16>> {
         self.0.get(name).cloned().unwrap_or_default()
     }

@@ -142,20 +142,6 @@ impl Dialplan {
         let t = NaiveTime::from_hms_opt(time.hour(), time.minute(), time.second()).unwrap_or(time);
         if t >= self.open_at && t < self.close_at { Opening::Open } else { Opening::AfterHours }
     }
-
-    /// Every prompt the plan names.
-    pub fn prompts(&self) -> Vec<&str> {
-        vec![
-            &self.welcome,
-            &self.menu,
-            &self.invalid,
-            &self.transfer,
-            &self.closed,
-            &self.holiday,
-            &self.voicemail,
-            &self.goodbye,
-        ]
-    }
 }
 
 /// The announcements a dialplan may name, and where they are (for messages).

@@ -2,6 +2,6 @@
 //! tickets, and the call task that carries a dialplan out.
 
 pub mod builtin;
-pub mod call;
-pub mod dialplan;
-pub mod line;
+pub(crate) mod call;
+pub(crate) mod dialplan;
+pub(crate) mod line;

@@ -9,10 +9,10 @@
 //! - [`fax`]: fax gateway profiles.
 //! - [`deliver`]: a received message → a contact → the intake.
 
-pub mod charset;
+pub(crate) mod charset;
 pub mod deliver;
-pub mod fax;
-pub mod header;
-pub mod listener;
+pub(crate) mod fax;
+pub(crate) mod header;
+pub(crate) mod listener;
 pub mod parse;
-pub mod session;
+pub(crate) mod session;

@@ -3,6 +3,6 @@
 
 pub mod audio;
 pub mod g711;
-pub mod pacer;
-pub mod ports;
+pub(crate) mod pacer;
+pub(crate) mod ports;
 pub mod rtp;

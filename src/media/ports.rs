@@ -65,8 +65,4 @@ impl PortPool {
     pub fn give_back(&mut self, port: u16) {
         self.free.push_back(port);
     }
-
-    pub fn free(&self) -> usize {
-        self.free.len()
-    }
 }

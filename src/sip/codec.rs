@@ -31,6 +31,7 @@ pub enum Parsed {
 
 /// The length of the first complete message in a TCP buffer, `Ok(None)` when more is needed,
 /// `Err` when the stream cannot be framed (the connection should be closed).
+#[cfg(test)]
 pub fn frame(buf: &[u8]) -> Result<Option<usize>, String> {
     Ok(needed(buf)?.filter(|&total| buf.len() >= total))
 }

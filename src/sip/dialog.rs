@@ -25,7 +25,7 @@ impl DialogId {
         Some(DialogId {
             call_id: req.call_id().to_owned(),
             local_tag: req.to_tag()?.to_owned(),
-            remote_tag: req.from_tag().unwrap_or_default().to_owned(),
+            remote_tag: req.tag_in_from().unwrap_or_default().to_owned(),
         })
     }
 }
@@ -110,7 +110,7 @@ impl Dialog {
             id: DialogId {
                 call_id: invite.call_id().to_owned(),
                 local_tag,
-                remote_tag: invite.from_tag().unwrap_or_default().to_owned(),
+                remote_tag: invite.tag_in_from().unwrap_or_default().to_owned(),
             },
             phase: Phase::Early,
             remote_cseq: invite.cseq().0,

@@ -452,7 +452,7 @@ impl Endpoint {
     }
 
     fn invite(&mut self, key: &Key, req: Request, peer: SocketAddr, link: Link) {
-        let merge = (req.call_id().to_owned(), req.from_tag().unwrap_or_default().to_owned());
+        let merge = (req.call_id().to_owned(), req.tag_in_from().unwrap_or_default().to_owned());
         // A copy of a live call's INVITE that its transaction did not absorb: forked on the way
         // (another branch), or a retransmission later than timer L. Never a second call.
         // Also a new INVITE naming a live call's Call-ID and From tag: not a second call either.

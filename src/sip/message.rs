@@ -116,7 +116,7 @@ impl Request {
         param(top, "branch")
     }
 
-    pub fn from_tag(&self) -> Option<&str> {
+    pub fn tag_in_from(&self) -> Option<&str> {
         param(self.header("From")?, "tag")
     }
 

@@ -43,6 +43,7 @@ impl<T> Timers<T> {
         self.live.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
     }

@@ -64,6 +64,7 @@ impl ClientTransaction {
         (ClientTransaction { request, reliable, state: State::Trying, e: T1 }, first)
     }
 
+    #[cfg(test)]
     pub fn state(&self) -> State {
         self.state
     }

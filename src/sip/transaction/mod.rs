@@ -45,7 +45,7 @@ impl Key {
         let branch = match req.branch() {
             Some(b) if b.starts_with("z9hG4bK") && b.len() > 7 => format!("{b}|{sent_by}|{peer}"),
             // RFC 2543 peers: match on what identifies their request.
-            _ => format!("2543:{}:{}:{}|{peer}", req.call_id(), req.cseq().0, req.from_tag().unwrap_or("")),
+            _ => format!("2543:{}:{}:{}|{peer}", req.call_id(), req.cseq().0, req.tag_in_from().unwrap_or("")),
         };
         Key { role: Role::Server, branch, method }
     }
