@@ -40,8 +40,8 @@ service's configuration with --config or MADOGUCHI_CONFIG"
     NoDatabase(String),
     #[error("cannot create data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
-    #[error("cannot listen on {what} {addr}: {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen for {what} on {addr} (change [{section}] listen, or stop what uses it): {source}")]
+    Bind { what: &'static str, section: &'static str, addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
     #[error("STARTTLS: {0}")]
@@ -156,7 +156,12 @@ impl App {
             tracing::warn!("{door}");
         }
         let addr = settings.http.listen;
-        let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "HTTP", addr, source })?;
+        let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
+            what: "HTTP",
+            section: "http",
+            addr,
+            source,
+        })?;
 
         let outbox = Arc::new(Notify::new());
         let notifier = Notifier::new(store.clone(), &settings.notify, outbox.clone())?;
@@ -166,12 +171,17 @@ impl App {
             (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
         };
         let addr = settings.mail.listen;
-        let mail_listener =
-            TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what: "SMTP/LMTP", addr, source })?;
+        let mail_listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
+            what: "SMTP/LMTP",
+            section: "mail",
+            addr,
+            source,
+        })?;
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
 
         let addr = sip_settings.listen;
-        let bound = Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", addr, source })?;
+        let bound =
+            Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", section: "sip", addr, source })?;
         let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
         Ok(App {
             watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path() },

@@ -528,3 +528,18 @@ async fn the_routing_rules_in_use_are_the_file_and_sighup_reloads_them() {
     assert_eq!(category(post().await), "remote_access", "after SIGHUP the edited file routes");
     service.child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_port_in_use_is_named_with_the_setting_to_change_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let config = dir.path().join("madoguchi.toml");
+    std::fs::write(&config, "").unwrap();
+    let (started, said) =
+        serve_outcome(dir.path(), &config, &[("MADOGUCHI_HTTP_LISTEN", &addr)]).await.expect("serve stops");
+    assert!(!started);
+    let line = said.lines().find(|l| l.contains("cannot listen")).unwrap_or_else(|| panic!("{said}"));
+    assert!(line.contains(&format!("HTTP on {addr}")) && line.contains("change [http] listen"), "{line}");
+    assert_eq!(said.matches("in use").count(), 1, "the cause once: {said}");
+}
