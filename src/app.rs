@@ -151,6 +151,11 @@ impl App {
         .map_err(|e| {
             AppError::Prompts(Problems(vec![crate::diagnostic::Problem::new("announcements", None, e.to_string())]))
         })??;
+        let outgoing = crate::notify::Outgoing::prepare(&settings.notify)?;
+        let tls = match (settings.mail.tls_cert.as_str(), settings.mail.tls_key.as_str()) {
+            ("", _) | (_, "") => None,
+            (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
+        };
         let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
@@ -164,12 +169,8 @@ impl App {
         })?;
 
         let outbox = Arc::new(Notify::new());
-        let notifier = Notifier::new(store.clone(), &settings.notify, outbox.clone())?;
+        let notifier = Notifier::new(store.clone(), &settings.notify, outgoing, outbox.clone());
         let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox);
-        let tls = match (settings.mail.tls_cert.as_str(), settings.mail.tls_key.as_str()) {
-            ("", _) | (_, "") => None,
-            (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
-        };
         let addr = settings.mail.listen;
         let mail_listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
             what: "SMTP/LMTP",

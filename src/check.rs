@@ -83,9 +83,9 @@ pub async fn run(loaded: &Loaded) -> Report {
         Ok(Err(problems)) => report.problems(problems),
         Err(e) => report.problem(Problem::new(&sip.prompts, None, format!("reading the announcements failed: {e}"))),
     }
-    match crate::notify::AckTemplate::load(&settings.notify.ack_template) {
-        Ok(_) => report.ok("acknowledgement template".into()),
-        Err(e) => report.problem(Problem::new(&file, at("notify", "ack_template"), e.to_string())),
+    match crate::notify::Outgoing::prepare(&settings.notify) {
+        Ok(_) => report.ok("acknowledgement template and sender".into()),
+        Err(e) => report.problem(Problem::new(&file, at("notify", e.setting()), e.to_string())),
     }
     let mail = &settings.mail;
     if !mail.tls_cert.is_empty() && !mail.tls_key.is_empty() {

@@ -37,6 +37,17 @@ pub enum NotifyError {
     From(String),
 }
 
+impl NotifyError {
+    /// The `[notify]` setting to change.
+    pub fn setting(&self) -> &'static str {
+        match self {
+            NotifyError::Template(_) | NotifyError::Read { .. } => "ack_template",
+            NotifyError::Relay(_) => "relay",
+            NotifyError::From(_) => "from",
+        }
+    }
+}
+
 /// `Subject: …`, an empty line, the body; `{ticket}`, `{subject}`, `{received_at}` are filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckTemplate {
@@ -98,8 +109,23 @@ pub struct Notifier {
     wake: Arc<Notify>,
 }
 
+/// What sending needs from `[notify]`, built (not connected) so that `check` finds what `serve`
+/// would refuse.
+pub(crate) struct Outgoing {
+    template: AckTemplate,
+    from: Mailbox,
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
 impl Notifier {
-    pub fn new(store: Store, settings: &NotifySettings, wake: Arc<Notify>) -> Result<Notifier, NotifyError> {
+    pub(crate) fn new(store: Store, settings: &NotifySettings, outgoing: Outgoing, wake: Arc<Notify>) -> Notifier {
+        let Outgoing { template, from, transport } = outgoing;
+        Notifier { store, settings: settings.clone(), template, from, transport, wake }
+    }
+}
+
+impl Outgoing {
+    pub(crate) fn prepare(settings: &NotifySettings) -> Result<Outgoing, NotifyError> {
         let template = AckTemplate::load(&settings.ack_template)?;
         let from = format!("{} <{}>", settings.from_name, settings.from)
             .parse::<Mailbox>()
@@ -127,9 +153,11 @@ impl Notifier {
             }
             Some(builder.build())
         };
-        Ok(Notifier { store, settings: settings.clone(), template, from, transport, wake })
+        Ok(Outgoing { template, from, transport })
     }
+}
 
+impl Notifier {
     /// Sends until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
         let Some(transport) = &self.transport else {

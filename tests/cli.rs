@@ -353,6 +353,7 @@ async fn check_fails_on_each_configuration_that_would_stop_serve() {
             4,
             vec!["never sent unencrypted".into()],
         ),
+        ("[notify]\nfrom = \"helpdesk@@example.go.jp\"\n".into(), 2, vec!["from address".into()]),
     ];
     for (i, (text, line, words)) in cases.iter().enumerate() {
         let config = d.join(format!("case{i}.toml"));
