@@ -82,7 +82,7 @@ async fn api_load(db: Db, name: &str, o: &Options) {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..o.clients {
-        let client = reqwest::Client::new();
+        let client = common::authorised(&app.token);
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_client);

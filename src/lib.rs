@@ -32,6 +32,7 @@
 //!   without serving, for `madoguchi check`.
 
 pub mod app;
+pub mod auth;
 pub mod check;
 pub mod config;
 pub mod diagnostic;

@@ -39,6 +39,56 @@ enum Command {
     },
     /// Replace the staff directory with a CSV file (name, department, phone, email).
     ImportDirectory { file: PathBuf },
+    /// Manage the people who sign in (the first admin: `madoguchi user add admin --role admin`).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage API tokens (`Authorization: Bearer <token>`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user; the password is read from standard input, or asked for on a terminal.
+    Add {
+        login: String,
+        /// operator, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The name shown in the console (default: the login).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set a new password (and enable the user again).
+    Passwd {
+        login: String,
+    },
+    /// Stop a user signing in and every token of theirs working, at once.
+    Disable {
+        login: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Print a new token for `login`, once (only its hash is kept).
+    Add {
+        login: String,
+        #[arg(long)]
+        label: String,
+    },
+    List {
+        login: Option<String>,
+    },
+    /// Stop a token working, at once.
+    Revoke {
+        id: i64,
+    },
 }
 
 /// sysexits.h codes an MTA understands.
@@ -67,6 +117,8 @@ fn main() -> ExitCode {
         Command::Serve => rt.block_on(serve(loaded)),
         Command::Migrate => rt.block_on(migrate(loaded)),
         Command::ImportDirectory { file } => rt.block_on(import_directory(loaded, file)),
+        Command::User { action } => rt.block_on(user(loaded, action)),
+        Command::Token { action } => rt.block_on(token(loaded, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,6 +238,133 @@ async fn import_directory(loaded: Loaded, file: PathBuf) -> anyhow::Result<()> {
     store.close().await;
     say(&format!("ok: the directory in {} now has {count} entries", loaded.settings.database_label()));
     Ok(())
+}
+
+async fn user(loaded: Loaded, action: UserAction) -> anyhow::Result<()> {
+    use madoguchi::domain::user::{Role, login_problem};
+    let store = open_store(&loaded.settings, OpenMode::Existing, 1).await?;
+    let result = async {
+        match action {
+            UserAction::Add { login, role, name } => {
+                if let Some(why) = login_problem(&login) {
+                    anyhow::bail!("{why}");
+                }
+                let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+                let hash = madoguchi::auth::hash_password(&read_password()?)?;
+                let name = name.unwrap_or_else(|| login.clone());
+                match store.add_user(&login, &name, role, &hash).await? {
+                    Some(_) => say(&format!("ok: {login} ({role}) added to {}", loaded.settings.database_label())),
+                    None => anyhow::bail!("{login} exists already (madoguchi user passwd {login} sets a new password)"),
+                }
+            }
+            UserAction::Passwd { login } => {
+                let hash = madoguchi::auth::hash_password(&read_password()?)?;
+                if !store.set_password(&login, &hash).await? {
+                    anyhow::bail!("no user {login}");
+                }
+                say(&format!("ok: new password for {login}"));
+            }
+            UserAction::Disable { login } => {
+                if !store.disable_user(&login).await? {
+                    anyhow::bail!("no user {login}");
+                }
+                say(&format!("ok: {login} can no longer sign in, and none of their tokens works"));
+            }
+            UserAction::List => {
+                for u in store.users().await? {
+                    let state = if u.disabled.0 { " (disabled)" } else { "" };
+                    say(&format!("{}\t{}\t{}{state}", u.login, u.role, u.name));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn token(loaded: Loaded, action: TokenAction) -> anyhow::Result<()> {
+    let store = open_store(&loaded.settings, OpenMode::Existing, 1).await?;
+    let result = async {
+        match action {
+            TokenAction::Add { login, label } => {
+                let (token, hash) = madoguchi::auth::new_token();
+                let Some(id) = store.add_token(&login, label.trim(), &hash).await? else {
+                    anyhow::bail!("no enabled user {login}");
+                };
+                say(&token);
+                say_err(&format!("token {id} for {login}: shown once, keep it secret (madoguchi token revoke {id})"));
+            }
+            TokenAction::List { login } => {
+                for t in store.tokens(login.as_deref()).await? {
+                    let state = if t.revoked_at.is_some() { " (revoked)" } else { "" };
+                    say(&format!("{}\t{}\t{}{state}", t.id, t.login, t.label));
+                }
+            }
+            TokenAction::Revoke { id } => {
+                if !store.revoke_token(id).await? {
+                    anyhow::bail!("no token {id}, or it was revoked already");
+                }
+                say(&format!("ok: token {id} no longer works"));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// A new password: one line from standard input, or asked twice on a terminal without echo.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = prompt_hidden("Password: ")?;
+        if prompt_hidden("Again: ")? != first {
+            anyhow::bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if let Some(why) = madoguchi::domain::user::password_problem(&password) {
+        anyhow::bail!("{why}");
+    }
+    Ok(password)
+}
+
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    use std::io::BufRead;
+    say_err_inline(prompt);
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: tcgetattr/tcsetattr read and write the termios struct passed to them.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(fd, &mut t) == 0).then_some(t)
+    };
+    if let Some(mut quiet) = saved {
+        quiet.c_lflag &= !libc::ECHO;
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if let Some(t) = saved {
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+    }
+    say_err("");
+    read.context("cannot read the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn say_err_inline(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
 }
 
 async fn shutdown_signal() {

@@ -491,18 +491,11 @@ async fn the_routing_rules_in_use_are_the_file_and_sighup_reloads_them() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: routing rules built-in"), "{out:?}");
 
     let mut service = spawn_binary(dir.path(), &[]).await;
-    let client = reqwest::Client::new();
+    let client = service.client.clone();
     let category = |ticket: serde_json::Value| ticket["category"].as_str().unwrap_or_default().to_owned();
     let post = || async {
-        let reply: serde_json::Value = client
-            .post(format!("{}/api/contacts", service.base))
-            .json(&serde_json::json!({"subject": "VPNにつながらない", "caller": {"number": "0312345678"}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = serde_json::json!({"subject": "VPNにつながらない", "caller": {"number": "0312345678"}});
+        let reply = common::post_json(&client, &format!("{}/api/contacts", service.base), &body).await;
         let number = reply["ticket"].as_str().expect("a ticket number");
         let ticket = client.get(format!("{}/api/tickets/{number}", service.base)).send().await.unwrap();
         ticket.json::<serde_json::Value>().await.unwrap()
@@ -543,4 +536,44 @@ async fn a_port_in_use_is_named_with_the_setting_to_change_once() {
     let line = said.lines().find(|l| l.contains("cannot listen")).unwrap_or_else(|| panic!("{said}"));
     assert!(line.contains(&format!("HTTP on {addr}")) && line.contains("change [http] listen"), "{line}");
     assert_eq!(said.matches("in use").count(), 1, "the cause once: {said}");
+}
+
+#[tokio::test]
+async fn the_first_admin_and_a_token_come_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(madoguchi(d, &["migrate"], &[]).status.success());
+    let weak = madoguchi_stdin(d, &["user", "add", "admin", "--role", "admin"], &[], b"short\n");
+    assert!(!weak.status.success() && stderr(&weak).contains("at least 12 characters"), "{}", stderr(&weak));
+    let bad_role = madoguchi_stdin(d, &["user", "add", "admin", "--role", "root"], &[], b"a long enough password\n");
+    assert!(!bad_role.status.success() && stderr(&bad_role).contains("operator, supervisor or admin"));
+    let added = madoguchi_stdin(
+        d,
+        &["user", "add", "admin", "--role", "admin", "--name", "管理者"],
+        &[],
+        b"a long enough password\n",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let again = madoguchi_stdin(d, &["user", "add", "admin", "--role", "admin"], &[], b"a long enough password\n");
+    assert!(!again.status.success() && stderr(&again).contains("exists already"));
+    let out = madoguchi(d, &["token", "add", "admin", "--label", "CTI"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("mdg_"), "{token}");
+    let db = format!("sqlite://{}", d.join("data/madoguchi.db").display());
+    let store = madoguchi::store::Store::connect(&db, 1).await.unwrap();
+    let stored = store.tokens(None).await.unwrap();
+    store.close().await;
+    assert_eq!(stored.len(), 1);
+
+    let service = spawn_binary(d, &[]).await;
+    let client = common::authorised(&token);
+    let users: serde_json::Value =
+        client.get(format!("{}/api/users", service.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(users["users"][0]["login"], "admin");
+    assert_eq!(users["users"][0]["name"], "管理者");
+    assert!(!users.to_string().contains("argon2"), "no password hash leaves the store: {users}");
+    let out = madoguchi(d, &["token", "revoke", &stored[0].id.to_string()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(client.get(format!("{}/api/tickets", service.base)).send().await.unwrap().status(), 401);
 }

@@ -52,8 +52,8 @@ async fn acknowledged_contacts_survive_sigkill(db: Db) {
     for client in 0..CLIENTS {
         let acks = acks.clone();
         let url = format!("{}/api/contacts", service.base);
+        let http = service.client.clone();
         clients.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
             for i in 0.. {
                 let marker = format!("crash-{client}-{i}");
                 let body = json!({"channel": "phone", "subject": "障害の連絡", "source_ref": marker, "caller": {"number": "03-0000-0000"}});
@@ -81,7 +81,7 @@ async fn acknowledged_contacts_survive_sigkill(db: Db) {
     store.close().await;
 
     let service = start_binary(&db, workdir.path()).await;
-    let http = reqwest::Client::new();
+    let http = service.client.clone();
     let health: Value = http.get(format!("{}/healthz", service.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     let mut missing = Vec::new();
@@ -154,7 +154,7 @@ async fn mail_answered_250_survives_sigkill_and_is_never_stored_twice(db: Db) {
             common::smtp::send_mail(service.mail, "sender@example.go.jp", "helpdesk@example.jp", &message(id)).await;
         assert_eq!(reply.0, 250, "{}", reply.1);
     }
-    let http = reqwest::Client::new();
+    let http = service.client.clone();
     let mut problems = Vec::new();
     for (number, id) in &acked {
         let r = http.get(format!("{}/api/tickets/{number}", service.base)).send().await.unwrap();

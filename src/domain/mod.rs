@@ -2,6 +2,7 @@
 
 pub(crate) mod ack;
 pub mod contact;
+pub(crate) mod content;
 pub(crate) mod directory;
 pub(crate) mod lifecycle;
 pub(crate) mod phone;
@@ -10,6 +11,7 @@ pub mod text;
 pub(crate) mod thread;
 pub mod ticket;
 pub mod time;
+pub mod user;
 
 pub use contact::{AckLimits, AckRequest, AttachmentUpload, CallerInfo, NewContact};
 pub use directory::DirectoryEntry;

@@ -1,8 +1,8 @@
 //! `POST /api/contacts`: an operator logs a contact by hand (a walk-in, a call taken on an
 //! ordinary phone); it opens a ticket, or joins the one named in `ticket`, and is routed.
 
+use super::auth::Acting;
 use super::extract::{ApiJson, not_valid};
-use super::tickets::actor;
 use super::{ApiError, AppState};
 use crate::domain::contact::SUBJECT_MAX_CHARS;
 use crate::domain::time::now_millis;
@@ -10,7 +10,7 @@ use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, TicketNum
 use crate::routing::Decision;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -70,7 +70,7 @@ const FIELD_MAX_CHARS: usize = 500;
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    acting: Acting,
     ApiJson(input): ApiJson<ContactIn>,
 ) -> Result<Response, ApiError> {
     if input.attachments.len() > state.limits.max_attachments {
@@ -79,7 +79,7 @@ pub async fn create(
             state.limits.max_attachments
         )));
     }
-    let actor = actor(&headers);
+    let actor = acting.login();
     // Decoding megabytes of base64 and serialising the request are CPU work: off the async threads.
     let contact =
         tokio::task::spawn_blocking(move || to_contact(input, actor)).await.map_err(|_| ApiError::Internal)??;

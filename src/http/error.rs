@@ -24,6 +24,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Busy(String),
+    #[error("sign in, or send Authorization: Bearer <token> (madoguchi token add)")]
+    Unauthenticated,
+    #[error("this needs the {0} role")]
+    Forbidden(crate::domain::user::Role),
     #[error("internal error; nothing was changed")]
     Internal,
 }
@@ -38,6 +42,8 @@ impl ApiError {
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -50,6 +56,11 @@ impl IntoResponse for ApiError {
             (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"madoguchi\""));
         }
         response
     }

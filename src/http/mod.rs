@@ -2,11 +2,13 @@
 //! Handlers are thin: they turn requests into domain values, call the intake or the store, and
 //! map each typed failure to a status code in [`error`].
 
+mod auth;
 mod contacts;
 mod error;
 mod extract;
 mod health;
 mod tickets;
+mod users;
 
 pub use error::ApiError;
 
@@ -44,8 +46,8 @@ impl Limits {
 
 pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     state.store = state.store.with_read_timeout(state.limits.query_timeout);
-    Router::new()
-        .route("/healthz", get(health::healthz))
+    // Every route but /healthz needs an identity.
+    let authenticated = Router::new()
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
         .route("/api/tickets/{number}/contacts", get(tickets::contacts))
@@ -54,6 +56,12 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/history", get(tickets::history))
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
+        .route("/api/users", get(users::list))
+        .route("/api/tokens", get(users::tokens))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(authenticated)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

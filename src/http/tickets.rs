@@ -2,6 +2,7 @@
 //! (`…/contacts`, `…/contacts/{id}/attachments`, `…/attachments`, `…/history`), and
 //! `GET /api/attachments/{id}`.
 
+use super::auth::Acting;
 use super::extract::{ApiJson, ApiPath, ApiQuery, not_valid};
 use super::{ApiError, AppState};
 use crate::domain::{Channel, Priority, Status, TicketNumber, Tier};
@@ -11,14 +12,13 @@ use crate::store::{
 };
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 500;
 /// Who is acting, until the console's sign-in (a later issue) supplies it.
-pub const ACTOR_HEADER: &str = "x-madoguchi-actor";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,9 +85,12 @@ pub const MAX_LIST_PAGE: u32 = 200;
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
+    acting: Acting,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let number = parse_number(&number)?;
-    state.store.ticket(&number, DETAIL).await?.map(Json).ok_or_else(|| no_ticket(&number))
+    let ticket = state.store.ticket(&number, DETAIL).await?.ok_or_else(|| no_ticket(&number))?;
+    audit_read(&state, &acting, "ticket_read", number.as_str()).await;
+    Ok(Json(ticket))
 }
 
 fn no_ticket(number: &TicketNumber) -> ApiError {
@@ -188,7 +191,7 @@ pub const NOTE_MAX_CHARS: usize = 20_000;
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
-    headers: HeaderMap,
+    acting: Acting,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<Json<TicketSummary>, ApiError> {
     let number = parse_number(&number)?;
@@ -214,22 +217,18 @@ pub async fn update(
     if change.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
         return Err(ApiError::Invalid(format!("note is longer than {NOTE_MAX_CHARS} characters")));
     }
-    Ok(Json(state.intake.update(number, change, actor(&headers)).await?))
+    Ok(Json(state.intake.update(number, change, acting.login()).await?))
 }
 
-pub fn actor(headers: &HeaderMap) -> String {
-    headers
-        .get(ACTOR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().chars().take(100).collect::<String>())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "api".into())
-}
-
-pub async fn attachment(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
+pub async fn attachment(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    acting: Acting,
+) -> Result<Response, ApiError> {
     let Some(a) = state.store.attachment(id).await? else {
         return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
     };
+    audit_read(&state, &acting, "attachment_read", &id.to_string()).await;
     let bytes = match state.store.blob(&a.sha256).await? {
         Some(bytes) => bytes,
         None => {
@@ -242,11 +241,29 @@ pub async fn attachment(State(state): State<AppState>, ApiPath(id): ApiPath<i64>
             })?
         }
     };
-    let content_type =
-        HeaderValue::from_str(&a.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let content_type = HeaderValue::from_str(&crate::domain::content::served_type(&a.content_type))
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&a.filename));
     let disposition = HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            // Opened directly anyway, it can run nothing and load nothing.
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Who read which ticket or attachment, and when. A read is answered even when the audit
+/// cannot be written (the failure is logged).
+async fn audit_read(state: &AppState, acting: &Acting, action: &str, subject: &str) {
+    if let Err(e) = state.store.audit(&acting.0.login, action, subject, &serde_json::json!({})).await {
+        tracing::error!(error = %e, action, "audit not written");
+    }
 }
 
 fn percent_encode(s: &str) -> String {

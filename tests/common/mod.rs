@@ -12,6 +12,7 @@ pub mod stats;
 
 use madoguchi::app::App;
 use madoguchi::config::Settings;
+use madoguchi::domain::user::Role;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -198,6 +199,8 @@ pub struct TestApp {
     pub mail: std::net::SocketAddr,
     pub sip: std::net::SocketAddr,
     pub client: reqwest::Client,
+    /// The admin token `client` sends.
+    pub token: String,
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -212,6 +215,7 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
     let mut settings = db.settings();
     adjust(&mut settings);
     let app = App::build(&settings).await.expect("service starts");
+    let token = grant(&settings.database_url(), "tester", Role::Admin).await;
     let base = format!("http://{}", app.http_addr());
     let mail = app.mail_addr();
     let sip = app.sip_addr();
@@ -223,7 +227,30 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
         .await
         .expect("service runs");
     });
-    TestApp { base, mail, sip, client: reqwest::Client::new(), db, stop: Some(stop), task }
+    TestApp { base, mail, sip, client: authorised(&token), token, db, stop: Some(stop), task }
+}
+
+/// A user `login` with `role` in the database at `url` (migrated), and a new API token of theirs.
+pub async fn grant(url: &str, login: &str, role: Role) -> String {
+    let store = madoguchi::store::Store::connect(url, 1).await.expect("the test database opens");
+    let hash = madoguchi::auth::hash_password("a password for tests").unwrap();
+    store.add_user(login, login, role, &hash).await.expect("user stored");
+    let (token, token_hash) = madoguchi::auth::new_token();
+    store.add_token(login, "tests", &token_hash).await.expect("token stored").expect("the user exists");
+    store.close().await;
+    token
+}
+
+/// POSTs `body` as JSON and reads the JSON answer, whatever its status.
+pub async fn post_json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> serde_json::Value {
+    client.post(url).json(body).send().await.expect("request sent").json().await.expect("a JSON answer")
+}
+
+/// An HTTP client that sends `Authorization: Bearer <token>` with every request.
+pub fn authorised(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
 impl TestApp {
@@ -252,7 +279,6 @@ impl TestApp {
         let r = self
             .client
             .patch(self.url(&format!("/api/tickets/{number}")))
-            .header("x-madoguchi-actor", "tester")
             .json(&body)
             .send()
             .await
@@ -279,6 +305,8 @@ pub struct Process {
     pub sip: std::net::SocketAddr,
     /// What the service logs after its serving line.
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Sends an admin's token.
+    pub client: reqwest::Client,
 }
 
 pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
@@ -323,5 +351,13 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
             let _ = log_tx.send(line);
         }
     });
-    Process { child, base, mail, sip, log }
+    // The database the service opened: the one the environment names, else under its data dir.
+    let named = |key: &str| env.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+    let url = named("MADOGUCHI_DATABASE_URL").unwrap_or_else(|| {
+        let data = named("MADOGUCHI_DATA_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| workdir.join("data"));
+        format!("sqlite://{}", data.join("madoguchi.db").display())
+    });
+    let login = format!("admin{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    let client = authorised(&grant(&url, &login, Role::Admin).await);
+    Process { child, base, mail, sip, log, client }
 }

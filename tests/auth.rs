@@ -1,0 +1,170 @@
+//! Every door is locked: each route without a token (401), with a revoked or a disabled user's
+//! token (401), with too small a role (403); the acting user of a change is the token's owner,
+//! never what a header claims; the command line creates users and tokens.
+
+mod common;
+
+use common::{Db, authorised, grant, spawn_app};
+use madoguchi::domain::user::Role;
+use serde_json::{Value, json};
+
+/// Every route with a method and a body that would otherwise be accepted.
+fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    vec![
+        ("GET", "/api/tickets".into(), None),
+        ("GET", "/api/tickets?q=ロック".into(), None),
+        ("GET", format!("/api/tickets/{number}"), None),
+        ("PATCH", format!("/api/tickets/{number}"), Some(json!({"note": "見ました"}))),
+        ("GET", format!("/api/tickets/{number}/contacts"), None),
+        ("GET", format!("/api/tickets/{number}/contacts/1/attachments"), None),
+        ("GET", format!("/api/tickets/{number}/attachments"), None),
+        ("GET", format!("/api/tickets/{number}/history"), None),
+        ("GET", "/api/attachments/1".into(), None),
+        ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
+        ("GET", "/api/users".into(), None),
+        ("GET", "/api/tokens".into(), None),
+    ]
+}
+
+async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str, String, Option<Value>)) -> u16 {
+    let url = format!("{base}{path}");
+    let request = match *method {
+        "GET" => client.get(url),
+        "PATCH" => client.patch(url),
+        _ => client.post(url),
+    };
+    let request = match body {
+        Some(b) => request.json(b),
+        None => request,
+    };
+    request.send().await.unwrap().status().as_u16()
+}
+
+async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
+    let Some(app) = spawn_app(db, "every_route_needs_a_token").await else { return };
+    let created: Value = app
+        .post_contact(
+            json!({"subject": "アカウントロック", "attachments": [{"filename": "a.txt", "content_base64": "YQ=="}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    let url = app.db.settings().database_url();
+    let operator = authorised(&grant(&url, "sato", Role::Operator).await);
+    let supervisor = authorised(&grant(&url, "suzuki", Role::Supervisor).await);
+    let nobody = reqwest::Client::new();
+    let forged = authorised("mdg_0000000000000000000000000000000000000000000000000000000000000000");
+    let basic = {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::AUTHORIZATION, format!("Basic {}", app.token).parse().unwrap());
+        reqwest::Client::builder().default_headers(h).build().unwrap()
+    };
+    for route in routes(&number) {
+        let admin_only = route.1.starts_with("/api/users") || route.1.starts_with("/api/tokens");
+        for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
+            let url = format!("{}{}", app.base, route.1);
+            let response = match route.0 {
+                "GET" => client.get(&url),
+                "PATCH" => client.patch(&url).json(route.2.as_ref().unwrap()),
+                _ => client.post(&url).json(route.2.as_ref().unwrap()),
+            }
+            .send()
+            .await
+            .unwrap();
+            assert_eq!(response.status(), 401, "{} {} with {who}", route.0, route.1);
+            assert!(response.headers().get("www-authenticate").is_some());
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthenticated");
+        }
+        let want = |allowed: bool| if allowed { "allowed" } else { "403" };
+        for (who, client, allowed) in [
+            ("operator", &operator, !admin_only),
+            ("supervisor", &supervisor, !admin_only),
+            ("admin", &app.client, true),
+        ] {
+            let status = call(client, &app.base, &route).await;
+            assert_eq!(status == 403, !allowed, "{} {} as {who}: {status}, want {}", route.0, route.1, want(allowed));
+            assert_ne!(status, 401, "{} {} as {who}", route.0, route.1);
+        }
+    }
+    assert_eq!(nobody.get(format!("{}/healthz", app.base)).send().await.unwrap().status(), 200, "health is open");
+    app.stop().await;
+}
+
+async fn the_acting_user_is_the_tokens_owner_and_revocation_is_immediate(db: Db) {
+    let Some(app) = spawn_app(db, "acting_user_and_revocation").await else { return };
+    let url = app.db.settings().database_url();
+    let token = grant(&url, "sato", Role::Operator).await;
+    let sato = authorised(&token);
+    let created = common::post_json(&sato, &app.url("/api/contacts"), &json!({"subject": "VPNにつながらない"})).await;
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    let patched = sato
+        .patch(app.url(&format!("/api/tickets/{number}")))
+        .header("X-Madoguchi-Actor", "kacho")
+        .json(&json!({"note": "折り返します"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let ticket = app.ticket(&number).await;
+    let actors: Vec<&str> = ticket["history"].as_array().unwrap().iter().filter_map(|h| h["actor"].as_str()).collect();
+    assert!(actors.contains(&"sato"), "{actors:?}");
+    assert!(!actors.contains(&"kacho"), "a header cannot name someone else: {actors:?}");
+    assert_eq!(ticket["contacts"][0]["recorded_by"], "sato");
+
+    let store = madoguchi::store::Store::connect(&url, 1).await.unwrap();
+    let id = store.tokens(Some("sato")).await.unwrap()[0].id;
+    assert!(store.revoke_token(id).await.unwrap());
+    assert_eq!(sato.get(app.url("/api/tickets")).send().await.unwrap().status(), 401, "revoked at once");
+    let again = authorised(&grant(&url, "tanaka", Role::Operator).await);
+    assert_eq!(again.get(app.url("/api/tickets")).send().await.unwrap().status(), 200);
+    assert!(store.disable_user("tanaka").await.unwrap());
+    assert_eq!(again.get(app.url("/api/tickets")).send().await.unwrap().status(), 401, "a disabled user's token");
+    store.close().await;
+    app.stop().await;
+}
+
+async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
+    let Some(app) = spawn_app(db, "attachments_served_safely").await else { return };
+    let b64 = |s: &str| common::mime::b64(s.as_bytes());
+    let created: Value = app
+        .post_contact(json!({"subject": "添付", "attachments": [
+            {"filename": "x.html", "content_type": "text/html", "content_base64": b64("<script>alert(1)</script>")},
+            {"filename": "x.svg", "content_type": "image/svg+xml", "content_base64": b64("<svg onload=alert(1)/>")},
+            {"filename": "a.pdf", "content_type": "application/pdf", "content_base64": b64("%PDF-1.4 x")},
+        ]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = created["ticket"].as_str().unwrap();
+    let ticket = app.ticket(number).await;
+    for (a, want) in ticket["attachments"].as_array().unwrap().iter().zip([
+        "application/octet-stream",
+        "application/octet-stream",
+        "application/pdf",
+    ]) {
+        let r = app.client.get(app.url(&format!("/api/attachments/{}", a["id"]))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let h = r.headers();
+        assert_eq!(h["content-type"], want, "{}", a["filename"]);
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+        assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    }
+    let store = madoguchi::store::Store::connect(&app.db.settings().database_url(), 1).await.unwrap();
+    let audit = store.audit_entries(10).await.unwrap();
+    store.close().await;
+    let seen: Vec<(String, String)> = audit.iter().map(|a| (a.actor.clone(), a.action.clone())).collect();
+    assert!(seen.contains(&("tester".into(), "ticket_read".into())), "{seen:?}");
+    assert_eq!(seen.iter().filter(|(who, what)| who == "tester" && what == "attachment_read").count(), 3, "{seen:?}");
+    app.stop().await;
+}
+
+on_both_backends!(attachments_are_never_served_as_pages_and_reads_are_audited);
+on_both_backends!(
+    every_route_needs_a_valid_token_and_the_role,
+    the_acting_user_is_the_tokens_owner_and_revocation_is_immediate
+);
