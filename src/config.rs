@@ -53,6 +53,10 @@ pub struct HttpSettings {
     /// A read (a ticket, a page of a list, a search) that takes longer is stopped and answered
     /// 503 with Retry-After; the database stops working on it too.
     pub query_timeout_ms: u64,
+    /// Host names the API and console are reached by (`helpdesk.example.go.jp`). A request whose
+    /// Host header is another name is refused (421), so a page on another site cannot reach the
+    /// service by rebinding its own name to this address; IP addresses and `localhost` always work.
+    pub hostnames: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -241,7 +245,12 @@ impl Default for DatabaseSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: ([127, 0, 0, 1], 8080).into(), max_body_bytes: 10 * 1024 * 1024, query_timeout_ms: 5000 }
+        HttpSettings {
+            listen: ([127, 0, 0, 1], 8080).into(),
+            max_body_bytes: 10 * 1024 * 1024,
+            query_timeout_ms: 5000,
+            hostnames: Vec::new(),
+        }
     }
 }
 

@@ -164,6 +164,26 @@ async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
 }
 
 on_both_backends!(attachments_are_never_served_as_pages_and_reads_are_audited);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_name_nobody_configured_is_refused_even_with_a_token() {
+    let Some(db) = common::TestDb::new(Db::Sqlite, "dns_rebinding").await else { return };
+    let app = common::spawn_with(db, |s| s.http.hostnames = vec!["helpdesk.example.go.jp".into()]).await;
+    let status = |host: &'static str| {
+        let request = app.client.get(app.url("/api/tickets")).header("host", host);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status("attacker.example.com").await, 421, "a rebinding page's own name");
+    assert_eq!(status("attacker.example.com:8080").await, 421);
+    assert_eq!(status("helpdesk.example.go.jp").await, 200, "the configured name");
+    assert_eq!(status("localhost:8080").await, 200);
+    assert_eq!(status("127.0.0.1").await, 200);
+    let health = reqwest::Client::new().get(app.url("/healthz")).header("host", "evil.test").send().await.unwrap();
+    assert_eq!(health.status(), 421);
+    let body: Value = health.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "misdirected");
+    app.stop().await;
+}
 on_both_backends!(
     every_route_needs_a_valid_token_and_the_role,
     the_acting_user_is_the_tokens_owner_and_revocation_is_immediate

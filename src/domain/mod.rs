@@ -4,6 +4,7 @@ pub(crate) mod ack;
 pub mod contact;
 pub(crate) mod content;
 pub(crate) mod directory;
+pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod phone;
 pub(crate) mod search;

@@ -46,6 +46,17 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     }
 }
 
+/// Middleware: 421 for a Host header that names someone else's host (DNS rebinding).
+pub async fn known_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // HTTP/1.0 clients (probes) may send none; browsers, which rebinding abuses, always do.
+    let host = request.headers().get(header::HOST).map(|h| h.to_str().unwrap_or_default());
+    if host.is_none_or(|h| crate::domain::host::host_allowed(h, &state.limits.hostnames)) {
+        next.run(request).await
+    } else {
+        ApiError::MisdirectedHost.into_response()
+    }
+}
+
 fn bearer(request: &Request) -> Option<&str> {
     let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;

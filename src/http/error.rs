@@ -28,6 +28,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("this needs the {0} role")]
     Forbidden(crate::domain::user::Role),
+    #[error("this service does not answer to that host name; add it to [http] hostnames")]
+    MisdirectedHost,
     #[error("internal error; nothing was changed")]
     Internal,
 }
@@ -44,6 +46,7 @@ impl ApiError {
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::MisdirectedHost => (StatusCode::MISDIRECTED_REQUEST, "misdirected"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

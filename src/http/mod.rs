@@ -27,8 +27,10 @@ pub struct AppState {
 }
 
 /// What no request may exceed, from the settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
+    /// `[http] hostnames`: the names a Host header may carry besides addresses and localhost.
+    pub hostnames: std::sync::Arc<Vec<String>>,
     /// `[intake] max_attachments_per_contact`.
     pub max_attachments: usize,
     /// `[http] query_timeout_ms`: a read that takes longer is stopped and answered 503.
@@ -38,6 +40,7 @@ pub struct Limits {
 impl Limits {
     pub fn of(settings: &crate::config::Settings) -> Limits {
         Limits {
+            hostnames: std::sync::Arc::new(settings.http.hostnames.clone()),
             max_attachments: settings.intake.max_attachments_per_contact as usize,
             query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
         }
@@ -64,6 +67,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .merge(authenticated)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::Extension(extract::BodyLimit(max_body_bytes)))
         .with_state(state)
