@@ -161,23 +161,13 @@ impl App {
             tracing::warn!("{door}");
         }
         let addr = settings.http.listen;
-        let http = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
-            what: "HTTP",
-            section: "http",
-            addr,
-            source,
-        })?;
+        let http = bind_tcp("HTTP", "http", addr).await?;
 
         let outbox = Arc::new(Notify::new());
         let notifier = Notifier::new(store.clone(), &settings.notify, outgoing, outbox.clone());
         let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox);
         let addr = settings.mail.listen;
-        let mail_listener = TcpListener::bind(addr).await.map_err(|source| AppError::Bind {
-            what: "SMTP/LMTP",
-            section: "mail",
-            addr,
-            source,
-        })?;
+        let mail_listener = bind_tcp("SMTP/LMTP", "mail", addr).await?;
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
 
         let addr = sip_settings.listen;
@@ -254,6 +244,11 @@ impl App {
         tracing::info!("madoguchi stopped");
         Ok(())
     }
+}
+
+/// A listener on `addr`; failing, the error names `[section] listen`.
+async fn bind_tcp(what: &'static str, section: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what, section, addr, source })
 }
 
 fn endpoint_config(settings: &Settings) -> EndpointConfig {

@@ -161,28 +161,17 @@ async fn database(settings: &Settings) -> Result<&'static str, String> {
     match opened {
         Ok(Ok(true)) => Ok("answers, set up"),
         Ok(Ok(false)) => Ok("answers, empty: `serve` or `migrate` sets it up"),
-        Ok(Err(e)) => Err(format!("database {} cannot be used: {}", settings.database_label(), causes(&e))),
+        Ok(Err(e)) => Err(format!(
+            "database {} cannot be used: {}",
+            settings.database_label(),
+            crate::diagnostic::each_cause_once(&e)
+        )),
         Err(_) => Err(format!(
             "database {} did not answer within {} s",
             settings.database_label(),
             DATABASE_TIMEOUT.as_secs()
         )),
     }
-}
-
-/// An error and its sources on one line, each text once.
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line
 }
 
 /// The limits `serve` will apply to SIP, in one line.

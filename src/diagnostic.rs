@@ -48,6 +48,22 @@ impl fmt::Display for Problems {
     }
 }
 
+/// An error and its causes on one line, leaving out a cause whose text the line already has
+/// (libraries often repeat their source in their own message).
+pub fn each_cause_once(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 pub fn line_of_offset(source: &str, offset: usize) -> usize {
     source.as_bytes()[..offset.min(source.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }

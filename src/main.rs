@@ -140,21 +140,9 @@ fn say_err(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-/// An error and its causes on one line, leaving out a cause whose text the line already has
-/// (libraries often repeat their source in their own message).
+/// An error and its causes on one line, each text once.
 fn each_cause_once(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    madoguchi::diagnostic::each_cause_once(e.as_ref())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -154,11 +154,14 @@ async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
         assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment;"));
         assert!(h["content-security-policy"].to_str().unwrap().contains("sandbox"));
     }
+    let (status, _) = app.get_json(&format!("/api/tickets/{number}/contacts")).await;
+    assert_eq!(status, 200);
     let store = madoguchi::store::Store::connect(&app.db.settings().database_url(), 1).await.unwrap();
     let audit = store.audit_entries(10).await.unwrap();
     store.close().await;
     let seen: Vec<(String, String)> = audit.iter().map(|a| (a.actor.clone(), a.action.clone())).collect();
     assert!(seen.contains(&("tester".into(), "ticket_read".into())), "{seen:?}");
+    assert!(seen.contains(&("tester".into(), "contacts_read".into())), "a page of contacts is a read too: {seen:?}");
     assert_eq!(seen.iter().filter(|(who, what)| who == "tester" && what == "attachment_read").count(), 3, "{seen:?}");
     app.stop().await;
 }

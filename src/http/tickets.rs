@@ -132,11 +132,14 @@ pub async fn contacts(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
     ApiQuery(p): ApiQuery<PageParams>,
+    acting: Acting,
 ) -> Result<Json<ListPage<ContactView>>, ApiError> {
     let number = parse_number(&number)?;
     let limit = p.limit(DETAIL.contacts)?;
     let page = state.store.contacts(&number, p.after, limit, DETAIL.attachments_per_contact).await?;
-    Ok(list_page("contacts", page.ok_or_else(|| no_ticket(&number))?))
+    let page = page.ok_or_else(|| no_ticket(&number))?;
+    audit_read(&state, &acting, "contacts_read", number.as_str()).await;
+    Ok(list_page("contacts", page))
 }
 
 /// `GET /api/tickets/{number}/contacts/{id}/attachments?after=&limit=`.
