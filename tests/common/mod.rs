@@ -109,7 +109,13 @@ impl PgDatabase {
                         .fetch_all(&mut conn)
                         .await
                         .unwrap_or_default();
-                for (name,) in stale {
+                // Only the leftovers of test processes that are gone: another cargo test or a
+                // bench running now has its databases in use.
+                let gone = |name: &str| {
+                    let pid = name.trim_start_matches("madoguchi_t_").split('_').next().unwrap_or_default();
+                    pid.parse::<u32>().is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+                };
+                for (name,) in stale.into_iter().filter(|(n,)| gone(n)) {
                     let _ =
                         conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await;
                 }
