@@ -233,6 +233,12 @@ impl App {
             shutdown.await;
             signal.cancel();
         });
+        let events = state.intake.events().clone();
+        let closing = stop.clone();
+        tokio::spawn(async move {
+            closing.cancelled().await;
+            events.close();
+        });
         let app = router(state, max_body_bytes);
         axum::serve(http, app).with_graceful_shutdown(stop.clone().cancelled_owned()).await.map_err(AppError::Serve)?;
         stop.cancel();

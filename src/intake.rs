@@ -5,11 +5,13 @@
 //! after its write is committed.
 
 use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
+use crate::events::{Events, Kind};
 use crate::routing::{Decision, Rules};
 use crate::store::{
     AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
     WriteOp, WriteOutcome, sha256_hex,
 };
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
@@ -43,6 +45,7 @@ pub struct Intake {
     files: AttachmentFiles,
     store: Store,
     in_flight: InFlight,
+    events: Events,
 }
 
 impl Intake {
@@ -58,7 +61,24 @@ impl Intake {
     ) -> Intake {
         let (queue, rx) = mpsc::channel(queue_depth.max(1));
         tracker.spawn(writer(store.clone(), rx, batch_max.max(1)));
-        Intake { queue, rules: Arc::new(RwLock::new(rules)), files, store, in_flight: InFlight::default() }
+        Intake {
+            queue,
+            rules: Arc::new(RwLock::new(rules)),
+            files,
+            store,
+            in_flight: InFlight::default(),
+            events: Events::default(),
+        }
+    }
+
+    /// The live events of calls and tickets (what `GET /api/events` follows).
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The store, for the reads that go with a write (a call's screen-pop).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The routing rules in use now.
@@ -76,6 +96,7 @@ impl Intake {
     pub async fn submit(&self, mut contact: NewContact) -> Result<(Recorded, Decision), IntakeError> {
         contact.remove_nul();
         let channel = contact.channel;
+        let (subject, actor) = (contact.subject.clone(), contact.actor.clone());
         let (files, rules) = (self.files.clone(), self.rules());
         let mut held = Held { in_flight: self.in_flight.clone(), files: Vec::new() };
         // Routing, hashing attachments and folding the text for search are done here, in
@@ -106,6 +127,9 @@ impl Intake {
                     category = %decision.category, tier = %decision.tier, rule = decision.rule.as_deref().unwrap_or("(default)"),
                     "contact recorded"
                 );
+                if !r.duplicate {
+                    self.publish_recorded(&r, &decision, channel, subject, &actor).await;
+                }
                 Ok((r, decision))
             }
             WriteOutcome::Refused(why) => Err(why.into()),
@@ -134,12 +158,18 @@ impl Intake {
         actor: String,
     ) -> Result<TicketSummary, IntakeError> {
         let mut change = change;
+        let changed = change.field_names();
         for text in [&mut change.category, &mut change.note].into_iter().flatten() {
             crate::domain::contact::without_nul(text);
         }
-        match self.send(WriteOp::Update { number, change, actor }).await? {
+        match self.send(WriteOp::Update { number, change, actor: actor.clone() }).await? {
             WriteOutcome::Updated(t) => {
                 tracing::info!(ticket = %t.number, status = %t.status, tier = %t.tier, category = %t.category, "ticket updated");
+                self.events.publish(
+                    Kind::TicketUpdated,
+                    Some(t.tier),
+                    json!({"ticket": t.number, "summary": t, "changes": changed, "by": actor}),
+                );
                 Ok(t)
             }
             WriteOutcome::Refused(why) => Err(why.into()),
@@ -162,6 +192,34 @@ impl Intake {
             }
             WriteOutcome::Refused(why) => Err(why.into()),
             _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// `ticket.created` for a new ticket; `ticket.updated` for one a contact joined.
+    async fn publish_recorded(
+        &self,
+        r: &Recorded,
+        decision: &Decision,
+        channel: crate::domain::Channel,
+        subject: Option<String>,
+        actor: &str,
+    ) {
+        if r.created {
+            let data = json!({
+                "ticket": r.ticket, "channel": channel, "subject": subject, "category": decision.category,
+                "priority": decision.priority, "status": crate::domain::Status::New, "by": actor,
+            });
+            self.events.publish(Kind::TicketCreated, Some(decision.tier), data);
+            return;
+        }
+        match self.store.ticket_summary(&r.ticket).await {
+            Ok(Some(t)) => {
+                let data =
+                    json!({"ticket": t.number, "summary": t, "changes": ["contact"], "channel": channel, "by": actor});
+                self.events.publish(Kind::TicketUpdated, Some(t.tier), data);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(ticket = %r.ticket, error = %e, "ticket.updated not published"),
         }
     }
 

@@ -27,7 +27,8 @@
 //! - [`sip`]: SIP in RFC 3261's layers, knowing nothing of tickets; [`media`]: RTP and audio;
 //!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
-//! - [`http`]: the JSON API.
+//! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
+//! - [`http`]: the JSON API and the console.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 
@@ -38,6 +39,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod directory;
 pub mod domain;
+pub mod events;
 pub(crate) mod http;
 pub mod intake;
 pub mod ivr;

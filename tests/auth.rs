@@ -21,6 +21,7 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("GET", format!("/api/tickets/{number}/history"), None),
         ("GET", "/api/attachments/1".into(), None),
         ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
+        ("GET", "/api/events?kind=call".into(), None),
         ("GET", "/api/users".into(), None),
         ("GET", "/api/tokens".into(), None),
     ]

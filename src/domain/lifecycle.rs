@@ -24,6 +24,18 @@ impl TicketChange {
         *self == TicketChange::default()
     }
 
+    /// The fields this change sets, by their API names.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        let set = [
+            ("status", self.status.is_some()),
+            ("tier", self.tier.is_some()),
+            ("category", self.category.is_some()),
+            ("priority", self.priority.is_some()),
+            ("note", self.note.is_some()),
+        ];
+        set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+    }
+
     fn only_note(&self) -> bool {
         TicketChange { note: self.note.clone(), ..Default::default() } == *self
     }

@@ -5,6 +5,7 @@
 mod auth;
 mod contacts;
 mod error;
+mod events;
 mod extract;
 mod health;
 mod tickets;
@@ -59,6 +60,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/history", get(tickets::history))
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
+        .route("/api/events", get(events::stream))
         .route("/api/users", get(users::list))
         .route("/api/tokens", get(users::tokens))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));

@@ -8,7 +8,8 @@ use super::dialplan::{Dialplan, Opening};
 use crate::diagnostic::{Problem, Problems};
 use crate::domain::TicketChange;
 use crate::domain::time::{jst, now_millis};
-use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber};
+use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber, Tier};
+use crate::events::Kind;
 use crate::intake::Intake;
 use crate::media::audio::{self, RATE};
 use crate::media::g711::Codec;
@@ -108,6 +109,8 @@ pub struct Call {
     pub call: CallRef,
     pub call_id: String,
     pub ticket: Option<TicketNumber>,
+    /// The tier the call's ticket is in (the caller's menu choice may move it).
+    pub tier: Option<Tier>,
     pub caller: CallerInfo,
     pub dialed: Option<String>,
     pub plan: Arc<Dialplan>,
@@ -306,6 +309,17 @@ fn spawn_receiver(
     });
 }
 
+/// The live event a call's history entry is, if any.
+fn event_kind(action: &str) -> Option<Kind> {
+    Some(match action {
+        "call_answered" => Kind::CallAnswered,
+        "menu_choice" => Kind::CallMenu,
+        "transfer" => Kind::CallTransferred,
+        "call_ended" => Kind::CallEnded,
+        _ => return None,
+    })
+}
+
 impl Call {
     pub async fn run(mut self) -> Ending {
         let (audio_tx, audio) = mpsc::channel(512);
@@ -347,7 +361,15 @@ impl Call {
         let _ = self.commands.send(Command::Hangup { call: self.call }).await;
     }
 
+    /// Records `action` in the ticket's history and tells the operators' screens.
     async fn note(&self, action: &'static str, detail: serde_json::Value) {
+        if let Some(kind) = event_kind(action) {
+            let mut data = json!({"call": self.call, "ticket": self.ticket});
+            if let (Some(data), serde_json::Value::Object(detail)) = (data.as_object_mut(), &detail) {
+                data.extend(detail.clone());
+            }
+            self.intake.events().publish(kind, self.tier, data);
+        }
         if let Some(t) = &self.ticket
             && let Err(e) = self.intake.event(t.clone(), "ivr", action, detail).await
         {
@@ -417,7 +439,7 @@ impl Call {
     }
 
     /// The caller's key routes the ticket again (routing.toml's menu rules).
-    async fn menu_choice(&self, key: char) {
+    async fn menu_choice(&mut self, key: char) {
         self.note("menu_choice", json!({"key": key.to_string()})).await;
         let Some(ticket) = &self.ticket else { return };
         let contact = NewContact {
@@ -429,6 +451,7 @@ impl Call {
         };
         let d = self.intake.rules().route(&contact);
         if d.rule.is_some() {
+            self.tier = Some(d.tier);
             let change = TicketChange {
                 status: Some(Status::New),
                 tier: Some(d.tier),
@@ -505,8 +528,12 @@ impl Call {
             dedupe_source: true,
             ..Default::default()
         };
-        if let Err(e) = self.intake.submit(contact).await {
-            tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored");
+        match self.intake.submit(contact).await {
+            Ok(_) => {
+                let data = json!({"call": self.call, "ticket": ticket, "seconds": (seconds * 10.0).round() / 10.0});
+                self.intake.events().publish(Kind::CallVoicemail, self.tier, data);
+            }
+            Err(e) => tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored"),
         }
     }
 }

@@ -6,8 +6,10 @@
 
 use super::call::{Call, Ending, Prompts, TICKET_HEADER};
 use super::dialplan::Dialplan;
+use super::screen;
 use crate::domain::time::now_millis;
-use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber};
+use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber, Tier};
+use crate::events::Kind;
 use crate::intake::Intake;
 use crate::media::pacer::Pacer;
 use crate::media::ports::PortPool;
@@ -43,7 +45,7 @@ pub struct Reload {
 }
 
 enum Internal {
-    TicketReady { call: CallRef, ticket: Option<TicketNumber> },
+    TicketReady { call: CallRef, ticket: Option<TicketNumber>, tier: Option<Tier> },
     TaskDone { call: CallRef, ending: Ending },
 }
 
@@ -68,6 +70,7 @@ struct LineCall {
     dialed: Option<String>,
     /// `None` while the ticket is being written.
     ticket: Option<Option<TicketNumber>>,
+    tier: Option<Tier>,
     /// Set when the SIP side ended the call (or we found it cannot go on).
     ended: Option<&'static str>,
     running: Option<Running>,
@@ -223,24 +226,31 @@ impl Line {
                 offer,
                 plan,
                 caller,
-                dialed,
+                dialed: dialed.clone(),
                 ticket: None,
+                tier: None,
                 ended: None,
                 running: None,
             },
         );
-        // The ticket exists from the INVITE on; answering waits for it (a few ms).
+        // The ticket exists from the INVITE on; answering waits for it (a few ms). Meanwhile the
+        // caller's other tickets are read, and the operators' screens pop before the answer.
         let intake = self.intake.clone();
         let internal = self.internal.clone();
+        let caller = contact.caller.clone();
         self.tracker.spawn(async move {
-            let ticket = match intake.submit(contact).await {
-                Ok((r, _)) => Some(r.ticket),
+            let context = screen::caller_context(intake.store(), caller.number.as_deref());
+            let (recorded, context) = tokio::join!(intake.submit(contact), context);
+            let (ticket, tier) = match recorded {
+                Ok((r, decision)) => (Some(r.ticket), Some(decision.tier)),
                 Err(e) => {
                     tracing::error!(error = %e, "call ticket not stored; answering anyway");
-                    None
+                    (None, None)
                 }
             };
-            let _ = internal.send(Internal::TicketReady { call, ticket }).await;
+            let data = screen::ringing(call, &caller, dialed.as_deref(), ticket.as_ref(), context);
+            intake.events().publish(Kind::CallRinging, tier, data);
+            let _ = internal.send(Internal::TicketReady { call, ticket, tier }).await;
         });
     }
 
@@ -268,7 +278,7 @@ impl Line {
 
     fn internal(&mut self, internal: Internal) {
         match internal {
-            Internal::TicketReady { call, ticket } => self.ticket_ready(call, ticket),
+            Internal::TicketReady { call, ticket, tier } => self.ticket_ready(call, ticket, tier),
             Internal::TaskDone { call, ending } => {
                 if let Some(c) = self.calls.remove(&call) {
                     self.ports.give_back(c.port);
@@ -278,9 +288,10 @@ impl Line {
         }
     }
 
-    fn ticket_ready(&mut self, call: CallRef, ticket: Option<TicketNumber>) {
+    fn ticket_ready(&mut self, call: CallRef, ticket: Option<TicketNumber>, tier: Option<Tier>) {
         let Some(c) = self.calls.get_mut(&call) else { return };
         c.ticket = Some(ticket.clone());
+        c.tier = tier;
         if c.ended.is_some() {
             return self.finish(call);
         }
@@ -315,6 +326,7 @@ impl Line {
             call,
             call_id: c.call_id.clone(),
             ticket: c.ticket.clone().flatten(),
+            tier: c.tier,
             caller: c.caller.clone(),
             dialed: c.dialed.clone(),
             plan: c.plan.clone(),
@@ -362,6 +374,11 @@ impl Line {
         let ending = c.ended.unwrap_or("ended");
         let ticket = c.ticket.flatten();
         tracing::info!(ticket = %ticket.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "-".into()), ending, "call ended");
+        self.intake.events().publish(
+            Kind::CallEnded,
+            c.tier,
+            json!({"call": call, "ticket": ticket, "ending": ending}),
+        );
         if let Some(t) = ticket {
             let intake = self.intake.clone();
             self.tracker.spawn(async move {

@@ -5,3 +5,4 @@ pub mod builtin;
 pub(crate) mod call;
 pub(crate) mod dialplan;
 pub(crate) mod line;
+pub(crate) mod screen;

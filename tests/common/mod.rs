@@ -8,6 +8,7 @@
 pub mod mime;
 pub mod sip;
 pub mod smtp;
+pub mod sse;
 pub mod stats;
 
 use madoguchi::app::App;
@@ -250,6 +251,13 @@ pub async fn grant(url: &str, login: &str, role: Role) -> String {
 /// POSTs `body` as JSON and reads the JSON answer, whatever its status.
 pub async fn post_json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> serde_json::Value {
     client.post(url).json(body).send().await.expect("request sent").json().await.expect("a JSON answer")
+}
+
+/// PATCHes `body` as JSON with `client`; the status and the JSON answer.
+pub async fn patch_with(client: &reqwest::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = client.patch(url).json(&body).send().await.expect("request sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON body"))
 }
 
 /// An HTTP client that sends `Authorization: Bearer <token>` with every request.
