@@ -22,8 +22,17 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("GET", "/api/attachments/1".into(), None),
         ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
         ("GET", "/api/events?kind=call".into(), None),
+        ("GET", "/api/operators".into(), None),
         ("GET", "/api/users".into(), None),
+        (
+            "POST",
+            "/api/users".into(),
+            Some(json!({"login": "neo", "role": "operator", "password": "a long password 123"})),
+        ),
+        ("POST", "/api/users/nobody-here/disable".into(), Some(json!({}))),
         ("GET", "/api/tokens".into(), None),
+        ("POST", "/api/tokens".into(), Some(json!({"login": "sato", "label": "CTI"}))),
+        ("DELETE", "/api/tokens/999999".into(), None),
     ]
 }
 
@@ -32,6 +41,7 @@ async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str
     let request = match *method {
         "GET" => client.get(url),
         "PATCH" => client.patch(url),
+        "DELETE" => client.delete(url),
         _ => client.post(url),
     };
     let request = match body {
@@ -69,6 +79,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
             let response = match route.0 {
                 "GET" => client.get(&url),
                 "PATCH" => client.patch(&url).json(route.2.as_ref().unwrap()),
+                "DELETE" => client.delete(&url),
                 _ => client.post(&url).json(route.2.as_ref().unwrap()),
             }
             .send()
@@ -127,6 +138,47 @@ async fn the_acting_user_is_the_tokens_owner_and_revocation_is_immediate(db: Db)
     app.stop().await;
 }
 
+async fn an_admin_manages_users_and_tokens_over_the_api(db: Db) {
+    let Some(app) = spawn_app(db, "admin_manages_users").await else { return };
+    let add = json!({"login": "kimura", "name": "木村 花子", "role": "operator", "password": "correct horse battery"});
+    let created = app.client.post(app.url("/api/users")).json(&add).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let again = app.client.post(app.url("/api/users")).json(&add).send().await.unwrap();
+    assert_eq!(again.status(), 409, "a login is taken once");
+    let short = json!({"login": "x", "role": "operator", "password": "short"});
+    assert_eq!(app.client.post(app.url("/api/users")).json(&short).send().await.unwrap().status(), 422);
+
+    let issued =
+        common::post_json(&app.client, &app.url("/api/tokens"), &json!({"login": "kimura", "label": "CTI"})).await;
+    let kimura = authorised(issued["token"].as_str().unwrap());
+    let operators: Value = kimura.get(app.url("/api/operators")).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = operators["users"].as_array().unwrap().iter().filter_map(|u| u["name"].as_str()).collect();
+    assert!(names.contains(&"木村 花子"), "{names:?}");
+    let id = issued["id"].as_i64().unwrap();
+    let revoked = app.client.delete(app.url(&format!("/api/tokens/{id}"))).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(kimura.get(app.url("/api/tickets")).send().await.unwrap().status(), 401, "revoked at once");
+    assert_eq!(app.client.delete(app.url(&format!("/api/tokens/{id}"))).send().await.unwrap().status(), 404);
+
+    let second =
+        common::post_json(&app.client, &app.url("/api/tokens"), &json!({"login": "kimura", "label": "2"})).await;
+    let kimura = authorised(second["token"].as_str().unwrap());
+    assert_eq!(kimura.get(app.url("/api/tickets")).send().await.unwrap().status(), 200);
+    let disabled = app.client.post(app.url("/api/users/kimura/disable")).send().await.unwrap();
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(kimura.get(app.url("/api/tickets")).send().await.unwrap().status(), 401, "disabled at once");
+    let (_, operators) = app.get_json("/api/operators").await;
+    assert!(!operators.to_string().contains("kimura"), "a disabled user is not offered for assignment");
+
+    let store = madoguchi::store::Store::connect(&app.db.settings().database_url(), 1).await.unwrap();
+    let actions: Vec<String> = store.audit_entries(50).await.unwrap().into_iter().map(|a| a.action).collect();
+    for action in ["user_added", "token_added", "token_revoked", "user_disabled"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+    store.close().await;
+    app.stop().await;
+}
+
 async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
     let Some(app) = spawn_app(db, "attachments_served_safely").await else { return };
     let b64 = |s: &str| common::mime::b64(s.as_bytes());
@@ -167,7 +219,10 @@ async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
     app.stop().await;
 }
 
-on_both_backends!(attachments_are_never_served_as_pages_and_reads_are_audited);
+on_both_backends!(
+    an_admin_manages_users_and_tokens_over_the_api,
+    attachments_are_never_served_as_pages_and_reads_are_audited
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_name_nobody_configured_is_refused_even_with_a_token() {

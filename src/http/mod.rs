@@ -61,8 +61,11 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
         .route("/api/events", get(events::stream))
-        .route("/api/users", get(users::list))
-        .route("/api/tokens", get(users::tokens))
+        .route("/api/operators", get(users::operators))
+        .route("/api/users", get(users::list).post(users::add))
+        .route("/api/users/{login}/disable", axum::routing::post(users::disable))
+        .route("/api/tokens", get(users::tokens).post(users::add_token))
+        .route("/api/tokens/{id}", axum::routing::delete(users::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(health::healthz))

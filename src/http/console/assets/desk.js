@@ -1,0 +1,485 @@
+// madoguchi console: the queue, the screen-pop, the ticket view, the caller log, the admin pages.
+// Everything from outside (mail bodies, names, subjects) goes into the page as text nodes, never
+// as HTML. The server renders the frame; this script fills <main data-page="…"> from the JSON API
+// and follows GET /api/events.
+'use strict';
+
+const LANG = document.documentElement.lang === 'en' ? 'en' : 'ja';
+const WORDS = {
+  new: ['新規', 'New'], acknowledged: ['受付済', 'Acknowledged'], in_progress: ['対応中', 'In progress'],
+  escalated: ['エスカレーション', 'Escalated'], resolved: ['解決済', 'Resolved'], closed: ['完了', 'Closed'],
+  low: ['低', 'Low'], normal: ['通常', 'Normal'], high: ['高', 'High'], urgent: ['緊急', 'Urgent'],
+  phone: ['電話', 'Phone'], email: ['メール', 'E-mail'], fax: ['FAX', 'Fax'], manual: ['手入力', 'By hand'],
+  tier: ['階層', 'Tier'], status: ['状態', 'Status'], priority: ['優先度', 'Priority'], category: ['分類', 'Category'],
+  owner: ['担当者', 'Owner'], nobody: ['(未割当)', '(unassigned)'], subject: ['件名', 'Subject'],
+  updated: ['更新', 'Updated'], ticket: ['チケット', 'Ticket'], search: ['検索', 'Search'],
+  caller: ['発信者', 'Caller'], open_tickets: ['対応中のチケット', 'Open tickets'],
+  recent_tickets: ['最近のチケット', 'Recent tickets'], ringing: ['着信中', 'Ringing'],
+  answered: ['応答', 'Answered'], menu: ['メニュー選択', 'Menu key'], transferred: ['転送', 'Transferred'],
+  voicemail: ['留守番電話', 'Voicemail'], ended: ['終了', 'Ended'], dismiss: ['閉じる', 'Dismiss'],
+  open: ['開く', 'Open'], save: ['保存', 'Save'], note: ['メモ', 'Note'], resolution: ['解決内容', 'Resolution'],
+  timeline: ['経過', 'Timeline'], history: ['履歴', 'History'], attachments: ['添付', 'Attachments'],
+  reply: ['メールで返信', 'Reply by e-mail'], send: ['送信', 'Send'], merge: ['統合', 'Merge'],
+  merge_into: ['統合先のチケット番号', 'Merge into ticket number'], assign_me: ['自分に割当', 'Assign to me'],
+  saved: ['保存しました', 'Saved'], changed_by: ['が更新しました', 'updated this ticket'],
+  nothing: ['該当なし', 'Nothing here'], all_tiers: ['全階層', 'All tiers'], my_tier: ['担当階層', 'My tier'],
+  page: ['ページ', 'page'], loading: ['読み込み中…', 'Loading…'], dialled: ['着信番号', 'Dialled'],
+  directory: ['職員名簿', 'Directory'], outcome: ['結果', 'Outcome'], time: ['日時', 'Time'],
+  number: ['番号', 'Number'], name: ['氏名', 'Name'], filter: ['絞り込み', 'Filter'], more: ['さらに表示', 'More'],
+  log_contact: ['受付を記録', 'Log a contact'], body: ['内容', 'Details'], organisation: ['所属', 'Organisation'],
+  email_address: ['メールアドレス', 'E-mail address'], channel: ['経路', 'Channel'],
+  join: ['既存チケットに追加（番号）', 'Add to ticket (number)'], users: ['利用者', 'Users'], tokens: ['APIトークン', 'API tokens'],
+  role: ['役割', 'Role'], disabled: ['無効', 'Disabled'], login: ['ログインID', 'Login'], label: ['用途', 'Label'],
+  created: ['作成', 'Created'], last_used: ['最終利用', 'Last used'], revoke: ['失効', 'Revoke'],
+  add_user: ['利用者を追加', 'Add a user'], password: ['パスワード', 'Password'], disable: ['無効にする', 'Disable'],
+  add_token: ['トークンを発行', 'Issue a token'], token_once: ['このトークンは一度だけ表示されます', 'This token is shown only once'],
+  waiting: ['解決待ち確認', 'Waiting'], live: ['ライブ', 'Live'], offline: ['再接続中…', 'Reconnecting…'],
+  contacts: ['件', 'contacts'], from: ['差出人', 'From'], pages: ['ページ', 'pages'], reason: ['理由', 'Reason'],
+  mine: ['自分の担当', 'My tickets'], calls: ['通話履歴', 'Calls'],
+};
+function t(key) {
+  const w = WORDS[key];
+  return w ? w[LANG === 'ja' ? 0 : 1] : key;
+}
+const STATUSES = ['new', 'acknowledged', 'in_progress', 'escalated', 'resolved', 'closed'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+// ---- small DOM helpers: text only -------------------------------------------------------------
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+function when(jst) { return jst ? jst.slice(0, 16).replace('T', ' ') : ''; }
+function ticketLink(number) { return el('a', { href: '/tickets/' + encodeURIComponent(number), class: 'ticket-no' }, number); }
+function badge(kind, value) { return el('span', { class: 'badge ' + kind + '-' + value }, t(value)); }
+
+// ---- the API ----------------------------------------------------------------------------------
+let SESSION = null;
+async function session() {
+  if (!SESSION) SESSION = await api('GET', '/api/session');
+  return SESSION;
+}
+class ApiFailure extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET') {
+    headers['X-CSRF-Token'] = (SESSION && SESSION.csrf) || (await session()).csrf;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+  }
+  const r = await fetch(path, {
+    method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (r.status === 401) {
+    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    throw new ApiFailure(401, 'signed out');
+  }
+  const data = r.headers.get('content-type')?.includes('json') ? await r.json() : null;
+  if (!r.ok) throw new ApiFailure(r.status, (data && (data.message || data.error)) || r.statusText);
+  return data;
+}
+function flash(message, bad) {
+  const box = document.getElementById('flash');
+  if (!box) return;
+  clear(box).append(el('p', { class: bad ? 'flash bad' : 'flash', role: bad ? 'alert' : 'status' }, message));
+}
+function failed(e) { flash(e.message || String(e), true); }
+
+// ---- the live stream and the screen-pop ---------------------------------------------------------
+const listeners = [];
+function onEvent(fn) { listeners.push(fn); }
+const calls = new Map();
+function myTiers() {
+  const v = localStorage.getItem('madoguchi.tier') || '';
+  return v ? [Number(v)] : [1, 2, 3];
+}
+function follow() {
+  const source = new EventSource('/api/events');
+  const state = document.getElementById('live');
+  source.onopen = () => { if (state) { state.textContent = t('live'); state.className = 'live on'; } };
+  source.onerror = () => { if (state) { state.textContent = t('offline'); state.className = 'live off'; } };
+  const kinds = ['call.ringing', 'call.answered', 'call.menu', 'call.transferred', 'call.voicemail', 'call.ended',
+    'ticket.created', 'ticket.updated', 'resync'];
+  for (const kind of kinds) {
+    source.addEventListener(kind, (m) => {
+      let data;
+      try { data = JSON.parse(m.data); } catch (_) { return; }
+      if (kind.startsWith('call.')) callEvent(kind, data);
+      for (const fn of listeners) fn(kind, data);
+    });
+  }
+}
+function callEvent(kind, data) {
+  let call = calls.get(data.call);
+  if (kind === 'call.ringing') {
+    call = { ringing: data, state: t('ringing'), tier: data.tier, ended: false };
+    calls.set(data.call, call);
+  }
+  if (!call) return;
+  if (data.tier) call.tier = data.tier;
+  if (kind === 'call.answered') call.state = t('answered');
+  if (kind === 'call.menu') call.state = t('menu') + ' ' + data.key;
+  if (kind === 'call.transferred') call.state = t('transferred') + ' → ' + data.target;
+  if (kind === 'call.voicemail') call.state = t('voicemail') + ' ' + data.seconds + 's';
+  if (kind === 'call.ended') {
+    call.state = t('ended') + (data.ending ? ' (' + data.ending + ')' : '');
+    call.ended = true;
+    setTimeout(() => { calls.delete(data.call); drawPops(); }, 60000);
+  }
+  drawPops();
+}
+function drawPops() {
+  const box = document.getElementById('pops');
+  if (!box) return;
+  clear(box);
+  const tiers = myTiers();
+  for (const [id, call] of calls) {
+    if (call.tier && !tiers.includes(call.tier)) continue;
+    const r = call.ringing;
+    const who = [r.caller.name, r.directory && (r.directory.name + ' (' + r.directory.department + ')')].filter(Boolean);
+    const list = (title, tickets) => tickets.length === 0 ? null : el('div', { class: 'pop-list' },
+      el('h4', {}, title),
+      el('ul', {}, tickets.map((x) => el('li', {}, ticketLink(x.number), ' ', badge('status', x.status), ' ', x.subject))));
+    box.append(el('section', { class: 'pop' + (call.ended ? ' ended' : ''), 'data-call': id, 'aria-live': 'polite' },
+      el('header', {},
+        el('strong', { class: 'pop-number' }, r.caller.number || '非通知 / Anonymous'),
+        el('span', { class: 'pop-state' }, call.state),
+        el('button', { type: 'button', class: 'pop-close', title: t('dismiss'),
+          onclick: () => { calls.delete(id); drawPops(); } }, '×')),
+      who.length ? el('p', { class: 'pop-who' }, who.join(' / ')) : null,
+      el('p', { class: 'pop-meta' }, t('tier') + ' ' + (call.tier || '-'), r.dialled ? ' · ' + t('dialled') + ' ' + r.dialled : ''),
+      r.ticket ? el('p', {}, el('a', { class: 'pop-open', href: '/tickets/' + encodeURIComponent(r.ticket) },
+        t('open') + ' ' + r.ticket)) : null,
+      list(t('open_tickets'), r.open_tickets || []),
+      list(t('recent_tickets'), r.recent_tickets || [])));
+  }
+}
+
+// ---- pages --------------------------------------------------------------------------------------
+function ticketTable(tickets) {
+  if (tickets.length === 0) return el('p', { class: 'empty' }, t('nothing'));
+  return el('table', { class: 'tickets' },
+    el('thead', {}, el('tr', {}, [t('ticket'), t('subject'), t('channel'), t('status'), t('priority'), t('tier'),
+      t('owner'), t('updated')].map((h) => el('th', {}, h)))),
+    el('tbody', {}, tickets.map((x) => el('tr', { 'data-ticket': x.number },
+      el('td', {}, ticketLink(x.number)), el('td', {}, x.subject), el('td', {}, t(x.channel)),
+      el('td', {}, badge('status', x.status)), el('td', {}, badge('priority', x.priority)), el('td', {}, String(x.tier)),
+      el('td', {}, x.owner || ''), el('td', {}, when(x.updated_at))))));
+}
+
+const COLUMNS = [
+  ['new', 'new'], ['in_progress', 'acknowledged,in_progress'], ['escalated', 'escalated'], ['waiting', 'resolved'],
+];
+async function queuePage(main) {
+  const tierSelect = el('select', { id: 'queue-tier', 'aria-label': t('tier') },
+    el('option', { value: '' }, t('all_tiers')), [1, 2, 3].map((n) => el('option', { value: n }, t('tier') + ' ' + n)));
+  tierSelect.value = localStorage.getItem('madoguchi.tier') || '';
+  const q = el('input', { type: 'search', id: 'queue-search', placeholder: t('search') + ' (/)', 'aria-label': t('search') });
+  const columns = el('div', { class: 'queue' });
+  main.append(el('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } }, tierSelect, q,
+    el('button', { type: 'submit' }, t('search'))), columns);
+  tierSelect.addEventListener('change', () => { localStorage.setItem('madoguchi.tier', tierSelect.value); drawPops(); load(); });
+  async function load() {
+    const params = (status) => {
+      const p = new URLSearchParams({ status, limit: '100' });
+      if (tierSelect.value) p.set('tier', tierSelect.value);
+      if (q.value.trim()) p.set('q', q.value.trim());
+      return p;
+    };
+    try {
+      const pages = await Promise.all(COLUMNS.map(([, s]) => api('GET', '/api/tickets?' + params(s))));
+      clear(columns);
+      COLUMNS.forEach(([name], i) => columns.append(el('section', { class: 'column', 'data-column': name },
+        el('h2', {}, t(name), ' ', el('span', { class: 'count' }, String(pages[i].tickets.length))),
+        ticketTable(pages[i].tickets))));
+    } catch (e) { failed(e); }
+  }
+  let pending = null;
+  onEvent((kind) => {
+    if (kind.startsWith('ticket.') || kind === 'resync') {
+      clearTimeout(pending);
+      pending = setTimeout(load, 150);
+    }
+  });
+  await load();
+}
+
+async function listPage(main, path, key) {
+  const box = el('div', {});
+  main.append(box);
+  async function load() {
+    try { clear(box).append(ticketTable((await api('GET', path))[key])); } catch (e) { failed(e); }
+  }
+  onEvent((kind) => { if (kind.startsWith('ticket.') || kind === 'resync') load(); });
+  await load();
+}
+
+function field(label, control) { return el('label', { class: 'field' }, el('span', {}, label), control); }
+function select(name, values, current, labelOf) {
+  const s = el('select', { name }, values.map((v) => el('option', { value: v }, labelOf ? labelOf(v) : t(v))));
+  s.value = current === null || current === undefined ? '' : String(current);
+  return s;
+}
+
+async function ticketPage(main) {
+  const number = main.dataset.ticket;
+  const me = await session();
+  let operators = [];
+  try { operators = (await api('GET', '/api/operators')).users; } catch (_) { operators = []; }
+  const view = el('div', { class: 'ticket' });
+  main.append(view);
+  let dirty = false;
+  async function load(notice) {
+    let x;
+    try { x = await api('GET', '/api/tickets/' + encodeURIComponent(number)); } catch (e) { return failed(e); }
+    if (dirty && notice) { flash(notice); return; }
+    dirty = false;
+    clear(view);
+    view.append(el('h1', {}, el('span', { class: 'ticket-no' }, x.number), ' ', x.subject),
+      el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
+        t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
+        x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
+    view.append(workForm(x), timeline(x), replyForm(x), mergeForm(x));
+  }
+  function workForm(x) {
+    const status = select('status', STATUSES, x.status);
+    const tier = select('tier', [1, 2, 3], x.tier, (n) => t('tier') + ' ' + n);
+    const priority = select('priority', PRIORITIES, x.priority);
+    const category = el('input', { name: 'category', value: x.category || '' });
+    const owner = select('owner', [''].concat(operators.map((u) => u.login)), x.owner || '',
+      (login) => login ? (operators.find((u) => u.login === login)?.name || login) : t('nobody'));
+    const resolution = el('textarea', { name: 'resolution', rows: 3 }, x.resolution || '');
+    const note = el('textarea', { name: 'note', rows: 3 });
+    const form = el('form', { class: 'work', onsubmit: async (e) => {
+      e.preventDefault();
+      const change = {};
+      if (status.value !== x.status) change.status = status.value;
+      if (Number(tier.value) !== x.tier) change.tier = Number(tier.value);
+      if (priority.value !== x.priority) change.priority = priority.value;
+      if (category.value.trim() && category.value.trim() !== x.category) change.category = category.value.trim();
+      if (owner.value !== (x.owner || '')) change.owner = owner.value || null;
+      if (resolution.value.trim() && resolution.value.trim() !== (x.resolution || '')) change.resolution = resolution.value.trim();
+      if (note.value.trim()) change.note = note.value.trim();
+      if (Object.keys(change).length === 0) return;
+      try {
+        await api('PATCH', '/api/tickets/' + encodeURIComponent(number), change);
+        dirty = false;
+        flash(t('saved'));
+        await load();
+      } catch (err) { failed(err); }
+    } },
+    el('div', { class: 'row' }, field(t('status'), status), field(t('tier'), tier), field(t('priority'), priority),
+      field(t('category'), category), field(t('owner'), owner),
+      el('button', { type: 'button', class: 'assign-me', onclick: () => { owner.value = me.login; dirty = true; } }, t('assign_me'))),
+    field(t('resolution'), resolution), field(t('note'), note), el('button', { type: 'submit', class: 'primary' }, t('save')));
+    form.addEventListener('input', () => { dirty = true; });
+    return form;
+  }
+  function attachment(a) {
+    const href = '/api/attachments/' + a.id;
+    const item = el('li', {}, el('a', { href, download: a.filename }, a.filename), ' (' + a.content_type + ', ' + a.size + ' B)');
+    if (a.content_type.startsWith('audio/')) item.append(el('audio', { controls: true, preload: 'none', src: href }));
+    if (/tiff?$/i.test(a.filename) || a.content_type === 'image/tiff') {
+      const pages = el('div', { class: 'fax-pages' });
+      item.append(pages);
+      api('GET', href + '/pages').then((p) => {
+        for (let n = 1; n <= p.pages; n++) {
+          pages.append(el('img', { src: href + '/pages/' + n, alt: a.filename + ' ' + n + '/' + p.pages, loading: 'lazy' }));
+        }
+      }).catch(() => {});
+    }
+    return item;
+  }
+  function timeline(x) {
+    const items = [];
+    for (const c of x.contacts) {
+      const from = [c.display_name, c.organisation, c.caller_number, c.email, c.fax_number].filter(Boolean).join(' / ');
+      items.push({ at: c.received_at, node: el('article', { class: 'contact channel-' + c.channel },
+        el('header', {}, el('strong', {}, t(c.channel)), ' ', when(c.received_at), from ? ' — ' + from : '',
+          c.menu_choices ? ' · ' + t('menu') + ' ' + c.menu_choices : ''),
+        c.subject ? el('h3', {}, c.subject) : null,
+        c.body ? el('pre', { class: 'body' }, c.body) : null,
+        c.attachments.length ? el('ul', { class: 'attachments' }, c.attachments.map(attachment)) : null) });
+    }
+    for (const h of x.history) {
+      if (h.action === 'created') continue;
+      const detail = h.detail || {};
+      let text = h.action;
+      if (h.action === 'reply_sent') text = t('reply') + ': ' + (detail.subject || '');
+      const node = el('div', { class: 'event action-' + h.action },
+        el('span', { class: 'at' }, when(h.at)), ' ', el('strong', {}, h.actor), ' ', text,
+        detail.note ? el('pre', { class: 'body' }, detail.note) : null,
+        h.action === 'reply_sent' && detail.body ? el('pre', { class: 'body' }, detail.body) : null,
+        Object.keys(detail).length && !detail.note && !detail.body
+          ? el('code', { class: 'detail' }, ' ' + JSON.stringify(detail)) : null);
+      items.push({ at: h.at, node });
+    }
+    items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    return el('section', { class: 'timeline' }, el('h2', {}, t('timeline')), items.map((i) => i.node));
+  }
+  function replyForm(x) {
+    const body = el('textarea', { name: 'body', rows: 5, required: true });
+    return el('form', { class: 'reply', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', '/api/tickets/' + encodeURIComponent(number) + '/replies', { body: body.value });
+        body.value = '';
+        flash(t('saved'));
+        await load();
+      } catch (err) { failed(err); }
+    } }, el('h2', {}, t('reply')), body, el('button', { type: 'submit' }, t('send')));
+  }
+  function mergeForm(x) {
+    const into = el('input', { name: 'into', pattern: '[0-9]{8}-[0-9]{4,}', placeholder: 'YYYYMMDD-NNNN' });
+    return el('form', { class: 'merge', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', '/api/tickets/' + encodeURIComponent(number) + '/merge', { into: into.value.trim() });
+        location.assign('/tickets/' + encodeURIComponent(into.value.trim()));
+      } catch (err) { failed(err); }
+    } }, el('h2', {}, t('merge')), field(t('merge_into'), into), el('button', { type: 'submit' }, t('merge')));
+  }
+  onEvent((kind, data) => {
+    if ((kind.startsWith('ticket.') && data.ticket === number) || kind === 'resync') {
+      load(data.by ? data.by + ' ' + t('changed_by') : null);
+      if (data.by && data.by !== me.login) flash(data.by + ' ' + t('changed_by'));
+    }
+  });
+  await load();
+}
+
+async function callsPage(main) {
+  const caller = el('input', { type: 'search', name: 'caller', placeholder: t('number') });
+  const outcome = select('outcome', ['', 'transferred', 'transfer_refused', 'voicemail', 'caller_hung_up', 'rejected',
+    'media_timeout'], '', (v) => v || t('outcome'));
+  const box = el('div', {});
+  main.append(el('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } },
+    caller, outcome, el('button', { type: 'submit' }, t('filter'))), box);
+  async function load() {
+    const p = new URLSearchParams({ limit: '100' });
+    if (caller.value.trim()) p.set('caller', caller.value.trim());
+    if (outcome.value) p.set('outcome', outcome.value);
+    try {
+      const r = await api('GET', '/api/calls?' + p);
+      clear(box).append(r.calls.length === 0 ? el('p', { class: 'empty' }, t('nothing')) : el('table', { class: 'calls' },
+        el('thead', {}, el('tr', {}, [t('time'), t('number'), t('name'), t('dialled'), t('menu'), t('outcome'), t('ticket')]
+          .map((h) => el('th', {}, h)))),
+        el('tbody', {}, r.calls.map((c) => el('tr', {}, el('td', {}, when(c.at)), el('td', {}, c.caller_number || ''),
+          el('td', {}, c.caller_name || ''), el('td', {}, c.dialled || ''), el('td', {}, c.menu || ''),
+          el('td', {}, c.outcome || t('ringing')), el('td', {}, c.ticket ? ticketLink(c.ticket) : ''))))));
+    } catch (e) { failed(e); }
+  }
+  onEvent((kind) => { if (kind === 'call.ringing' || kind === 'call.ended') load(); });
+  await load();
+}
+
+async function newContactPage(main) {
+  const input = (name, type) => el('input', { name, type: type || 'text' });
+  const f = {
+    channel: select('channel', ['manual', 'phone', 'email', 'fax'], 'manual'), name: input('name'),
+    number: input('number', 'tel'), email: input('email', 'email'), organisation: input('organisation'),
+    subject: input('subject'), body: el('textarea', { name: 'body', rows: 6 }), join: input('join'),
+  };
+  main.append(el('form', { class: 'new-contact', onsubmit: async (e) => {
+    e.preventDefault();
+    const caller = {};
+    for (const k of ['name', 'number', 'email', 'organisation']) if (f[k].value.trim()) caller[k] = f[k].value.trim();
+    const body = { channel: f.channel.value, subject: f.subject.value.trim() || null, body: f.body.value, caller };
+    if (f.join.value.trim()) body.ticket = f.join.value.trim();
+    try {
+      const r = await api('POST', '/api/contacts', body);
+      location.assign('/tickets/' + encodeURIComponent(r.ticket));
+    } catch (err) { failed(err); }
+  } },
+  field(t('channel'), f.channel), field(t('name'), f.name), field(t('number'), f.number),
+  field(t('email_address'), f.email), field(t('organisation'), f.organisation), field(t('subject'), f.subject),
+  field(t('body'), f.body), field(t('join'), f.join), el('button', { type: 'submit', class: 'primary' }, t('save'))));
+}
+
+async function adminPage(main) {
+  const users = el('div', {});
+  const tokens = el('div', {});
+  const shown = el('div', { class: 'token-once', 'aria-live': 'polite' });
+  const login = el('input', { name: 'login', required: true, autocomplete: 'off' });
+  const name = el('input', { name: 'name' });
+  const role = select('role', ['operator', 'supervisor', 'admin'], 'operator');
+  const password = el('input', { name: 'password', type: 'password', required: true, minlength: 12, autocomplete: 'new-password' });
+  const tokenLogin = el('input', { name: 'token_login', required: true });
+  const tokenLabel = el('input', { name: 'token_label', required: true });
+  main.append(el('h2', {}, t('users')), users,
+    el('form', { class: 'add-user', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', '/api/users', { login: login.value.trim(), name: name.value.trim() || null, role: role.value, password: password.value });
+        password.value = '';
+        flash(t('saved'));
+        await load();
+      } catch (err) { failed(err); }
+    } }, el('h3', {}, t('add_user')), field(t('login'), login), field(t('name'), name), field(t('role'), role),
+    field(t('password'), password), el('button', { type: 'submit' }, t('add_user'))),
+    el('h2', {}, t('tokens')), tokens,
+    el('form', { class: 'add-token', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const r = await api('POST', '/api/tokens', { login: tokenLogin.value.trim(), label: tokenLabel.value.trim() });
+        clear(shown).append(el('p', {}, t('token_once')), el('code', { class: 'token' }, r.token));
+        await load();
+      } catch (err) { failed(err); }
+    } }, el('h3', {}, t('add_token')), field(t('login'), tokenLogin), field(t('label'), tokenLabel),
+    el('button', { type: 'submit' }, t('add_token'))), shown);
+  async function load() {
+    try {
+      const [u, k] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/tokens')]);
+      clear(users).append(el('table', { class: 'users' },
+        el('thead', {}, el('tr', {}, [t('login'), t('name'), t('role'), t('disabled'), ''].map((h) => el('th', {}, h)))),
+        el('tbody', {}, u.users.map((x) => el('tr', {}, el('td', {}, x.login), el('td', {}, x.name), el('td', {}, x.role),
+          el('td', {}, x.disabled ? '✓' : ''),
+          el('td', {}, x.disabled ? '' : el('button', { type: 'button', onclick: async () => {
+            try { await api('POST', '/api/users/' + encodeURIComponent(x.login) + '/disable'); await load(); } catch (err) { failed(err); }
+          } }, t('disable'))))))));
+      clear(tokens).append(el('table', { class: 'tokens' },
+        el('thead', {}, el('tr', {}, [t('login'), t('label'), t('created'), t('last_used'), ''].map((h) => el('th', {}, h)))),
+        el('tbody', {}, k.tokens.map((x) => el('tr', {}, el('td', {}, x.login), el('td', {}, x.label),
+          el('td', {}, when(x.created_at)), el('td', {}, when(x.last_used_at)),
+          el('td', {}, x.revoked_at ? t('revoke') + ' ✓' : el('button', { type: 'button', onclick: async () => {
+            try { await api('DELETE', '/api/tokens/' + x.id); await load(); } catch (err) { failed(err); }
+          } }, t('revoke'))))))));
+    } catch (e) { failed(e); }
+  }
+  await load();
+}
+
+// ---- start --------------------------------------------------------------------------------------
+document.addEventListener('keydown', (e) => {
+  if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
+  if (e.key === '/') { const s = document.querySelector('input[type=search]'); if (s) { e.preventDefault(); s.focus(); } }
+  if (e.key === 'n') location.assign('/new');
+  if (e.key === 'q') location.assign('/');
+});
+
+(async () => {
+  const main = document.querySelector('main[data-page]');
+  if (!main) return;
+  try { await session(); } catch (_) { return; }
+  follow();
+  drawPops();
+  const page = main.dataset.page;
+  const pages = {
+    queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
+    mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
+  };
+  if (pages[page]) await pages[page](main);
+})();
