@@ -48,7 +48,9 @@ pub enum Refusal {
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error(
-        "チケットを{from}から{to}に戻せるのは{needed}以上です / only a {needed} may move a ticket from {from} to {to}"
+        "「{}」のチケットを「{}」に戻せるのは{needed}以上です / only a {needed} may move a ticket from {from} to {to}",
+        .from.label_ja(),
+        .to.label_ja()
     )]
     NeedsRole { from: Status, to: Status, needed: Role },
     #[error("解決内容を入力してください / a resolution is required to resolve or close")]
@@ -613,6 +615,15 @@ mod tests {
                 assert_eq!(plan.target_changes, [Changed::MergedFrom { source: a.clone(), contacts: 3 }]);
             }
         }
+    }
+
+    #[test]
+    fn a_reopen_refused_says_who_may_in_japanese_first() {
+        let why = Refusal::NeedsRole { from: Closed, to: InProgress, needed: Role::Supervisor };
+        assert_eq!(
+            why.to_string(),
+            "「完了」のチケットを「対応中」に戻せるのはsupervisor以上です / only a supervisor may move a ticket from closed to in_progress"
+        );
     }
 
     #[test]
