@@ -4,12 +4,13 @@
 //! commits it in one transaction, so one fsync covers many contacts. A caller is answered only
 //! after its write is committed.
 
+use crate::domain::user::Role;
 use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
 use crate::events::{Events, Kind};
 use crate::routing::{Decision, Rules};
 use crate::store::{
-    AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
-    WriteOp, WriteOutcome, sha256_hex,
+    AttachmentFiles, FileError, Merged, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange,
+    TicketUpdate, WriteOp, WriteOutcome, sha256_hex,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -133,7 +134,7 @@ impl Intake {
                 Ok((r, decision))
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Updated(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 
@@ -151,29 +152,50 @@ impl Intake {
         }
     }
 
+    /// Changes a ticket as `actor` (whose role some moves need); answers the ticket as it is now
+    /// and what changed.
     pub async fn update(
         &self,
         number: TicketNumber,
         change: TicketChange,
         actor: String,
-    ) -> Result<TicketSummary, IntakeError> {
+        role: Role,
+    ) -> Result<TicketUpdate, IntakeError> {
         let mut change = change;
-        let changed = change.field_names();
-        for text in [&mut change.category, &mut change.note].into_iter().flatten() {
+        let owner = change.owner.as_mut().and_then(Option::as_mut);
+        for text in [&mut change.category, &mut change.note, &mut change.resolution].into_iter().flatten().chain(owner)
+        {
             crate::domain::contact::without_nul(text);
         }
-        match self.send(WriteOp::Update { number, change, actor: actor.clone() }).await? {
-            WriteOutcome::Updated(t) => {
-                tracing::info!(ticket = %t.number, status = %t.status, tier = %t.tier, category = %t.category, "ticket updated");
-                self.events.publish(
-                    Kind::TicketUpdated,
-                    Some(t.tier),
-                    json!({"ticket": t.number, "summary": t, "changes": changed, "by": actor}),
-                );
-                Ok(t)
+        match self.send(WriteOp::Update { number, change, actor: actor.clone(), role }).await? {
+            WriteOutcome::Updated(u) => {
+                let t = &u.ticket;
+                let fields: Vec<&str> = u.changes.iter().map(|c| c.field).collect();
+                tracing::info!(ticket = %t.number, status = %t.status, tier = %t.tier, category = %t.category, changed = ?fields, "ticket updated");
+                self.publish_update(&u, &actor);
+                Ok(u)
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Recorded(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// Moves every contact of `source` to `target` and closes `source` (merged into `target`).
+    pub async fn merge(
+        &self,
+        source: TicketNumber,
+        target: TicketNumber,
+        actor: String,
+    ) -> Result<Merged, IntakeError> {
+        match self.send(WriteOp::Merge { source, target, actor: actor.clone() }).await? {
+            WriteOutcome::Merged(m) => {
+                tracing::info!(source = %m.source.ticket.number, target = %m.target.ticket.number, contacts = m.contacts_moved, "tickets merged");
+                self.publish_update(&m.source, &actor);
+                self.publish_update(&m.target, &actor);
+                Ok(*m)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 
@@ -193,6 +215,13 @@ impl Intake {
             WriteOutcome::Refused(why) => Err(why.into()),
             _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
+    }
+
+    /// `ticket.updated`: the ticket now, each field's value before and after, and who.
+    fn publish_update(&self, u: &TicketUpdate, actor: &str) {
+        let t = &u.ticket;
+        let data = json!({"ticket": t.number, "summary": t, "changes": u.changes, "by": actor});
+        self.events.publish(Kind::TicketUpdated, Some(t.tier), data);
     }
 
     /// `ticket.created` for a new ticket; `ticket.updated` for one a contact joined.

@@ -105,7 +105,8 @@ async fn contacts_join_tickets_and_closed_tickets_refuse(db: Db) {
     assert_eq!(found["tickets"][0]["number"], number.as_str());
 
     // A resolved ticket that hears from the caller again is reopened.
-    assert_eq!(app.patch(&number, json!({"status": "resolved"})).await.0, 200);
+    assert_eq!(app.patch(&number, json!({"status": "in_progress"})).await.0, 200);
+    assert_eq!(app.patch(&number, json!({"status": "resolved", "resolution": "VPN設定を更新"})).await.0, 200);
     assert_eq!(app.post_contact(json!({"ticket": number, "body": "まだ直りません"})).await.status(), 200);
     let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
     assert_eq!(t["status"], "in_progress");
@@ -198,7 +199,8 @@ async fn bad_requests_get_clear_errors(db: Db) {
     assert_eq!(app.patch(&number, json!({"category": "astrology"})).await.0, 422);
     assert_eq!(app.patch(&number, json!({"tier": 4})).await.0, 422);
     assert_eq!(app.patch(&number, json!({"status": "new"})).await.0, 200, "staying put is no error");
-    assert_eq!(app.patch(&number, json!({"status": "resolved"})).await.0, 200);
+    assert_eq!(app.patch(&number, json!({"status": "in_progress"})).await.0, 200);
+    assert_eq!(app.patch(&number, json!({"status": "resolved", "resolution": "再設定済み"})).await.0, 200);
     let (status, v) = app.patch(&number, json!({"status": "escalated"})).await;
     assert_eq!(status, 409);
     assert_eq!(message(&v), "a ticket cannot go from resolved to escalated");
@@ -255,7 +257,8 @@ async fn list_filters_search_and_pages(db: Db) {
     }
 
     assert_eq!(app.patch(&numbers[0], json!({"status": "in_progress"})).await.0, 200);
-    assert_eq!(app.patch(&numbers[1], json!({"status": "resolved"})).await.0, 200);
+    assert_eq!(app.patch(&numbers[1], json!({"status": "acknowledged"})).await.0, 200);
+    assert_eq!(app.patch(&numbers[1], json!({"status": "resolved", "resolution": "回答済み"})).await.0, 200);
     let (_, v) = app.get_json("/api/tickets?status=in_progress,resolved").await;
     assert_eq!(list(&v), [numbers[1].clone(), numbers[0].clone()]);
     let (_, v) = app.get_json("/api/tickets?status=open&channel=email").await;
@@ -373,7 +376,7 @@ async fn operators_change_tickets_and_every_change_is_history(db: Db) {
     // Raising the tier escalates.
     let (_, t) = app.patch(&number, json!({"tier": 3})).await;
     assert_eq!((t["tier"].as_i64(), t["status"].as_str()), (Some(3), Some("escalated")));
-    let (_, t) = app.patch(&number, json!({"status": "resolved", "note": "ドライバ更新で解決"})).await;
+    let (_, t) = app.patch(&number, json!({"status": "resolved", "resolution": "ドライバ更新で解決"})).await;
     assert_eq!(t["status"], "resolved");
 
     let (_, t) = app.get_json(&format!("/api/tickets/{number}")).await;
@@ -393,11 +396,11 @@ async fn operators_change_tickets_and_every_change_is_history(db: Db) {
             tester("note_added"),
             tester("status_changed"),
             tester("tier_changed"),
+            tester("resolution_set"),
             tester("status_changed"),
-            tester("note_added"),
         ]
     );
-    assert_eq!(t["history"][9]["detail"], json!({"text": "ドライバ更新で解決"}));
+    assert_eq!(t["history"][8]["detail"], json!({"from": null, "to": "ドライバ更新で解決"}));
     // Notes are searchable.
     let (_, found) = app.get_json("/api/tickets?q=abc-123").await;
     assert_eq!(found["tickets"][0]["number"], number.as_str());

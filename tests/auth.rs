@@ -8,8 +8,9 @@ use common::{Db, authorised, grant, spawn_app};
 use madoguchi::domain::user::Role;
 use serde_json::{Value, json};
 
-/// Every route with a method and a body that would otherwise be accepted.
-fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
+/// Every route with a method and a body that would otherwise be accepted; `other` is merged
+/// into `number`.
+fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>)> {
     vec![
         ("GET", "/api/tickets".into(), None),
         ("GET", "/api/tickets?q=ロック".into(), None),
@@ -19,6 +20,8 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("GET", format!("/api/tickets/{number}/contacts/1/attachments"), None),
         ("GET", format!("/api/tickets/{number}/attachments"), None),
         ("GET", format!("/api/tickets/{number}/history"), None),
+        ("POST", format!("/api/tickets/{other}/merge"), Some(json!({"into": number}))),
+        ("GET", "/api/me/tickets".into(), None),
         ("GET", "/api/attachments/1".into(), None),
         ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
         ("GET", "/api/events?kind=call".into(), None),
@@ -62,6 +65,8 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
         .await
         .unwrap();
     let number = created["ticket"].as_str().unwrap().to_owned();
+    let other: Value = app.post_contact(json!({"subject": "重複の問い合わせ"})).await.json().await.unwrap();
+    let other = other["ticket"].as_str().unwrap().to_owned();
     let url = app.db.settings().database_url();
     let operator = authorised(&grant(&url, "sato", Role::Operator).await);
     let supervisor = authorised(&grant(&url, "suzuki", Role::Supervisor).await);
@@ -72,7 +77,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
         h.insert(reqwest::header::AUTHORIZATION, format!("Basic {}", app.token).parse().unwrap());
         reqwest::Client::builder().default_headers(h).build().unwrap()
     };
-    for route in routes(&number) {
+    for route in routes(&number, &other) {
         let admin_only = route.1.starts_with("/api/users") || route.1.starts_with("/api/tokens");
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
             let url = format!("{}{}", app.base, route.1);

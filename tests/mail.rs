@@ -151,7 +151,9 @@ async fn replies_thread_onto_their_ticket_and_duplicates_are_stored_once(db: Db)
 
     let other = send(simple("b1@example.go.jp", "別件です", "")).await;
     assert_ne!(other, first);
-    assert_eq!(app.patch(&first, serde_json::json!({"status": "closed"})).await.0, 200);
+    assert_eq!(app.patch(&first, serde_json::json!({"status": "in_progress"})).await.0, 200);
+    let close = serde_json::json!({"status": "closed", "resolution": "VPN設定を案内"});
+    assert_eq!(app.patch(&first, close).await.0, 200);
     let after_close = send(simple("a5@example.go.jp", "Re: VPN", "In-Reply-To: <a1@example.go.jp>\r\n")).await;
     assert_ne!(after_close, first, "a reply to a closed ticket opens a new one");
     app.stop().await;

@@ -3,11 +3,14 @@
 mod common;
 
 use common::{Db, TestDb};
+use madoguchi::domain::user::Role;
 use madoguchi::domain::{
     AckLimits, AckRequest, AttachmentUpload, CallerInfo, Channel, NewContact, Priority, Status, TicketNumber, Tier,
 };
 use madoguchi::routing::Decision;
-use madoguchi::store::{Refusal, RoutedContact, Store, TicketChange, TicketFilter, WriteOp, WriteOutcome};
+use madoguchi::store::{
+    Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketFilter, WriteOp, WriteOutcome, sha256_hex,
+};
 use std::collections::HashSet;
 
 on_both_backends!(
@@ -19,6 +22,7 @@ on_both_backends!(
     two_nodes_claim_every_outbox_item_exactly_once,
     a_claim_older_than_the_lease_is_taken_over,
     contacts_not_stored_leave_no_attachment_files,
+    a_merge_takes_what_its_batch_recorded_before_it,
 );
 
 fn contact(subject: &str, join: Option<&TicketNumber>) -> WriteOp {
@@ -45,6 +49,19 @@ fn contact_with(subject: &str, join: Option<&TicketNumber>, adjust: impl FnOnce(
     let decision =
         Decision { category: "general".into(), priority: Priority::Normal, tier: Tier::HELPDESK, rule: None };
     WriteOp::Record(Box::new(RoutedContact::new(c, decision, vec![])))
+}
+
+/// A contact with one small attachment (kept in the database, written at the end of the batch).
+fn contact_with_file(subject: &str, join: Option<&TicketNumber>, content: &[u8]) -> WriteOp {
+    let WriteOp::Record(mut r) = contact(subject, join) else { unreachable!() };
+    r.files = vec![StoredFile {
+        sha256: sha256_hex(content),
+        filename: format!("{subject}.txt"),
+        content_type: "text/plain".into(),
+        size: content.len() as u64,
+        inline: Some(content.to_vec()),
+    }];
+    WriteOp::Record(r)
 }
 
 fn recorded(o: &WriteOutcome) -> TicketNumber {
@@ -92,18 +109,25 @@ async fn a_refused_write_does_not_stop_its_batch(db: Db) {
             contact("lost", Some(&missing)),
             WriteOp::Update {
                 number: first.clone(),
-                change: TicketChange { status: Some(Status::New), ..Default::default() },
+                change: TicketChange { status: Some(Status::InProgress), ..Default::default() },
                 actor: "op".into(),
+                role: Role::Operator,
             },
             WriteOp::Update {
                 number: first.clone(),
-                change: TicketChange { status: Some(Status::Closed), ..Default::default() },
+                change: TicketChange {
+                    status: Some(Status::Closed),
+                    resolution: Some("再起動で解決".into()),
+                    ..Default::default()
+                },
                 actor: "op".into(),
+                role: Role::Operator,
             },
             WriteOp::Update {
                 number: first.clone(),
                 change: TicketChange { status: Some(Status::InProgress), ..Default::default() },
                 actor: "op".into(),
+                role: Role::Operator,
             },
             contact("three", Some(&first)),
         ])
@@ -111,9 +135,11 @@ async fn a_refused_write_does_not_stop_its_batch(db: Db) {
         .unwrap();
     let second = recorded(&out[0]);
     assert_eq!(out[1], WriteOutcome::Refused(Refusal::NoSuchTicket(missing)));
-    assert!(matches!(&out[2], WriteOutcome::Updated(t) if t.status == Status::New));
-    assert!(matches!(&out[3], WriteOutcome::Updated(t) if t.status == Status::Closed));
-    assert!(matches!(&out[4], WriteOutcome::Refused(Refusal::Closed(_))), "{:?}", out[4]);
+    assert!(matches!(&out[2], WriteOutcome::Updated(u) if u.ticket.status == Status::InProgress));
+    let WriteOutcome::Updated(closed) = &out[3] else { panic!("{:?}", out[3]) };
+    assert_eq!(closed.ticket.status, Status::Closed);
+    assert_eq!(closed.changes.iter().map(|c| c.field).collect::<Vec<_>>(), ["resolution", "status"]);
+    assert!(matches!(&out[4], WriteOutcome::Refused(Refusal::NeedsRole { .. })), "{:?}", out[4]);
     assert_eq!(out[5], WriteOutcome::Refused(Refusal::Closed(first.clone())));
 
     let page = store.list_tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap();
@@ -350,6 +376,43 @@ async fn contacts_not_stored_leave_no_attachment_files(db: Db) {
     drop(intake);
     tracker.close();
     tracker.wait().await;
+    store.close().await;
+    db.cleanup().await;
+}
+
+/// A contact joins a ticket and the ticket is merged in the same batch: the contact, and the
+/// attachment written at the batch's end, are the target's; a contact after the merge in the
+/// same batch joins the target too.
+async fn a_merge_takes_what_its_batch_recorded_before_it(db: Db) {
+    let Some(db) = TestDb::new(db, "a_merge_takes_what_its_batch_recorded_before_it").await else { return };
+    let store = open(&db).await;
+    let out = store.write_batch(&[contact("統合元", None), contact("統合先", None)]).await.unwrap();
+    let (source, target) = (recorded(&out[0]), recorded(&out[1]));
+    let out = store
+        .write_batch(&[
+            contact_with_file("追加資料", Some(&source), b"log"),
+            WriteOp::Merge { source: source.clone(), target: target.clone(), actor: "op".into() },
+            contact("その後", Some(&source)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded(&out[0]), source);
+    let WriteOutcome::Merged(merged) = &out[1] else { panic!("{:?}", out[1]) };
+    assert_eq!(merged.contacts_moved, 2);
+    let fields: Vec<&str> = merged.source.changes.iter().map(|c| c.field).collect();
+    assert_eq!(fields, ["resolution", "status", "merged_into", "contact_count"]);
+    let fields: Vec<&str> = merged.target.changes.iter().map(|c| c.field).collect();
+    assert_eq!(fields, ["merged_from", "contact_count"]);
+    assert_eq!(recorded(&out[2]), target, "a contact naming the merged ticket joins the target");
+
+    let t = store.ticket(&target, Default::default()).await.unwrap().unwrap();
+    assert_eq!((t.ticket.contact_count, t.contacts.len()), (4, 4));
+    assert_eq!(t.attachments.iter().map(|a| a.filename.as_str()).collect::<Vec<_>>(), ["追加資料.txt"]);
+    let s = store.ticket(&source, Default::default()).await.unwrap().unwrap();
+    assert_eq!(
+        (s.ticket.status, s.attachment_count, s.ticket.merged_into),
+        (Status::Closed, 0, Some(target.to_string()))
+    );
     store.close().await;
     db.cleanup().await;
 }

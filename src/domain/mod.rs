@@ -16,5 +16,5 @@ pub mod user;
 
 pub use contact::{AckLimits, AckRequest, AttachmentUpload, CallerInfo, NewContact};
 pub use directory::DirectoryEntry;
-pub use lifecycle::{Refusal, TicketChange};
+pub use lifecycle::{FieldChange, Refusal, TicketChange};
 pub use ticket::{Channel, ParseEnumError, Priority, Status, TicketNumber, Tier, TransitionError};

@@ -1,5 +1,6 @@
 //! Ticket vocabulary: channel, status (with its allowed transitions), priority, tier, number.
 
+use super::user::Role;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -113,19 +114,33 @@ impl Default for Channel {
 }
 
 impl Status {
-    /// The moves an operator may make. A resolved ticket may be reopened (back to in_progress);
-    /// a closed one is final: a new inquiry about it opens a new ticket.
+    /// The moves the state machine has. Work comes before its end: a new ticket is neither
+    /// resolved nor closed unworked. A resolved ticket may be reopened (back to in_progress);
+    /// a closed one only by a supervisor ([`Status::move_needs`]); a new inquiry about a closed
+    /// ticket opens a new ticket.
     pub fn can_become(self, to: Status) -> bool {
         use Status::*;
         match (self, to) {
             (a, b) if a == b => true,
+            (Closed, InProgress) => true,
             (Closed, _) => false,
             (_, New) => false,
+            (New, Resolved | Closed) => false,
             (Resolved, InProgress | Closed) => true,
             (Resolved, _) => false,
             (_, Acknowledged) => self == New,
             _ => true,
         }
+    }
+
+    /// The least role that may make the move: reopening a closed ticket is a supervisor's call.
+    pub fn move_needs(self, to: Status) -> Role {
+        if self == Status::Closed && to != Status::Closed { Role::Supervisor } else { Role::Operator }
+    }
+
+    /// Whether moving here needs a resolution on the ticket.
+    pub fn needs_resolution(self) -> bool {
+        matches!(self, Status::Resolved | Status::Closed)
     }
 
     pub fn transition(self, to: Status) -> Result<Status, TransitionError> {
@@ -251,14 +266,22 @@ mod tests {
         let table = [
             (New, Acknowledged, true),
             (New, InProgress, true),
+            (New, Escalated, true),
+            (New, Resolved, false),
+            (New, Closed, false),
             (Acknowledged, Escalated, true),
+            (Acknowledged, Resolved, true),
             (InProgress, Acknowledged, false),
+            (InProgress, Closed, true),
             (Escalated, InProgress, true),
             (Escalated, Resolved, true),
             (Resolved, InProgress, true),
             (Resolved, Escalated, false),
             (Resolved, Closed, true),
-            (Closed, InProgress, false),
+            (Closed, InProgress, true),
+            (Closed, Resolved, false),
+            (Closed, Escalated, false),
+            (Closed, New, false),
             (InProgress, New, false),
             (Closed, Closed, true),
         ];
@@ -266,6 +289,24 @@ mod tests {
             assert_eq!(from.can_become(to), ok, "{from} -> {to}");
         }
         assert_eq!(Closed.transition(New), Err(TransitionError { from: Closed, to: New }));
+        assert_eq!(New.transition(Closed), Err(TransitionError { from: New, to: Closed }));
+    }
+
+    #[test]
+    fn who_may_make_a_move_and_which_need_a_resolution() {
+        use Status::*;
+        let table = [
+            (Closed, InProgress, Role::Supervisor),
+            (Closed, Closed, Role::Operator),
+            (Resolved, InProgress, Role::Operator),
+            (InProgress, Closed, Role::Operator),
+            (New, InProgress, Role::Operator),
+        ];
+        for (from, to, role) in table {
+            assert_eq!(from.move_needs(to), role, "{from} -> {to}");
+        }
+        let need: Vec<Status> = Status::ALL.iter().copied().filter(|s| s.needs_resolution()).collect();
+        assert_eq!(need, [Resolved, Closed]);
     }
 
     #[test]

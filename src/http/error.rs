@@ -28,6 +28,9 @@ pub enum ApiError {
     Unauthenticated,
     #[error("this needs the {0} role")]
     Forbidden(crate::domain::user::Role),
+    /// The role allows the route but not this particular change.
+    #[error("{0}")]
+    Denied(String),
     #[error("this service does not answer to that host name; add it to [http] hostnames")]
     MisdirectedHost,
     #[error("internal error; nothing was changed")]
@@ -45,7 +48,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Forbidden(_) | ApiError::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MisdirectedHost => (StatusCode::MISDIRECTED_REQUEST, "misdirected"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -86,10 +89,17 @@ impl From<StoreError> for ApiError {
 impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> ApiError {
         match e {
-            IntakeError::Refused(Refusal::NoSuchTicket(n)) => ApiError::NotFound(format!("ticket {n} does not exist")),
-            IntakeError::Refused(r @ (Refusal::Closed(_) | Refusal::Transition(_))) => {
-                ApiError::Conflict(r.to_string())
-            }
+            IntakeError::Refused(r) => match r {
+                Refusal::NoSuchTicket(n) => ApiError::NotFound(format!("ticket {n} does not exist")),
+                Refusal::Closed(_)
+                | Refusal::Transition(_)
+                | Refusal::MergeTargetClosed(_)
+                | Refusal::AlreadyMerged(..) => ApiError::Conflict(r.to_string()),
+                Refusal::ResolutionRequired | Refusal::UnknownOwner | Refusal::MergeIntoItself => {
+                    ApiError::Invalid(r.to_string())
+                }
+                Refusal::NeedsRole { .. } => ApiError::Denied(r.to_string()),
+            },
             IntakeError::Busy | IntakeError::Stopped => ApiError::Busy(e.to_string()),
             IntakeError::File(_) | IntakeError::Store(_) => {
                 tracing::error!(error = %e, "intake failed");

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod health;
+mod merge;
 mod tickets;
 mod users;
 
@@ -58,6 +59,8 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/contacts/{id}/attachments", get(tickets::contact_attachments))
         .route("/api/tickets/{number}/attachments", get(tickets::attachments))
         .route("/api/tickets/{number}/history", get(tickets::history))
+        .route("/api/tickets/{number}/merge", axum::routing::post(merge::merge))
+        .route("/api/me/tickets", get(tickets::mine))
         .route("/api/attachments/{id}", get(tickets::attachment))
         .route("/api/contacts", axum::routing::post(contacts::create))
         .route("/api/events", get(events::stream))

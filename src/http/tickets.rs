@@ -1,14 +1,15 @@
-//! `GET /api/tickets`, `GET|PATCH /api/tickets/{number}`, the ticket's lists a page at a time
-//! (`…/contacts`, `…/contacts/{id}/attachments`, `…/attachments`, `…/history`), and
-//! `GET /api/attachments/{id}`.
+//! `GET /api/tickets`, `GET /api/me/tickets`, `GET|PATCH /api/tickets/{number}`, the ticket's
+//! lists a page at a time (`…/contacts`, `…/contacts/{id}/attachments`, `…/attachments`,
+//! `…/history`), and `GET /api/attachments/{id}`.
 
 use super::auth::Acting;
 use super::extract::{ApiJson, ApiPath, ApiQuery, not_valid};
 use super::{ApiError, AppState};
+use crate::domain::user::login_problem;
 use crate::domain::{Channel, Priority, Status, TicketNumber, Tier};
 use crate::store::{
-    AttachmentRecord, ContactView, DetailLimits, HistoryEntry, Page, TicketChange, TicketDetail, TicketFilter,
-    TicketPage, TicketSummary,
+    AttachmentRecord, ContactView, DetailLimits, HistoryEntry, OwnerFilter, Page, TicketChange, TicketDetail,
+    TicketFilter, TicketPage, TicketSummary,
 };
 use axum::Json;
 use axum::extract::State;
@@ -30,6 +31,8 @@ pub struct ListParams {
     category: Option<String>,
     q: Option<String>,
     caller: Option<String>,
+    /// A user's login, or `none` for the unassigned tickets.
+    owner: Option<String>,
     before: Option<i64>,
     limit: Option<u32>,
 }
@@ -43,24 +46,32 @@ pub async fn list(
 ) -> Result<Json<TicketPage>, ApiError> {
     let status = match p.status.as_deref() {
         None | Some("") => Vec::new(),
-        Some("open") => Status::ALL.iter().copied().filter(|s| s.is_open()).collect(),
+        Some("open") => open_statuses(),
         Some(list) => list
             .split(',')
             .map(|s| s.trim().parse::<Status>().map_err(|e| ApiError::BadRequest(not_valid(&e, "status"))))
             .collect::<Result<_, _>>()?,
     };
-    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
-    }
+    let limit = page_limit(p.limit)?;
     if let Some(q) = &p.q {
         crate::domain::search::words(q).map_err(|e| ApiError::BadRequest(format!("q: {e}")))?;
     }
     if p.caller.as_deref().is_some_and(|c| c.chars().count() > CALLER_MAX_CHARS) {
         return Err(ApiError::BadRequest(format!("caller may have at most {CALLER_MAX_CHARS} characters")));
     }
+    let owner = match p.owner.as_deref() {
+        None | Some("") => None,
+        Some("none") => Some(OwnerFilter::Nobody),
+        Some(login) if login_problem(login).is_some() => {
+            return Err(ApiError::BadRequest(
+                "owner must be a user's login, or none for the unassigned tickets".into(),
+            ));
+        }
+        Some(login) => Some(OwnerFilter::User(login.to_owned())),
+    };
     let filter = TicketFilter {
         status,
+        owner,
         channel: p.channel,
         tier: p.tier.map(Tier::new).transpose().map_err(|e| ApiError::BadRequest(not_valid(&e, "tier")))?,
         category: p.category.filter(|c| !c.is_empty()),
@@ -72,7 +83,41 @@ pub async fn list(
     Ok(Json(state.store.list_tickets(&filter).await?))
 }
 
-fn parse_number(raw: &str) -> Result<TicketNumber, ApiError> {
+fn open_statuses() -> Vec<Status> {
+    Status::ALL.iter().copied().filter(|s| s.is_open()).collect()
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE) {
+        n @ 1..=MAX_PAGE => Ok(n),
+        _ => Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MineParams {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/me/tickets`: the acting user's open tickets, newest first (the console's "my tickets").
+pub async fn mine(
+    State(state): State<AppState>,
+    acting: Acting,
+    ApiQuery(p): ApiQuery<MineParams>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let filter = TicketFilter {
+        status: open_statuses(),
+        owner: Some(OwnerFilter::User(acting.login())),
+        before: p.before,
+        limit: page_limit(p.limit)?,
+        ..Default::default()
+    };
+    Ok(Json(state.store.list_tickets(&filter).await?))
+}
+
+pub(super) fn parse_number(raw: &str) -> Result<TicketNumber, ApiError> {
     raw.parse().map_err(|_| ApiError::BadRequest("not a ticket number (expected YYYYMMDD-NNNN)".into()))
 }
 
@@ -187,9 +232,19 @@ pub struct PatchBody {
     category: Option<String>,
     priority: Option<Priority>,
     note: Option<String>,
+    /// A login, or null to unassign (absent: unchanged).
+    #[serde(default, deserialize_with = "present")]
+    owner: Option<Option<String>>,
+    resolution: Option<String>,
+}
+
+/// A field that may be null: `Some(None)` when it is, `None` (by `default`) when it is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 pub const NOTE_MAX_CHARS: usize = 20_000;
+pub const RESOLUTION_MAX_CHARS: usize = 20_000;
 
 pub async fn update(
     State(state): State<AppState>,
@@ -204,9 +259,21 @@ pub async fn update(
         category: body.category,
         priority: body.priority,
         note: body.note.filter(|n| !n.trim().is_empty()),
+        owner: body.owner.map(|o| o.map(|login| login.trim().to_owned())),
+        resolution: body.resolution.filter(|r| !r.trim().is_empty()),
     };
     if change.is_empty() {
-        return Err(ApiError::Invalid("nothing to change: give status, tier, category, priority or note".into()));
+        return Err(ApiError::Invalid(
+            "nothing to change: give status, tier, category, priority, note, owner or resolution".into(),
+        ));
+    }
+    if let Some(Some(login)) = &change.owner
+        && login_problem(login).is_some()
+    {
+        return Err(ApiError::Invalid("owner must be a user's login, or null to unassign".into()));
+    }
+    if change.resolution.as_ref().is_some_and(|r| r.chars().count() > RESOLUTION_MAX_CHARS) {
+        return Err(ApiError::Invalid(format!("resolution is longer than {RESOLUTION_MAX_CHARS} characters")));
     }
     if let Some(c) = &change.category {
         let categories = &state.intake.rules().categories;
@@ -220,7 +287,8 @@ pub async fn update(
     if change.note.as_ref().is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS) {
         return Err(ApiError::Invalid(format!("note is longer than {NOTE_MAX_CHARS} characters")));
     }
-    Ok(Json(state.intake.update(number, change, acting.login()).await?))
+    let updated = state.intake.update(number, change, acting.login(), acting.0.role).await?;
+    Ok(Json(updated.ticket))
 }
 
 pub async fn attachment(

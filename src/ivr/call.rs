@@ -457,9 +457,10 @@ impl Call {
                 tier: Some(d.tier),
                 category: Some(d.category),
                 priority: Some(d.priority),
-                note: None,
+                ..Default::default()
             };
-            if let Err(e) = self.intake.update(ticket.clone(), change, "ivr".into()).await {
+            let system = crate::domain::user::Role::Operator;
+            if let Err(e) = self.intake.update(ticket.clone(), change, "ivr".into(), system).await {
                 tracing::warn!(ticket = %ticket, error = %e, "menu routing not recorded");
             }
         }

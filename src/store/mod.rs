@@ -9,6 +9,7 @@ mod dialect;
 mod directory;
 mod files;
 mod interrupt;
+mod merge;
 mod model;
 mod outbox;
 mod read;

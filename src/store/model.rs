@@ -1,7 +1,8 @@
 //! What the store reads and writes.
 
+use crate::domain::user::Role;
 use crate::domain::{Channel, NewContact, Priority, Status, TicketNumber, Tier, phone, text};
-pub use crate::domain::{Refusal, TicketChange};
+pub use crate::domain::{FieldChange, Refusal, TicketChange};
 use crate::routing::Decision;
 use serde::Serialize;
 
@@ -72,6 +73,14 @@ pub enum WriteOp {
         number: TicketNumber,
         change: TicketChange,
         actor: String,
+        /// The acting user's role: some moves (reopening a closed ticket) need more than an operator.
+        role: Role,
+    },
+    /// Every contact (and attachment) of `source` moves to `target`; `source` is closed.
+    Merge {
+        source: TicketNumber,
+        target: TicketNumber,
+        actor: String,
     },
     /// Something that happened to the ticket without changing it (a call answered, a menu choice,
     /// a transfer): one history entry.
@@ -97,9 +106,27 @@ pub struct Recorded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
     Recorded(Recorded),
-    Updated(TicketSummary),
+    Updated(TicketUpdate),
+    Merged(Box<Merged>),
     Noted,
     Refused(Refusal),
+}
+
+/// A ticket after a write, and what the write changed (empty when nothing did), for the answer
+/// and for a live event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TicketUpdate {
+    pub ticket: TicketSummary,
+    pub changes: Vec<FieldChange>,
+}
+
+/// Both tickets of a merge after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Merged {
+    pub source: TicketUpdate,
+    pub target: TicketUpdate,
+    /// How many contacts moved.
+    pub contacts_moved: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -119,6 +146,12 @@ pub struct TicketSummary {
     #[sqlx(try_from = "String")]
     pub status: Status,
     pub contact_count: i64,
+    /// The login of the user who works the ticket; none when unassigned.
+    pub owner: Option<String>,
+    /// That user's display name.
+    pub owner_name: Option<String>,
+    /// The ticket this one was merged into.
+    pub merged_into: Option<String>,
     #[serde(serialize_with = "jst")]
     pub created_at: i64,
     #[serde(serialize_with = "jst")]
@@ -211,6 +244,8 @@ impl Default for DetailLimits {
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: TicketSummary,
+    /// How the inquiry was resolved (required to resolve or close).
+    pub resolution: Option<String>,
     pub contacts: Vec<ContactView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contacts_next: Option<String>,
@@ -234,9 +269,19 @@ pub struct TicketFilter {
     pub text: Option<String>,
     /// A phone/fax number or e-mail address that one of the ticket's contacts came from.
     pub caller: Option<String>,
+    pub owner: Option<OwnerFilter>,
     /// Only tickets older than this cursor (a previous page's `next`).
     pub before: Option<i64>,
     pub limit: u32,
+}
+
+/// Whose tickets a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerFilter {
+    /// The user with this login.
+    User(String),
+    /// Nobody's: the unassigned tickets.
+    Nobody,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -118,10 +118,15 @@ impl Store {
                 .fetch_one(r.conn())
                 .await?;
             let history = history_page(r.conn(), ticket.id, None, limits.history).await?;
+            let resolution: Option<String> = sqlx::query_scalar("SELECT resolution FROM tickets WHERE id = $1")
+                .bind(ticket.id)
+                .fetch_one(r.conn())
+                .await?;
             r.finish().await?;
             let cursor = |n: Option<i64>| n.map(|n| n.to_string());
             Ok(Some(TicketDetail {
                 ticket,
+                resolution,
                 contacts: contacts.items,
                 contacts_next: cursor(contacts.next),
                 attachments: attachments.items,

@@ -1,7 +1,7 @@
 //! Building the ticket list query: filters, text search (FTS5 trigram on SQLite, pg_trgm on
 //! PostgreSQL) and keyset paging. Values are always bound, never spliced into the SQL.
 
-use super::{Backend, TicketFilter};
+use super::{Backend, OwnerFilter, TicketFilter};
 use crate::domain::{phone, search, text};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +25,9 @@ impl Sql {
     }
 }
 
-pub(super) const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.channel, t.category, t.priority, t.tier, t.status, t.contact_count, t.created_at, t.updated_at";
+pub(super) const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.channel, t.category, t.priority, t.tier, \
+     t.status, t.contact_count, t.owner, (SELECT u.name FROM users u WHERE u.login = t.owner) AS owner_name, \
+     t.merged_into, t.created_at, t.updated_at";
 
 /// Trigram search needs three characters; shorter words are matched with LIKE.
 const TRIGRAM: usize = 3;
@@ -59,6 +61,14 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     if let Some(c) = &f.category {
         let p = sql.bind(Value::Text(c.clone()));
         conditions.push(format!("t.category = {p}"));
+    }
+    match &f.owner {
+        Some(OwnerFilter::User(login)) => {
+            let p = sql.bind(Value::Text(login.clone()));
+            conditions.push(format!("t.owner = {p}"));
+        }
+        Some(OwnerFilter::Nobody) => conditions.push("t.owner IS NULL".into()),
+        None => {}
     }
     let caller: Option<String> = f.caller.as_deref().map(|c| c.chars().filter(|c| !c.is_control()).collect());
     if let Some(caller) = caller.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
@@ -139,6 +149,23 @@ mod tests {
         assert!(sql.text.contains("t.id < $3"), "{}", sql.text);
         assert_eq!(sql.values[0], Value::Text("%vpn接続%".into()));
         assert_eq!(sql.values[1], Value::Text("0312345678".into()));
+    }
+
+    #[test]
+    fn owner_filters() {
+        let f = TicketFilter {
+            owner: Some(OwnerFilter::User("sato".into())),
+            status: vec![Status::New],
+            limit: 5,
+            ..Default::default()
+        };
+        let sql = list_query(Backend::Postgres, &f);
+        assert!(sql.text.contains("WHERE t.status IN ($1) AND t.owner = $2 ORDER BY"), "{}", sql.text);
+        assert_eq!(sql.values[1], Value::Text("sato".into()));
+        let f = TicketFilter { owner: Some(OwnerFilter::Nobody), limit: 5, ..Default::default() };
+        let sql = list_query(Backend::Sqlite, &f);
+        assert!(sql.text.contains("WHERE t.owner IS NULL ORDER BY t.id DESC"), "{}", sql.text);
+        assert_eq!(sql.values, [Value::Int(6)]);
     }
 
     #[test]

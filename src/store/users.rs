@@ -35,6 +35,28 @@ pub struct AuditEntry {
     pub subject: String,
 }
 
+const AUDIT_INSERT: &str = "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)";
+
+/// One audit line written in the caller's transaction, so it commits with the change it records.
+pub(super) async fn audit_in(
+    conn: &mut sqlx::AnyConnection,
+    at: i64,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query(AUDIT_INSERT)
+        .bind(at)
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A 0/1 column as a bool (both backends store integers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -184,7 +206,7 @@ impl Store {
         subject: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query(AUDIT_INSERT)
             .bind(now_millis())
             .bind(actor)
             .bind(action)

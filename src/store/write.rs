@@ -4,12 +4,16 @@
 //! decision written down.
 
 use super::search::{SUMMARY_COLUMNS, Value};
-use super::{Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, TicketSummary, WriteOp, WriteOutcome};
+use super::{
+    Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, TicketSummary, TicketUpdate, WriteOp,
+    WriteOutcome,
+};
 use crate::domain::ack::{self, AckCounts};
-use crate::domain::lifecycle::{self, Found, Lookup, Placement, Referred, TicketState};
+use crate::domain::lifecycle::{self, Changed, Found, Lookup, Placement, Referred, TicketState};
 use crate::domain::thread::Standing;
 use crate::domain::time::{jst_day, now_millis};
-use crate::domain::{NewContact, Status, TicketNumber, phone, text};
+use crate::domain::user::Role;
+use crate::domain::{NewContact, Priority, Status, TicketNumber, Tier, phone, text};
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -24,6 +28,25 @@ struct TicketRow {
     number: TicketNumber,
     #[sqlx(try_from = "String")]
     status: Status,
+    merged_into: Option<String>,
+}
+
+const TICKET_ROW: &str = "t.id, t.number, t.status, t.merged_into";
+
+/// What an operator's change or a merge needs to know of a ticket.
+#[derive(sqlx::FromRow)]
+struct StateRow {
+    id: i64,
+    #[sqlx(try_from = "String")]
+    status: Status,
+    #[sqlx(try_from = "i64")]
+    tier: Tier,
+    category: String,
+    #[sqlx(try_from = "String")]
+    priority: Priority,
+    owner: Option<String>,
+    resolution: Option<String>,
+    merged_into: Option<String>,
 }
 
 impl From<TicketRow> for Found<i64> {
@@ -54,8 +77,11 @@ impl Store {
         for op in ops {
             let outcome = match op {
                 WriteOp::Record(r) => self.record(&mut tx, &mut pending, r, now).await?,
-                WriteOp::Update { number, change, actor } => {
-                    self.update(&mut tx, &mut pending, number, change, actor, now).await?
+                WriteOp::Update { number, change, actor, role } => {
+                    self.update(&mut tx, &mut pending, number, change, (actor, *role), now).await?
+                }
+                WriteOp::Merge { source, target, actor } => {
+                    self.merge(&mut tx, &mut pending, source, target, actor, now).await?
                 }
                 WriteOp::Event { number, actor, action, detail } => match self.find_ticket(&mut tx, number).await? {
                     Some(found) => {
@@ -270,15 +296,38 @@ impl Store {
         Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created, duplicate: false }))
     }
 
+    /// The ticket with this number or, when it was merged, the one it was merged into.
     async fn find_ticket(
         &self,
         conn: &mut AnyConnection,
         number: &TicketNumber,
     ) -> Result<Option<Found<i64>>, StoreError> {
-        let sql = format!("SELECT id, number, status FROM tickets WHERE number = $1{}", self.backend.lock_rows());
-        let row: Option<TicketRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
-        Ok(row.map(Found::from))
+        match self.ticket_row(conn, number).await? {
+            Some(row) => Ok(Some(self.follow_merges(conn, row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn ticket_row(
+        &self,
+        conn: &mut AnyConnection,
+        number: &TicketNumber,
+    ) -> Result<Option<TicketRow>, StoreError> {
+        let sql = format!("SELECT {TICKET_ROW} FROM tickets t WHERE t.number = $1{}", self.backend.lock_rows());
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?)
+    }
+
+    /// From a merged ticket to the one it went into, and on (a few merges at most): whatever
+    /// would have joined the first joins the last.
+    async fn follow_merges(&self, conn: &mut AnyConnection, mut row: TicketRow) -> Result<Found<i64>, StoreError> {
+        for _ in 0..lifecycle::MAX_MERGE_HOPS {
+            let Some(into) = row.merged_into.as_deref().and_then(|n| n.parse::<TicketNumber>().ok()) else { break };
+            match self.ticket_row(conn, &into).await? {
+                Some(next) => row = next,
+                None => break,
+            }
+        }
+        Ok(row.into())
     }
 
     /// Where the contact goes: the facts each lookup finds, in the order of precedence, then
@@ -312,11 +361,11 @@ impl Store {
         let list = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         for sql in [
             format!(
-                "SELECT t.id, t.number, t.status FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
+                "SELECT {TICKET_ROW} FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
                  WHERE c.source_ref IN ({list}) ORDER BY c.id DESC LIMIT 1"
             ),
             format!(
-                "SELECT t.id, t.number, t.status FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+                "SELECT {TICKET_ROW} FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
                  WHERE o.message_id IN ({list}) ORDER BY o.id DESC LIMIT 1"
             ),
         ] {
@@ -325,7 +374,7 @@ impl Store {
                 query = query.bind(id.as_str());
             }
             if let Some(row) = query.fetch_optional(&mut *conn).await? {
-                return Ok(Some(row.into()));
+                return Ok(Some(self.follow_merges(conn, row).await?));
             }
         }
         Ok(None)
@@ -414,48 +463,100 @@ impl Store {
         pending: &mut Pending,
         number: &TicketNumber,
         change: &TicketChange,
-        actor: &str,
+        (actor, role): (&str, Role),
         now: i64,
     ) -> Result<WriteOutcome, StoreError> {
-        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets t WHERE t.number = $1{}", self.backend.lock_rows());
-        let row: Option<TicketSummary> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
-        let Some(mut t) = row else {
+        let Some((id, state)) = self.ticket_state(conn, number).await? else {
             return Ok(WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())));
         };
-        let state = TicketState { status: t.status, tier: t.tier, category: t.category.clone(), priority: t.priority };
-        let (next, changed) = match lifecycle::apply(number, &state, change) {
+        if let Some(Some(login)) = &change.owner
+            && !self.is_enabled_user(conn, login).await?
+        {
+            return Ok(WriteOutcome::Refused(Refusal::UnknownOwner));
+        }
+        let (next, changed) = match lifecycle::apply(number, &state, change, role) {
             Ok(decided) => decided,
             Err(why) => return Ok(WriteOutcome::Refused(why)),
         };
-        if changed.is_empty() {
-            return Ok(WriteOutcome::Updated(t));
-        }
-        for c in &changed {
-            if let lifecycle::Changed::Note(note) = c {
-                self.append_search_text(conn, pending, t.id, &text::fold(note)).await?;
+        if !changed.is_empty() {
+            for c in &changed {
+                if let Changed::Note(text) | Changed::Resolution(_, text) = c {
+                    self.append_search_text(conn, pending, id, &text::fold(text)).await?;
+                }
+            }
+            sqlx::query(
+                "UPDATE tickets SET status = $1, tier = $2, category = $3, priority = $4, owner = $5, resolution = $6, \
+                 updated_at = $7 WHERE id = $8",
+            )
+            .bind(next.status.as_str())
+            .bind(i64::from(next.tier.get()))
+            .bind(&next.category)
+            .bind(next.priority.as_str())
+            .bind(next.owner.as_deref())
+            .bind(next.resolution.as_deref())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+            for c in &changed {
+                if let Changed::Status(from @ Status::Closed, to) = c {
+                    let detail = json!({"from": from, "to": to, "role": role});
+                    super::users::audit_in(conn, now, actor, "ticket_reopened", number.as_str(), &detail).await?;
+                }
+                pending.history(id, now, actor, c.action(), &c.detail());
             }
         }
-        (t.status, t.tier, t.category, t.priority) = (next.status, next.tier, next.category, next.priority);
-        t.updated_at = now;
-        sqlx::query(
-            "UPDATE tickets SET status = $1, tier = $2, category = $3, priority = $4, updated_at = $5 WHERE id = $6",
-        )
-        .bind(t.status.as_str())
-        .bind(i64::from(t.tier.get()))
-        .bind(&t.category)
-        .bind(t.priority.as_str())
-        .bind(now)
-        .bind(t.id)
-        .execute(&mut *conn)
-        .await?;
-        for c in changed {
-            pending.history(t.id, now, actor, c.action(), &c.detail());
-        }
-        Ok(WriteOutcome::Updated(t))
+        let ticket = self.summary_by_id(conn, id).await?;
+        let changes = changed.iter().map(Changed::field_change).collect();
+        Ok(WriteOutcome::Updated(TicketUpdate { ticket, changes }))
     }
 
-    async fn append_search_text(
+    /// The ticket's id and the state its rules look at, its row locked until the batch commits.
+    pub(super) async fn ticket_state(
+        &self,
+        conn: &mut AnyConnection,
+        number: &TicketNumber,
+    ) -> Result<Option<(i64, TicketState)>, StoreError> {
+        let sql = format!(
+            "SELECT id, status, tier, category, priority, owner, resolution, merged_into FROM tickets \
+             WHERE number = $1{}",
+            self.backend.lock_rows()
+        );
+        let row: Option<StateRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(number.as_str()).fetch_optional(&mut *conn).await?;
+        let Some(r) = row else { return Ok(None) };
+        let merged_into = r
+            .merged_into
+            .map(|n| n.parse::<TicketNumber>())
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("tickets.merged_into is not a ticket number".into()))?;
+        let state = TicketState {
+            status: r.status,
+            tier: r.tier,
+            category: r.category,
+            priority: r.priority,
+            owner: r.owner,
+            resolution: r.resolution,
+            merged_into,
+        };
+        Ok(Some((r.id, state)))
+    }
+
+    pub(super) async fn summary_by_id(&self, conn: &mut AnyConnection, id: i64) -> Result<TicketSummary, StoreError> {
+        let sql = format!("SELECT {SUMMARY_COLUMNS} FROM tickets t WHERE t.id = $1");
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_one(&mut *conn).await?)
+    }
+
+    /// Whether `login` names a user who may own tickets (exists, not disabled).
+    async fn is_enabled_user(&self, conn: &mut AnyConnection, login: &str) -> Result<bool, StoreError> {
+        let found = sqlx::query("SELECT 1 FROM users WHERE login = $1 AND disabled = 0")
+            .bind(login)
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    pub(super) async fn append_search_text(
         &self,
         conn: &mut AnyConnection,
         pending: &mut Pending,
@@ -494,14 +595,15 @@ const VALUES_PER_INSERT: usize = 1000;
 /// What a batch hands out and collects: the ticket numbers allocated up front, and the rows
 /// written together at the end of the batch (history in the order it happened, and on SQLite
 /// the full-text rows of new tickets), a few statements instead of several per contact.
-struct Pending {
+pub(super) struct Pending {
     numbers: std::vec::IntoIter<TicketNumber>,
     history: Vec<(i64, i64, String, &'static str, String)>,
     /// Rows of the two SQLite indexes: ticket, text, Japanese pairs.
     fts: Vec<(i64, String, String)>,
     /// Small attachments' content by sha256, each once.
     blobs: Vec<(String, Vec<u8>)>,
-    attachments: Vec<Vec<Value>>,
+    /// Attachment rows: ticket id first.
+    pub(super) attachments: Vec<Vec<Value>>,
 }
 
 impl Pending {
@@ -515,7 +617,14 @@ impl Pending {
         }
     }
 
-    fn history(&mut self, ticket_id: i64, at: i64, actor: &str, action: &'static str, detail: &serde_json::Value) {
+    pub(super) fn history(
+        &mut self,
+        ticket_id: i64,
+        at: i64,
+        actor: &str,
+        action: &'static str,
+        detail: &serde_json::Value,
+    ) {
         self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
     }
 
