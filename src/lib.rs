@@ -50,3 +50,4 @@ pub mod routing;
 pub(crate) mod sip;
 pub mod store;
 pub mod telemetry;
+pub(crate) mod tls;
