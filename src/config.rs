@@ -500,7 +500,14 @@ fn load_first_of(
         }
     };
     problems.extend(validate(&settings, &name, &source));
-    if problems.is_empty() { Ok(Loaded { settings, file, source }) } else { Err(Problems(problems)) }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    let mut settings = settings;
+    for name in &mut settings.http.hostnames {
+        *name = crate::domain::host::fold_hostname(name);
+    }
+    Ok(Loaded { settings, file, source })
 }
 
 /// Applies `MADOGUCHI_<SECTION>_<KEY>=value`, converting the value to the type the setting has.
@@ -608,6 +615,11 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     }
     if s.http.max_connections == 0 {
         report("http", "max_connections", "max_connections must be at least 1".into());
+    }
+    for (i, name) in s.http.hostnames.iter().enumerate() {
+        if let Some(why) = crate::domain::host::hostname_problem(name) {
+            report("http", "hostnames", format!("hostnames[{i}] '{name}' is not a host name: {why}"));
+        }
     }
     let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
     for (i, (a, addr_a)) in tcp.iter().enumerate() {
@@ -968,18 +980,37 @@ mod tests {
     }
 
     #[test]
-    fn http_server_options_are_checked_and_https_needs_both_files() {
+    fn http_hostnames_are_checked_and_folded_and_https_needs_both_files() {
+        let f = write("[http]\nhostnames = [\"HelpDesk.Example.GO.JP.\", \"madoguchi\"]\n");
+        let loaded = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(loaded.settings.http.hostnames, ["helpdesk.example.go.jp", "madoguchi"]);
+
         let f = write(
-            "[http]\nlisten = \"127.0.0.1:8080\"\nheader_timeout_ms = 0\nmax_connections = 0\ntls_cert = \"/nonexistent/cert.pem\"\n",
+            "[http]\nlisten = \"127.0.0.1:8080\"\nhostnames = [\n  \"helpdesk.example.go.jp\",\n  \"https://x.example:8443/\",\n  \"*.example.go.jp\",\n]\n\
+header_timeout_ms = 0\nmax_connections = 0\ntls_cert = \"/nonexistent/cert.pem\"\n",
         );
         let err = load(Some(f.path()), env(&[])).unwrap_err();
         let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
         let at = |n: usize| format!("{}:{n}: ", f.path().display());
-        assert_eq!(lines.len(), 4, "{lines:?}");
-        assert!(lines[0].starts_with(&at(3)) && lines[0].contains("header_timeout_ms"), "{lines:?}");
-        assert!(lines[1].starts_with(&at(4)) && lines[1].contains("max_connections"), "{lines:?}");
-        assert!(lines[2].starts_with(&at(5)) && lines[2].contains("tls_cert and tls_key are set together"));
-        assert!(lines[3].starts_with(&at(5)) && lines[3].contains("/nonexistent/cert.pem: no such file"));
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines[0].starts_with(&at(8)) && lines[0].contains("header_timeout_ms"), "{lines:?}");
+        assert!(lines[1].starts_with(&at(9)) && lines[1].contains("max_connections"), "{lines:?}");
+        assert!(lines[2].starts_with(&at(3)) && lines[2].contains("hostnames[1] "), "{lines:?}");
+        assert!(lines[2].contains("without http://"), "{lines:?}");
+        assert!(lines[3].starts_with(&at(3)) && lines[3].contains("hostnames[2] ") && lines[3].contains("wildcard"));
+        assert!(lines[4].starts_with(&at(10)) && lines[4].contains("tls_cert and tls_key are set together"));
+        assert!(lines[5].starts_with(&at(10)) && lines[5].contains("/nonexistent/cert.pem: no such file"));
+
+        let f = write("");
+        let err = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_HOSTNAMES", "[\"helpdesk.example.go.jp:443\"]")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "hostnames[0] 'helpdesk.example.go.jp:443' is not a host name: give the name alone, without a port"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
