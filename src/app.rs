@@ -12,7 +12,7 @@ use crate::ivr::dialplan;
 use crate::ivr::dialplan::Dialplan;
 use crate::ivr::line::{Line, LineConfig, Reload};
 use crate::mail::deliver::MailIntake;
-use crate::mail::listener::{MailServer, tls_acceptor};
+use crate::mail::listener::MailServer;
 use crate::notify::Notifier;
 use crate::routing::{self, Rules};
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
@@ -45,7 +45,9 @@ service's configuration with --config or MADOGUCHI_CONFIG"
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
     #[error("STARTTLS: {0}")]
-    Tls(#[from] crate::mail::listener::TlsError),
+    Tls(crate::tls::TlsError),
+    #[error("HTTPS ([http] tls_cert, tls_key): {0}")]
+    HttpTls(crate::tls::TlsError),
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
     #[error("cannot start the RTP sending thread: {0}")]
@@ -57,6 +59,7 @@ service's configuration with --config or MADOGUCHI_CONFIG"
 pub struct App {
     watched: Watched,
     http: TcpListener,
+    http_server: crate::http::server::ServerConfig,
     mail: MailServer,
     sip: Sip,
     notifier: Notifier,
@@ -152,10 +155,8 @@ impl App {
             AppError::Prompts(Problems(vec![crate::diagnostic::Problem::new("announcements", None, e.to_string())]))
         })??;
         let outgoing = crate::notify::Outgoing::prepare(&settings.notify)?;
-        let tls = match (settings.mail.tls_cert.as_str(), settings.mail.tls_key.as_str()) {
-            ("", _) | (_, "") => None,
-            (cert, key) => Some(tls_acceptor(cert.as_ref(), key.as_ref())?),
-        };
+        let tls = tls_files(&settings.mail.tls_cert, &settings.mail.tls_key).map_err(AppError::Tls)?;
+        let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
         let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
@@ -177,6 +178,7 @@ impl App {
         Ok(App {
             watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path() },
             http,
+            http_server: crate::http::server::ServerConfig::of(&settings.http, https),
             mail,
             sip,
             notifier,
@@ -199,11 +201,12 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { watched, http, mail, sip, notifier, state, max_body_bytes, tracker } = self;
+        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
             http = %http.local_addr().map_err(AppError::Serve)?,
+            scheme = if state.limits.secure { "https" } else { "http" },
             mail = %mail.local_addr().map_err(AppError::Serve)?,
             sip = %sip.bound.local_addr().map_err(AppError::Serve)?,
             store = store.backend().name(),
@@ -240,7 +243,7 @@ impl App {
             events.close();
         });
         let app = router(state, max_body_bytes);
-        axum::serve(http, app).with_graceful_shutdown(stop.clone().cancelled_owned()).await.map_err(AppError::Serve)?;
+        crate::http::server::serve(http, app, http_server, stop.clone()).await;
         stop.cancel();
         // The router and the mail server (and with them every Intake handle) are gone: the
         // writer drains what is queued and stops.
@@ -249,6 +252,14 @@ impl App {
         store.close().await;
         tracing::info!("madoguchi stopped");
         Ok(())
+    }
+}
+
+/// The TLS acceptor for a `tls_cert` and `tls_key` pair; none when they are empty.
+fn tls_files(cert: &str, key: &str) -> Result<Option<tokio_rustls::TlsAcceptor>, crate::tls::TlsError> {
+    match (cert, key) {
+        ("", _) | (_, "") => Ok(None),
+        (cert, key) => crate::tls::tls_acceptor(cert.as_ref(), key.as_ref()).map(Some),
     }
 }
 
@@ -263,8 +274,10 @@ fn endpoint_config(settings: &Settings) -> EndpointConfig {
     // The descriptors TCP may take: what the others need is kept back, whatever the setting says.
     let mut tcp_max = sip.tcp_max_connections as usize;
     if let Some(limit) = crate::os::open_file_limit() {
-        let others =
-            2 * u64::from(sip.max_calls) + u64::from(settings.mail.max_connections) + crate::os::RESERVED_FILES;
+        let others = 2 * u64::from(sip.max_calls)
+            + u64::from(settings.mail.max_connections)
+            + u64::from(settings.http.max_connections)
+            + crate::os::RESERVED_FILES;
         let room = limit.saturating_sub(others).max(16) as usize;
         if room < tcp_max {
             tracing::warn!(configured = tcp_max, allowed = room, "SIP/TCP connections capped by the open-file limit");

@@ -89,11 +89,19 @@ pub async fn run(loaded: &Loaded) -> Report {
     }
     let mail = &settings.mail;
     if !mail.tls_cert.is_empty() && !mail.tls_key.is_empty() {
-        match crate::mail::listener::tls_acceptor(mail.tls_cert.as_ref(), mail.tls_key.as_ref()) {
+        match crate::tls::tls_acceptor(mail.tls_cert.as_ref(), mail.tls_key.as_ref()) {
             Ok(_) => report.ok(format!("STARTTLS certificate {}", mail.tls_cert)),
             Err(e) => report.problem(Problem::new(&file, at("mail", "tls_cert"), e.to_string())),
         }
     }
+    let http = &settings.http;
+    if !http.tls_cert.is_empty() && !http.tls_key.is_empty() {
+        match crate::tls::tls_acceptor(http.tls_cert.as_ref(), http.tls_key.as_ref()) {
+            Ok(_) => report.ok(format!("HTTPS certificate {}", http.tls_cert)),
+            Err(e) => report.problem(Problem::new(&file, at("http", "tls_cert"), format!("HTTPS: {e}"))),
+        }
+    }
+    report.ok(format!("HTTP limits: {}", http_limits(http)));
     report.ok(format!("SIP limits: {}", sip_limits(settings)));
     for door in settings.open_doors() {
         report.0.push(Finding::Warning(door));
@@ -174,6 +182,19 @@ async fn database(settings: &Settings) -> Result<&'static str, String> {
     }
 }
 
+/// How `serve` will serve HTTP, in one line.
+fn http_limits(http: &crate::config::HttpSettings) -> String {
+    let rate = match http.requests_per_minute {
+        0 => "no request limit per token".to_owned(),
+        n => format!("{n} requests a minute per token"),
+    };
+    let scheme = if http.tls_cert.is_empty() { "plain HTTP" } else { "HTTPS" };
+    format!(
+        "{scheme}, {} connections at once, a request head within {} ms, {rate}",
+        http.max_connections, http.header_timeout_ms
+    )
+}
+
 /// The limits `serve` will apply to SIP, in one line.
 fn sip_limits(settings: &Settings) -> String {
     let sip = &settings.sip;
@@ -194,4 +215,40 @@ minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s)
         sip.tcp_message_secs,
         sip.media_timeout_secs,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn unusable_https_files_are_named_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, "not a certificate\n").unwrap();
+        std::fs::write(&key, "not a key\n").unwrap();
+        let config = dir.path().join("madoguchi.toml");
+        let mut f = std::fs::File::create(&config).unwrap();
+        write!(
+            f,
+            "data_dir = \"{}\"\n[http]\nmax_connections = 50\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            dir.path().join("data").display(),
+            cert.display(),
+            key.display()
+        )
+        .unwrap();
+        let loaded = crate::config::load(Some(&config), Vec::new()).unwrap();
+        let report = run(&loaded).await;
+        assert!(!report.passed());
+        let problems: Vec<&Finding> = report.0.iter().filter(|f| matches!(f, Finding::Problem(_))).collect();
+        let want = format!("{}:4: HTTPS: {} holds no usable certificate", config.display(), cert.display());
+        assert_eq!(problems, [&Finding::Problem(want)]);
+        let limits = Finding::Ok(
+            "HTTP limits: HTTPS, 50 connections at once, a request head within 10000 ms, \
+600 requests a minute per token"
+                .into(),
+        );
+        assert!(report.0.contains(&limits), "{:?}", report.0);
+    }
 }

@@ -57,6 +57,17 @@ pub struct HttpSettings {
     /// Host header is another name is refused (421), so a page on another site cannot reach the
     /// service by rebinding its own name to this address; IP addresses and `localhost` always work.
     pub hostnames: Vec<String>,
+    /// A client must send a whole request head (and finish the TLS handshake) within this many
+    /// milliseconds of starting one, or the connection is closed; responses are never limited.
+    pub header_timeout_ms: u64,
+    /// Connections served at once; beyond them new connections wait in the listen queue.
+    pub max_connections: u32,
+    /// PEM certificate chain and key; both set serves HTTPS only, both empty plain HTTP.
+    pub tls_cert: String,
+    pub tls_key: String,
+    /// Requests per minute one credential (an API token) may make, with a burst of as many;
+    /// beyond it 429 with Retry-After. 0: unlimited.
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -250,6 +261,11 @@ impl Default for HttpSettings {
             max_body_bytes: 10 * 1024 * 1024,
             query_timeout_ms: 5000,
             hostnames: Vec::new(),
+            header_timeout_ms: 10_000,
+            max_connections: 1024,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            requests_per_minute: 600,
         }
     }
 }
@@ -484,7 +500,14 @@ fn load_first_of(
         }
     };
     problems.extend(validate(&settings, &name, &source));
-    if problems.is_empty() { Ok(Loaded { settings, file, source }) } else { Err(Problems(problems)) }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    let mut settings = settings;
+    for name in &mut settings.http.hostnames {
+        *name = crate::domain::host::fold_hostname(name);
+    }
+    Ok(Loaded { settings, file, source })
 }
 
 /// Applies `MADOGUCHI_<SECTION>_<KEY>=value`, converting the value to the type the setting has.
@@ -587,6 +610,17 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     if !(10..=600_000).contains(&s.http.query_timeout_ms) {
         report("http", "query_timeout_ms", "query_timeout_ms must be between 10 and 600000".into());
     }
+    if !(100..=600_000).contains(&s.http.header_timeout_ms) {
+        report("http", "header_timeout_ms", "header_timeout_ms must be between 100 and 600000".into());
+    }
+    if s.http.max_connections == 0 {
+        report("http", "max_connections", "max_connections must be at least 1".into());
+    }
+    for (i, name) in s.http.hostnames.iter().enumerate() {
+        if let Some(why) = crate::domain::host::hostname_problem(name) {
+            report("http", "hostnames", format!("hostnames[{i}] '{name}' is not a host name: {why}"));
+        }
+    }
     let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
     for (i, (a, addr_a)) in tcp.iter().enumerate() {
         for (b, addr_b) in &tcp[i + 1..] {
@@ -632,13 +666,14 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
         let needed = u64::from(s.sip.tcp_max_connections)
             + 2 * u64::from(s.sip.max_calls)
             + u64::from(s.mail.max_connections)
+            + u64::from(s.http.max_connections)
             + crate::os::RESERVED_FILES;
         if needed > limit {
             report(
                 "sip",
                 "tcp_max_connections",
                 format!(
-                    "tcp_max_connections + 2 × max_calls (RTP) + [mail] max_connections + {} reserved need {needed} open files, \
+                    "tcp_max_connections + 2 × max_calls (RTP) + [mail] max_connections + [http] max_connections + {} reserved need {needed} open files, \
 but this process may open {limit} (raise `ulimit -n` or lower them)",
                     crate::os::RESERVED_FILES
                 ),
@@ -680,12 +715,16 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             }
         }
     }
-    if s.mail.tls_cert.is_empty() != s.mail.tls_key.is_empty() {
-        report("mail", "tls_cert", "tls_cert and tls_key are set together or not at all".into());
-    }
-    for (key, path) in [("tls_cert", &s.mail.tls_cert), ("tls_key", &s.mail.tls_key)] {
-        if !path.is_empty() && !Path::new(path).exists() {
-            report("mail", key, format!("{path}: no such file"));
+    for (section, cert, key) in
+        [("mail", &s.mail.tls_cert, &s.mail.tls_key), ("http", &s.http.tls_cert, &s.http.tls_key)]
+    {
+        if cert.is_empty() != key.is_empty() {
+            report(section, "tls_cert", "tls_cert and tls_key are set together or not at all".into());
+        }
+        for (key, path) in [("tls_cert", cert), ("tls_key", key)] {
+            if !path.is_empty() && !Path::new(path).exists() {
+                report(section, key, format!("{path}: no such file"));
+            }
         }
     }
     if !s.notify.relay.is_empty() && s.notify.relay.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()) {
@@ -938,6 +977,40 @@ mod tests {
         s.database.url = "sqlite:///var/lib/madoguchi/x.db".into();
         assert_eq!(s.database_label(), "sqlite /var/lib/madoguchi/x.db");
         assert_eq!(s.database_url_opening(OpenMode::Existing), "sqlite:///var/lib/madoguchi/x.db?mode=rw");
+    }
+
+    #[test]
+    fn http_hostnames_are_checked_and_folded_and_https_needs_both_files() {
+        let f = write("[http]\nhostnames = [\"HelpDesk.Example.GO.JP.\", \"madoguchi\"]\n");
+        let loaded = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(loaded.settings.http.hostnames, ["helpdesk.example.go.jp", "madoguchi"]);
+
+        let f = write(
+            "[http]\nlisten = \"127.0.0.1:8080\"\nhostnames = [\n  \"helpdesk.example.go.jp\",\n  \"https://x.example:8443/\",\n  \"*.example.go.jp\",\n]\n\
+header_timeout_ms = 0\nmax_connections = 0\ntls_cert = \"/nonexistent/cert.pem\"\n",
+        );
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        let at = |n: usize| format!("{}:{n}: ", f.path().display());
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(lines[0].starts_with(&at(8)) && lines[0].contains("header_timeout_ms"), "{lines:?}");
+        assert!(lines[1].starts_with(&at(9)) && lines[1].contains("max_connections"), "{lines:?}");
+        assert!(lines[2].starts_with(&at(3)) && lines[2].contains("hostnames[1] "), "{lines:?}");
+        assert!(lines[2].contains("without http://"), "{lines:?}");
+        assert!(lines[3].starts_with(&at(3)) && lines[3].contains("hostnames[2] ") && lines[3].contains("wildcard"));
+        assert!(lines[4].starts_with(&at(10)) && lines[4].contains("tls_cert and tls_key are set together"));
+        assert!(lines[5].starts_with(&at(10)) && lines[5].contains("/nonexistent/cert.pem: no such file"));
+
+        let f = write("");
+        let err = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_HOSTNAMES", "[\"helpdesk.example.go.jp:443\"]")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "hostnames[0] 'helpdesk.example.go.jp:443' is not a host name: give the name alone, without a port"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

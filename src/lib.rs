@@ -52,3 +52,4 @@ pub mod routing;
 pub(crate) mod sip;
 pub mod store;
 pub mod telemetry;
+pub(crate) mod tls;

@@ -3,7 +3,7 @@
 //! take the descriptors that HTTP, SMTP, the database and RTP need.
 
 /// Descriptors kept for everything that has no cap of its own: the database pool, attachment
-/// files, HTTP clients, the outbox's SMTP connections, logs.
+/// files, the outbox's SMTP connections, logs.
 pub const RESERVED_FILES: u64 = 512;
 
 /// The number of files this process may open, after raising the soft limit to the hard one

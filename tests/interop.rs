@@ -4,35 +4,9 @@
 
 mod common;
 
-use common::{Db, TestDb, skip, spawn_with};
+use common::{Db, TestDb, self_signed, skip, spawn_with, tool};
 use std::path::Path;
 use std::process::Command;
-
-fn tool(name: &str, test: &str) -> bool {
-    let found =
-        Command::new("sh").args(["-c", &format!("command -v {name}")]).output().is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{name} must be installed under CI (see .ci/run)");
-        }
-        skip(test, &format!("{name} is not installed"));
-    }
-    found
-}
-
-fn self_signed(dir: &Path) -> (String, String) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=madoguchi.test"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    (cert.display().to_string(), key.display().to_string())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swaks_delivers_plain_and_over_starttls() {

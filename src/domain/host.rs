@@ -23,6 +23,46 @@ pub fn host_allowed(host: &str, names: &[String]) -> bool {
         || names.iter().any(|n| n.trim().trim_end_matches('.').eq_ignore_ascii_case(name))
 }
 
+/// Why `name` cannot be a `[http] hostnames` entry, if it cannot: a DNS name of letters, digits,
+/// hyphens and dots (an internationalised name in its `xn--` form), without scheme, port, path or
+/// wildcard.
+pub fn hostname_problem(name: &str) -> Option<&'static str> {
+    if name.contains("://") {
+        return Some("give the name alone, without http:// or https://");
+    }
+    if name.contains(['/', '?', '#']) {
+        return Some("give the name alone, without a path");
+    }
+    if name.contains(':') {
+        return Some("give the name alone, without a port");
+    }
+    if name.contains('*') {
+        return Some("wildcards are not allowed; list each name");
+    }
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    if bare.is_empty() || bare.len() > 253 {
+        return Some("a host name is 1 to 253 characters");
+    }
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !bare.split('.').all(label_ok) {
+        return Some(
+            "use letters, digits, hyphens and dots only (labels of 1 to 63, not starting or ending with a hyphen; \
+a Japanese name in its xn-- form)",
+        );
+    }
+    None
+}
+
+/// A valid host name as it is compared: lower case, without a trailing dot.
+pub fn fold_hostname(name: &str) -> String {
+    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +88,35 @@ mod tests {
         for (host, allowed) in table {
             assert_eq!(host_allowed(host, &names), allowed, "{host}");
         }
+    }
+
+    #[test]
+    fn configured_names_are_dns_names() {
+        let table = [
+            ("helpdesk.example.go.jp", None),
+            ("HelpDesk.Example.GO.JP.", None),
+            ("madoguchi", None),
+            ("xn--eckwd4c7c.xn--zckzah", None),
+            ("10.0.0.5", None),
+            ("a-b.example", None),
+            ("https://helpdesk.example.go.jp", Some("without http")),
+            ("helpdesk.example.go.jp:8443", Some("without a port")),
+            ("helpdesk.example.go.jp/console", Some("without a path")),
+            ("*.example.go.jp", Some("wildcards")),
+            ("help desk.example", Some("letters, digits")),
+            ("窓口.example.jp", Some("xn--")),
+            ("-help.example", Some("hyphen")),
+            ("help..example", Some("letters, digits")),
+            ("", Some("1 to 253")),
+            (".", Some("1 to 253")),
+        ];
+        for (name, problem) in table {
+            match (hostname_problem(name), problem) {
+                (None, None) => {}
+                (Some(got), Some(want)) => assert!(got.contains(want), "{name}: {got}"),
+                (got, want) => panic!("{name}: got {got:?}, want a problem containing {want:?}"),
+            }
+        }
+        assert_eq!(fold_hostname("HelpDesk.Example.GO.JP."), "helpdesk.example.go.jp");
     }
 }

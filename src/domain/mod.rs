@@ -7,6 +7,7 @@ pub(crate) mod directory;
 pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod phone;
+pub(crate) mod rate;
 pub(crate) mod search;
 pub mod text;
 pub(crate) mod thread;

@@ -24,6 +24,14 @@ impl Acting {
     }
 }
 
+/// Which credential authenticated a request (put there by [`authenticate`] next to [`Acting`]):
+/// what per-client limits count against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Credential {
+    /// An API token, by its stored hash.
+    Token(String),
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Acting {
     type Rejection = ApiError;
 
@@ -39,6 +47,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     match state.store.identity_for_token(&hash).await {
         Ok(Some(identity)) => {
             request.extensions_mut().insert(Acting(identity));
+            request.extensions_mut().insert(Credential::Token(hash));
             next.run(request).await
         }
         Ok(None) => ApiError::Unauthenticated.into_response(),

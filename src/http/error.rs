@@ -33,6 +33,11 @@ pub enum ApiError {
     Denied(String),
     #[error("this service does not answer to that host name; add it to [http] hostnames")]
     MisdirectedHost,
+    #[error(
+        "リクエストが多すぎます。{retry_after_secs} 秒後にもう一度お試しください / too many requests with this credential; \
+try again in {retry_after_secs} s"
+    )]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("internal error; nothing was changed")]
     Internal,
 }
@@ -50,6 +55,7 @@ impl ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) | ApiError::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MisdirectedHost => (StatusCode::MISDIRECTED_REQUEST, "misdirected"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -58,10 +64,17 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(HeaderValue::from(retry_after_secs)),
+            _ => None,
+        };
         let mut response =
             (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         if status == StatusCode::UNAUTHORIZED {
             response

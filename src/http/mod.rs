@@ -9,6 +9,8 @@ mod events;
 mod extract;
 mod health;
 mod merge;
+mod rate;
+pub(crate) mod server;
 mod tickets;
 mod users;
 
@@ -37,6 +39,10 @@ pub struct Limits {
     pub max_attachments: usize,
     /// `[http] query_timeout_ms`: a read that takes longer is stopped and answered 503.
     pub query_timeout: std::time::Duration,
+    /// `[http] requests_per_minute` of one credential; 0 is no limit.
+    pub requests_per_minute: u32,
+    /// Served over TLS (`[http] tls_cert` and `tls_key` set): cookies may be `Secure`.
+    pub secure: bool,
 }
 
 impl Limits {
@@ -45,6 +51,8 @@ impl Limits {
             hostnames: std::sync::Arc::new(settings.http.hostnames.clone()),
             max_attachments: settings.intake.max_attachments_per_contact as usize,
             query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
+            requests_per_minute: settings.http.requests_per_minute,
+            secure: !settings.http.tls_cert.is_empty() && !settings.http.tls_key.is_empty(),
         }
     }
 }
@@ -69,6 +77,10 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/users/{login}/disable", axum::routing::post(users::disable))
         .route("/api/tokens", get(users::tokens).post(users::add_token))
         .route("/api/tokens/{id}", axum::routing::delete(users::revoke_token))
+        .route_layer(axum::middleware::from_fn_with_state(
+            rate::RateLimiter::new(state.limits.requests_per_minute),
+            rate::limit,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(health::healthz))

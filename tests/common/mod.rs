@@ -375,3 +375,34 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
     let client = authorised(&grant(&url, &login, Role::Admin).await);
     Process { child, base, mail, sip, log, client }
 }
+
+/// Whether the program `name` is installed; a test that needs it and finds none says it is
+/// skipped (and fails under CI).
+pub fn tool(name: &str, test: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{name} must be installed under CI (see .ci/run)");
+        }
+        skip(test, &format!("{name} is not installed"));
+    }
+    found
+}
+
+/// A self-signed certificate for `madoguchi.test` made by openssl in `dir`: (cert, key) paths.
+pub fn self_signed(dir: &std::path::Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=madoguchi.test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    (cert.display().to_string(), key.display().to_string())
+}
