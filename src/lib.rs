@@ -26,7 +26,8 @@
 //! - [`intake`]: the one way writes get into the store; owns the writer.
 //! - [`sip`]: SIP in RFC 3261's layers, knowing nothing of tickets; [`media`]: RTP and audio;
 //!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
-//! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
+//! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
+//!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`http`]: the JSON API.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
@@ -38,6 +39,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod directory;
 pub mod domain;
+pub(crate) mod fax_pages;
 pub(crate) mod http;
 pub mod intake;
 pub mod ivr;

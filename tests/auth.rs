@@ -23,6 +23,8 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
         ("GET", "/api/users".into(), None),
         ("GET", "/api/tokens".into(), None),
+        ("GET", "/api/attachments/1/pages".into(), None),
+        ("GET", "/api/attachments/1/pages/1".into(), None),
     ]
 }
 

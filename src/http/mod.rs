@@ -7,6 +7,7 @@ mod contacts;
 mod error;
 mod extract;
 mod health;
+mod pages;
 mod tickets;
 mod users;
 
@@ -61,6 +62,8 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/contacts", axum::routing::post(contacts::create))
         .route("/api/users", get(users::list))
         .route("/api/tokens", get(users::tokens))
+        .route("/api/attachments/{id}/pages", get(pages::count))
+        .route("/api/attachments/{id}/pages/{page}", get(pages::page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(health::healthz))
