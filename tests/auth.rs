@@ -25,6 +25,8 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("GET", "/api/tokens".into(), None),
         ("GET", "/api/attachments/1/pages".into(), None),
         ("GET", "/api/attachments/1/pages/1".into(), None),
+        ("GET", "/api/calls".into(), None),
+        ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! map each typed failure to a status code in [`error`].
 
 mod auth;
+mod calls;
 mod contacts;
 mod error;
 mod extract;
@@ -64,6 +65,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tokens", get(users::tokens))
         .route("/api/attachments/{id}/pages", get(pages::count))
         .route("/api/attachments/{id}/pages/{page}", get(pages::page))
+        .route("/api/calls", get(calls::list))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
         .route("/healthz", get(health::healthz))
