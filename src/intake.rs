@@ -7,8 +7,8 @@
 use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
 use crate::routing::{Decision, Rules};
 use crate::store::{
-    AttachmentFiles, FileError, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange, TicketSummary,
-    WriteOp, WriteOutcome, sha256_hex,
+    AttachmentFiles, FileError, Recorded, Refusal, ReplyDraft, ReplyQueued, RoutedContact, Store, StoredFile,
+    TicketChange, TicketSummary, WriteOp, WriteOutcome, sha256_hex,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -109,7 +109,7 @@ impl Intake {
                 Ok((r, decision))
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Updated(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 
@@ -143,7 +143,7 @@ impl Intake {
                 Ok(t)
             }
             WriteOutcome::Refused(why) => Err(why.into()),
-            WriteOutcome::Recorded(_) | WriteOutcome::Noted => Err(IntakeError::Store("unexpected outcome".into())),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 
@@ -159,6 +159,20 @@ impl Intake {
             WriteOutcome::Noted => {
                 tracing::info!(ticket = %number, action, "ticket event");
                 Ok(())
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// Queues an operator's reply to the requester (see [`crate::domain::reply`]).
+    pub async fn reply(&self, mut draft: ReplyDraft) -> Result<ReplyQueued, IntakeError> {
+        crate::domain::contact::without_nul(&mut draft.text);
+        let number = draft.number.clone();
+        match self.send(WriteOp::Reply(Box::new(draft))).await? {
+            WriteOutcome::Replied(queued) => {
+                tracing::info!(ticket = %number, outbox_id = queued.outbox_id, "reply queued");
+                Ok(queued)
             }
             WriteOutcome::Refused(why) => Err(why.into()),
             _ => Err(IntakeError::Store("unexpected outcome".into())),

@@ -23,6 +23,7 @@ fn routes(number: &str) -> Vec<(&'static str, String, Option<Value>)> {
         ("POST", "/api/contacts".into(), Some(json!({"subject": "パスワードを忘れました"}))),
         ("GET", "/api/users".into(), None),
         ("GET", "/api/tokens".into(), None),
+        ("POST", format!("/api/tickets/{number}/replies"), Some(json!({"body": "ご連絡します。"}))),
         ("GET", "/api/attachments/1/pages".into(), None),
         ("GET", "/api/attachments/1/pages/1".into(), None),
         ("GET", "/api/calls".into(), None),

@@ -38,6 +38,8 @@ pub enum Refusal {
     Closed(TicketNumber),
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    #[error(transparent)]
+    Reply(#[from] super::reply::ReplyRefusal),
 }
 
 /// Where to look for the ticket a contact belongs to, in order; the first that finds a ticket

@@ -8,6 +8,7 @@ pub(crate) mod directory;
 pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod phone;
+pub(crate) mod reply;
 pub(crate) mod search;
 pub mod text;
 pub(crate) mod thread;

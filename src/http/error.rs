@@ -1,6 +1,7 @@
 //! API errors: JSON `{"error": {"code", "message"}}` with the status code that says what happened.
 //! Messages never carry callers' personal data or internal details.
 
+use crate::domain::reply::ReplyRefusal;
 use crate::intake::IntakeError;
 use crate::store::{Refusal, StoreError};
 use axum::Json;
@@ -90,6 +91,8 @@ impl From<IntakeError> for ApiError {
             IntakeError::Refused(r @ (Refusal::Closed(_) | Refusal::Transition(_))) => {
                 ApiError::Conflict(r.to_string())
             }
+            IntakeError::Refused(Refusal::Reply(r @ ReplyRefusal::Closed(_))) => ApiError::Conflict(r.to_string()),
+            IntakeError::Refused(Refusal::Reply(r)) => ApiError::Invalid(r.to_string()),
             IntakeError::Busy | IntakeError::Stopped => ApiError::Busy(e.to_string()),
             IntakeError::File(_) | IntakeError::Store(_) => {
                 tracing::error!(error = %e, "intake failed");

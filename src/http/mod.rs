@@ -9,10 +9,12 @@ mod error;
 mod extract;
 mod health;
 mod pages;
+mod replies;
 mod tickets;
 mod users;
 
 pub use error::ApiError;
+pub use replies::ReplySetup;
 
 use crate::intake::Intake;
 use crate::store::{AttachmentFiles, Store};
@@ -26,6 +28,7 @@ pub struct AppState {
     pub intake: Intake,
     pub files: AttachmentFiles,
     pub limits: Limits,
+    pub replies: ReplySetup,
 }
 
 /// What no request may exceed, from the settings.
@@ -63,6 +66,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/contacts", axum::routing::post(contacts::create))
         .route("/api/users", get(users::list))
         .route("/api/tokens", get(users::tokens))
+        .route("/api/tickets/{number}/replies", axum::routing::post(replies::create))
         .route("/api/attachments/{id}/pages", get(pages::count))
         .route("/api/attachments/{id}/pages/{page}", get(pages::page))
         .route("/api/calls", get(calls::list))

@@ -13,6 +13,7 @@ mod interrupt;
 mod model;
 mod outbox;
 mod read;
+mod reply;
 mod search;
 mod users;
 mod write;

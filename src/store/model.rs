@@ -81,6 +81,32 @@ pub enum WriteOp {
         action: &'static str,
         detail: serde_json::Value,
     },
+    /// An operator's e-mail to the requester: queued in the outbox and recorded in the history.
+    Reply(Box<ReplyDraft>),
+}
+
+/// A reply as the operator wrote it, before the store picks its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyDraft {
+    pub number: TicketNumber,
+    /// The operator's login (the history's actor) and display name.
+    pub actor: String,
+    pub actor_name: String,
+    /// An address that wrote to the ticket; `None`: the last e-mail or fax contact's.
+    pub to: Option<String>,
+    /// What is sent: the operator's text and the signature.
+    pub text: String,
+    pub message_id: String,
+}
+
+/// A reply in the outbox, waiting for the notify worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplyQueued {
+    pub outbox_id: i64,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,6 +126,7 @@ pub enum WriteOutcome {
     Updated(TicketSummary),
     Noted,
     Refused(Refusal),
+    Replied(ReplyQueued),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]

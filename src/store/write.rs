@@ -64,6 +64,7 @@ impl Store {
                     }
                     None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
                 },
+                WriteOp::Reply(draft) => self.reply(&mut tx, &mut pending, draft, now).await?,
             };
             outcomes.push(outcome);
         }
@@ -270,7 +271,7 @@ impl Store {
         Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created, duplicate: false }))
     }
 
-    async fn find_ticket(
+    pub(super) async fn find_ticket(
         &self,
         conn: &mut AnyConnection,
         number: &TicketNumber,
@@ -494,7 +495,7 @@ const VALUES_PER_INSERT: usize = 1000;
 /// What a batch hands out and collects: the ticket numbers allocated up front, and the rows
 /// written together at the end of the batch (history in the order it happened, and on SQLite
 /// the full-text rows of new tickets), a few statements instead of several per contact.
-struct Pending {
+pub(super) struct Pending {
     numbers: std::vec::IntoIter<TicketNumber>,
     history: Vec<(i64, i64, String, &'static str, String)>,
     /// Rows of the two SQLite indexes: ticket, text, Japanese pairs.
@@ -515,7 +516,14 @@ impl Pending {
         }
     }
 
-    fn history(&mut self, ticket_id: i64, at: i64, actor: &str, action: &'static str, detail: &serde_json::Value) {
+    pub(super) fn history(
+        &mut self,
+        ticket_id: i64,
+        at: i64,
+        actor: &str,
+        action: &'static str,
+        detail: &serde_json::Value,
+    ) {
         self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
     }
 
