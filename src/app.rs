@@ -166,7 +166,7 @@ impl App {
 
         let outbox = Arc::new(Notify::new());
         let notifier = Notifier::new(store.clone(), &settings.notify, outgoing, outbox.clone());
-        let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox);
+        let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox.clone());
         let addr = settings.mail.listen;
         let mail_listener = bind_tcp("SMTP/LMTP", "mail", addr).await?;
         let mail = MailServer::new(mail_listener, &settings.mail, tls, mail_intake);
@@ -182,7 +182,13 @@ impl App {
             mail,
             sip,
             notifier,
-            state: AppState { store, intake, files, limits: crate::http::Limits::of(settings) },
+            state: AppState {
+                store,
+                intake,
+                files,
+                limits: crate::http::Limits::of(settings),
+                replies: crate::http::ReplySetup::of(settings, outbox),
+            },
             max_body_bytes: settings.http.max_body_bytes as usize,
             tracker,
         })

@@ -157,6 +157,9 @@ pub struct NotifySettings {
     pub from_name: String,
     /// Acknowledgement template (see templates/ack.txt); empty uses the built-in one.
     pub ack_template: String,
+    /// Signature under an operator's reply by e-mail: `{name}` (the operator's display name),
+    /// `{helpdesk}` (`from_name`), `{ticket}`.
+    pub reply_signature: String,
     /// First retry after this many seconds, doubling up to `retry_max_secs`.
     pub retry_initial_secs: u64,
     pub retry_max_secs: u64,
@@ -337,6 +340,7 @@ impl Default for NotifySettings {
             from: "helpdesk@madoguchi.localdomain".into(),
             from_name: "ヘルプデスク / Helpdesk".into(),
             ack_template: String::new(),
+            reply_signature: crate::domain::reply::DEFAULT_SIGNATURE.into(),
             retry_initial_secs: 30,
             retry_max_secs: 3600,
             max_attempts: 12,
@@ -736,6 +740,10 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
     if !s.notify.ack_template.is_empty() && !Path::new(&s.notify.ack_template).exists() {
         report("notify", "ack_template", format!("{}: no such file", s.notify.ack_template));
     }
+    if let Some(unknown) = crate::domain::reply::unknown_placeholder(&s.notify.reply_signature) {
+        let known = crate::domain::reply::PLACEHOLDERS.join(", ");
+        report("notify", "reply_signature", format!("reply_signature: {unknown} is not one of {known}"));
+    }
     if s.notify.max_attempts == 0 || s.notify.retry_initial_secs == 0 {
         report("notify", "max_attempts", "max_attempts and retry_initial_secs must be at least 1".into());
     }
@@ -906,6 +914,15 @@ mod tests {
         assert!(lines[0].contains(":2: database url"), "{lines:?}");
         assert!(lines[1].contains(":3: max_connections"), "{lines:?}");
         assert!(lines[2].contains(":5: [mail] listen"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_reply_signature_may_fill_in_only_what_it_knows() {
+        let f = write("[notify]\nfrom = \"helpdesk@example.go.jp\"\nreply_signature = \"--\\n{name}\\n{phone}\\n\"\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(":3:") && err.contains("{phone} is not one of {name}, {helpdesk}, {ticket}"), "{err}");
+        let f = write("[notify]\nreply_signature = \"--\\n{name}\\n{helpdesk}\\n\"\n");
+        assert!(load(Some(f.path()), env(&[])).is_ok());
     }
 
     #[test]

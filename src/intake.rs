@@ -9,8 +9,8 @@ use crate::domain::{AttachmentUpload, NewContact, TicketNumber};
 use crate::events::{Events, Kind};
 use crate::routing::{Decision, Rules};
 use crate::store::{
-    AttachmentFiles, FileError, Merged, Recorded, Refusal, RoutedContact, Store, StoredFile, TicketChange,
-    TicketUpdate, WriteOp, WriteOutcome, sha256_hex,
+    AttachmentFiles, FieldChange, FileError, Merged, Recorded, Refusal, ReplyDraft, ReplyQueued, RoutedContact, Store,
+    StoredFile, TicketChange, TicketUpdate, WriteOp, WriteOutcome, sha256_hex,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -249,6 +249,29 @@ impl Intake {
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(ticket = %r.ticket, error = %e, "ticket.updated not published"),
+        }
+    }
+
+    /// Queues an operator's reply to the requester (see [`crate::domain::reply`]).
+    pub async fn reply(&self, mut draft: ReplyDraft) -> Result<ReplyQueued, IntakeError> {
+        crate::domain::contact::without_nul(&mut draft.text);
+        let (number, actor) = (draft.number.clone(), draft.actor.clone());
+        match self.send(WriteOp::Reply(Box::new(draft))).await? {
+            WriteOutcome::Replied(queued) => {
+                tracing::info!(ticket = %number, outbox_id = queued.outbox_id, "reply queued");
+                match self.store.ticket_summary(&number).await {
+                    Ok(Some(ticket)) => {
+                        let changes =
+                            vec![FieldChange { field: "reply", from: json!(null), to: json!(queued.subject) }];
+                        self.publish_update(&TicketUpdate { ticket, changes }, &actor);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(ticket = %number, error = %e, "ticket.updated not published"),
+                }
+                Ok(queued)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
         }
     }
 

@@ -26,7 +26,8 @@
 //! - [`intake`]: the one way writes get into the store; owns the writer.
 //! - [`sip`]: SIP in RFC 3261's layers, knowing nothing of tickets; [`media`]: RTP and audio;
 //!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
-//! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
+//! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
+//!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
 //! - [`http`]: the JSON API and the console.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
@@ -40,6 +41,7 @@ pub mod diagnostic;
 pub mod directory;
 pub mod domain;
 pub mod events;
+pub(crate) mod fax_pages;
 pub(crate) mod http;
 pub mod intake;
 pub mod ivr;

@@ -1,5 +1,5 @@
 //! Outgoing mail: a worker that sends what the outbox holds (acknowledgements with the ticket
-//! number) through the configured relay with lettre, and retries with backoff while the relay
+//! number, operators' replies) through the configured relay with lettre, and retries with backoff while the relay
 //! is down. Intake never waits for it: the outbox row is committed with the contact, and the
 //! worker is only woken.
 
@@ -197,7 +197,7 @@ impl Notifier {
             sent += 1;
             let held = match self.send(transport, &item).await {
                 Ok(()) => {
-                    tracing::info!(ticket = %item.ticket, kind = %item.kind, "acknowledgement sent");
+                    tracing::info!(ticket = %item.ticket, kind = %item.kind, "outgoing mail sent");
                     self.store.outbox_sent(&item, now_millis()).await?
                 }
                 Err(error) => {
@@ -206,7 +206,7 @@ impl Notifier {
                         let backoff = self.settings.retry_initial_secs.saturating_mul(1 << (attempts - 1).min(20));
                         now_millis() + backoff.min(self.settings.retry_max_secs) as i64 * 1000
                     });
-                    tracing::warn!(ticket = %item.ticket, attempts, error = %error, gave_up = retry_at.is_none(), "acknowledgement not sent");
+                    tracing::warn!(ticket = %item.ticket, kind = %item.kind, attempts, error = %error, gave_up = retry_at.is_none(), "outgoing mail not sent");
                     self.store.outbox_failed(&item, &error, retry_at).await?
                 }
             };
@@ -219,17 +219,26 @@ impl Notifier {
 
     async fn send(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, item: &OutboxItem) -> Result<(), String> {
         let to: Mailbox = item.to_addr.parse().map_err(|_| "the recipient address is not valid".to_owned())?;
-        let (subject, body) = self.template.render(item);
+        // An operator's reply is a person's mail, sent as written; the rest are automatic.
+        let (subject, body, automatic) = match (item.kind.as_str(), &item.body) {
+            ("reply", Some(body)) => (item.subject.clone(), body.clone(), false),
+            _ => {
+                let (subject, body) = self.template.render(item);
+                (subject, body, true)
+            }
+        };
         let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
-            .message_id(Some(format!("<{}>", item.message_id)))
-            .header(AutoSubmitted)
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("X-Madoguchi-Ticket"),
-                item.ticket.to_string(),
-            ));
+            .message_id(Some(format!("<{}>", item.message_id)));
+        if automatic {
+            message = message.header(AutoSubmitted);
+        }
+        let mut message = message.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("X-Madoguchi-Ticket"),
+            item.ticket.to_string(),
+        ));
         if let Some(original) = &item.in_reply_to {
             message = message.in_reply_to(format!("<{original}>")).references(format!("<{original}>"));
         }
@@ -256,6 +265,7 @@ mod tests {
             message_id: "ack.1@h".into(),
             in_reply_to: None,
             subject: "VPNにつながらない".into(),
+            body: None,
             attempts: 0,
             created_at: 1_795_000_000_000,
             claimed_at: 1_795_000_000_001,

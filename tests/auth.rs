@@ -36,6 +36,11 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", "/api/tokens".into(), None),
         ("POST", "/api/tokens".into(), Some(json!({"login": "sato", "label": "CTI"}))),
         ("DELETE", "/api/tokens/999999".into(), None),
+        ("POST", format!("/api/tickets/{number}/replies"), Some(json!({"body": "ご連絡します。"}))),
+        ("GET", "/api/attachments/1/pages".into(), None),
+        ("GET", "/api/attachments/1/pages/1".into(), None),
+        ("GET", "/api/calls".into(), None),
+        ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
     ]
 }
 

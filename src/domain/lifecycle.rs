@@ -65,6 +65,8 @@ pub enum Refusal {
     MergeTargetClosed(TicketNumber),
     #[error("チケット {0} は {1} に統合済みです / ticket {0} is already merged into {1}")]
     AlreadyMerged(TicketNumber, TicketNumber),
+    #[error(transparent)]
+    Reply(#[from] super::reply::ReplyRefusal),
 }
 
 /// Where to look for the ticket a contact belongs to, in order; the first that finds a ticket

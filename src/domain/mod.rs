@@ -1,6 +1,7 @@
 //! Pure helpdesk types: no I/O, no clocks, no database. Everything here is table-tested.
 
 pub(crate) mod ack;
+pub(crate) mod calls;
 pub mod contact;
 pub(crate) mod content;
 pub(crate) mod directory;
@@ -8,6 +9,7 @@ pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod phone;
 pub(crate) mod rate;
+pub(crate) mod reply;
 pub(crate) mod search;
 pub mod text;
 pub(crate) mod thread;

@@ -1,6 +1,7 @@
 //! API errors: JSON `{"error": {"code", "message"}}` with the status code that says what happened.
 //! Messages never carry callers' personal data or internal details.
 
+use crate::domain::reply::ReplyRefusal;
 use crate::intake::IntakeError;
 use crate::store::{Refusal, StoreError};
 use axum::Json;
@@ -112,6 +113,8 @@ impl From<IntakeError> for ApiError {
                     ApiError::Invalid(r.to_string())
                 }
                 Refusal::NeedsRole { .. } => ApiError::Denied(r.to_string()),
+                Refusal::Reply(r @ ReplyRefusal::Closed(_)) => ApiError::Conflict(r.to_string()),
+                Refusal::Reply(r) => ApiError::Invalid(r.to_string()),
             },
             IntakeError::Busy | IntakeError::Stopped => ApiError::Busy(e.to_string()),
             IntakeError::File(_) | IntakeError::Store(_) => {

@@ -3,18 +3,22 @@
 //! map each typed failure to a status code in [`error`].
 
 mod auth;
+mod calls;
 mod contacts;
 mod error;
 mod events;
 mod extract;
 mod health;
 mod merge;
+mod pages;
 mod rate;
+mod replies;
 pub(crate) mod server;
 mod tickets;
 mod users;
 
 pub use error::ApiError;
+pub use replies::ReplySetup;
 
 use crate::intake::Intake;
 use crate::store::{AttachmentFiles, Store};
@@ -28,6 +32,7 @@ pub struct AppState {
     pub intake: Intake,
     pub files: AttachmentFiles,
     pub limits: Limits,
+    pub replies: ReplySetup,
 }
 
 /// What no request may exceed, from the settings.
@@ -77,6 +82,10 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/users/{login}/disable", axum::routing::post(users::disable))
         .route("/api/tokens", get(users::tokens).post(users::add_token))
         .route("/api/tokens/{id}", axum::routing::delete(users::revoke_token))
+        .route("/api/tickets/{number}/replies", axum::routing::post(replies::create))
+        .route("/api/attachments/{id}/pages", get(pages::count))
+        .route("/api/attachments/{id}/pages/{page}", get(pages::page))
+        .route("/api/calls", get(calls::list))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,

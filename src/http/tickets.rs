@@ -296,22 +296,8 @@ pub async fn attachment(
     ApiPath(id): ApiPath<i64>,
     acting: Acting,
 ) -> Result<Response, ApiError> {
-    let Some(a) = state.store.attachment(id).await? else {
-        return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
-    };
+    let (a, bytes) = attachment_content(&state, id).await?;
     audit_read(&state, &acting, "attachment_read", &id.to_string()).await;
-    let bytes = match state.store.blob(&a.sha256).await? {
-        Some(bytes) => bytes,
-        None => {
-            let files = state.files.clone();
-            let sha = a.sha256.clone();
-            let read = tokio::task::spawn_blocking(move || files.read(&sha)).await.map_err(|_| ApiError::Internal)?;
-            read.map_err(|e| {
-                tracing::error!(error = %e, attachment = id, "attachment file missing");
-                ApiError::Internal
-            })?
-        }
-    };
     let content_type = HeaderValue::from_str(&crate::domain::content::served_type(&a.content_type))
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&a.filename));
@@ -327,6 +313,26 @@ pub async fn attachment(
         bytes,
     )
         .into_response())
+}
+
+/// An attachment and its content (from the database, or its file).
+pub(super) async fn attachment_content(state: &AppState, id: i64) -> Result<(AttachmentRecord, Vec<u8>), ApiError> {
+    let Some(a) = state.store.attachment(id).await? else {
+        return Err(ApiError::NotFound(format!("attachment {id} does not exist")));
+    };
+    let bytes = match state.store.blob(&a.sha256).await? {
+        Some(bytes) => bytes,
+        None => {
+            let files = state.files.clone();
+            let sha = a.sha256.clone();
+            let read = tokio::task::spawn_blocking(move || files.read(&sha)).await.map_err(|_| ApiError::Internal)?;
+            read.map_err(|e| {
+                tracing::error!(error = %e, attachment = id, "attachment file missing");
+                ApiError::Internal
+            })?
+        }
+    };
+    Ok((a, bytes))
 }
 
 /// Who read which ticket or attachment, and when. A read is answered even when the audit

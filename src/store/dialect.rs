@@ -111,6 +111,14 @@ impl Backend {
         }
     }
 
+    /// The text of `key` in a column of JSON text (history details).
+    pub(super) fn json_text(self, column: &'static str, key: &'static str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_extract({column}, '$.{key}')"),
+            Backend::Postgres => format!("({column}::jsonb ->> '{key}')"),
+        }
+    }
+
     /// `PRAGMA integrity_check` on SQLite; PostgreSQL has nothing to ask.
     pub(super) fn integrity_check(self) -> Option<&'static str> {
         match self {

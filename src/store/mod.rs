@@ -5,6 +5,7 @@
 //! are the methods of [`Backend`] in `dialect.rs`. Writes go through [`Store::write_batch`], which the intake's single
 //! writer calls with many writes at once: one transaction, one fsync.
 
+mod calls;
 mod dialect;
 mod directory;
 mod files;
@@ -13,11 +14,13 @@ mod merge;
 mod model;
 mod outbox;
 mod read;
+mod reply;
 mod search;
 mod users;
 mod write;
 
 pub use crate::domain::DirectoryEntry;
+pub use calls::{CallFilter, CallPage, CallRecord};
 pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;

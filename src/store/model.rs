@@ -90,6 +90,32 @@ pub enum WriteOp {
         action: &'static str,
         detail: serde_json::Value,
     },
+    /// An operator's e-mail to the requester: queued in the outbox and recorded in the history.
+    Reply(Box<ReplyDraft>),
+}
+
+/// A reply as the operator wrote it, before the store picks its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyDraft {
+    pub number: TicketNumber,
+    /// The operator's login (the history's actor) and display name.
+    pub actor: String,
+    pub actor_name: String,
+    /// An address that wrote to the ticket; `None`: the last e-mail or fax contact's.
+    pub to: Option<String>,
+    /// What is sent: the operator's text and the signature.
+    pub text: String,
+    pub message_id: String,
+}
+
+/// A reply in the outbox, waiting for the notify worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplyQueued {
+    pub outbox_id: i64,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -110,6 +136,7 @@ pub enum WriteOutcome {
     Merged(Box<Merged>),
     Noted,
     Refused(Refusal),
+    Replied(ReplyQueued),
 }
 
 /// A ticket after a write, and what the write changed (empty when nothing did), for the answer

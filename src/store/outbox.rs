@@ -1,4 +1,4 @@
-//! The outbox: acknowledgements (and later notices) queued in the contact's own transaction,
+//! The outbox: acknowledgements, operators' replies (and later notices) queued in the contact's own transaction,
 //! then claimed, sent and retried by the notify worker. An item is `pending`, then `sending`
 //! while one worker holds its claim, then `sent` or `failed` (or `pending` again to retry).
 //! A claim older than the lease is taken over, so an item whose node died mid-send is sent.
@@ -17,6 +17,8 @@ pub struct OutboxItem {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub subject: String,
+    /// The text of an operator's reply; acknowledgements are rendered from their template.
+    pub body: Option<String>,
     pub attempts: i64,
     pub created_at: i64,
     /// When this worker claimed it; the claim must still hold when the result is recorded.
@@ -44,8 +46,8 @@ impl Store {
         }
         let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT o.id, o.kind, t.number AS ticket, o.to_addr, o.message_id, o.in_reply_to, o.subject, o.attempts, \
-             o.created_at, o.claimed_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+            "SELECT o.id, o.kind, t.number AS ticket, o.to_addr, o.message_id, o.in_reply_to, o.subject, o.body, \
+             o.attempts, o.created_at, o.claimed_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
              WHERE o.claimed_at = $1 AND o.id IN ({list}) ORDER BY o.next_attempt_at, o.id"
         );
         let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(now);

@@ -35,7 +35,7 @@ impl TryFrom<HistoryRow> for HistoryEntry {
 impl Store {
     /// `work` with the read time limit: [`StoreError::TimedOut`] when it runs out, or when the
     /// database stopped a statement for it.
-    async fn timed<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    pub(super) async fn timed<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         let Some(limit) = self.read_timeout else { return work.await };
         let started = std::time::Instant::now();
         match tokio::time::timeout(limit, work).await {
@@ -48,7 +48,7 @@ impl Store {
     }
 
     /// A read-only transaction whose statements stop at the read time limit.
-    async fn begin_read(&self) -> Result<Reading, StoreError> {
+    pub(super) async fn begin_read(&self) -> Result<Reading, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut armed = None;
         if let Some(limit) = self.read_timeout {
@@ -248,17 +248,17 @@ impl Store {
 
 /// A read transaction (see [`Store::begin_read`]). Dropped unfinished (the time ran out, the
 /// client went away), it is rolled back and, on SQLite, its running statement interrupted.
-struct Reading {
+pub(super) struct Reading {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     armed: Option<super::interrupt::Armed>,
 }
 
 impl Reading {
-    fn conn(&mut self) -> &mut AnyConnection {
+    pub(super) fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
-    async fn finish(mut self) -> Result<(), StoreError> {
+    pub(super) async fn finish(mut self) -> Result<(), StoreError> {
         if let Some(armed) = self.armed.take() {
             armed.disarm(&mut self.tx).await?;
         }

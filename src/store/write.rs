@@ -90,6 +90,7 @@ impl Store {
                     }
                     None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
                 },
+                WriteOp::Reply(draft) => self.reply(&mut tx, &mut pending, draft, now).await?,
             };
             outcomes.push(outcome);
         }
@@ -297,7 +298,7 @@ impl Store {
     }
 
     /// The ticket with this number or, when it was merged, the one it was merged into.
-    async fn find_ticket(
+    pub(super) async fn find_ticket(
         &self,
         conn: &mut AnyConnection,
         number: &TicketNumber,
