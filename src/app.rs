@@ -234,7 +234,10 @@ impl App {
             signal.cancel();
         });
         let app = router(state, max_body_bytes);
-        axum::serve(http, app).with_graceful_shutdown(stop.clone().cancelled_owned()).await.map_err(AppError::Serve)?;
+        axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await
+            .map_err(AppError::Serve)?;
         stop.cancel();
         // The router and the mail server (and with them every Intake handle) are gone: the
         // writer drains what is queued and stops.

@@ -57,6 +57,13 @@ pub struct HttpSettings {
     /// Host header is another name is refused (421), so a page on another site cannot reach the
     /// service by rebinding its own name to this address; IP addresses and `localhost` always work.
     pub hostnames: Vec<String>,
+    /// Mark the console's cookies `Secure` (sent over HTTPS only) although madoguchi itself
+    /// serves plain HTTP: for a site behind a TLS proxy.
+    pub secure_cookies: bool,
+    /// A console session unused for this many minutes ends.
+    pub session_idle_minutes: u32,
+    /// A console session ends this many hours after sign-in, however much it is used.
+    pub session_max_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -250,6 +257,9 @@ impl Default for HttpSettings {
             max_body_bytes: 10 * 1024 * 1024,
             query_timeout_ms: 5000,
             hostnames: Vec::new(),
+            secure_cookies: false,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
         }
     }
 }
@@ -586,6 +596,12 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     }
     if !(10..=600_000).contains(&s.http.query_timeout_ms) {
         report("http", "query_timeout_ms", "query_timeout_ms must be between 10 and 600000".into());
+    }
+    if !(1..=7 * 24 * 60).contains(&s.http.session_idle_minutes) {
+        report("http", "session_idle_minutes", "session_idle_minutes must be between 1 and 10080 (a week)".into());
+    }
+    if !(1..=24 * 31).contains(&s.http.session_max_hours) {
+        report("http", "session_max_hours", "session_max_hours must be between 1 and 744 (31 days)".into());
     }
     let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
     for (i, (a, addr_a)) in tcp.iter().enumerate() {

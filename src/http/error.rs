@@ -30,6 +30,13 @@ pub enum ApiError {
     Forbidden(crate::domain::user::Role),
     #[error("this service does not answer to that host name; add it to [http] hostnames")]
     MisdirectedHost,
+    #[error(
+        "CSRFトークンがないか、違います。ページを読み込み直してください / the CSRF token (X-CSRF-Token header, or \
+csrf form field) is missing or wrong; reload the page"
+    )]
+    Csrf,
+    #[error("別のサイトからの変更は受け付けません / a change from a page of another site is refused")]
+    CrossOrigin,
     #[error("internal error; nothing was changed")]
     Internal,
 }
@@ -47,6 +54,8 @@ impl ApiError {
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MisdirectedHost => (StatusCode::MISDIRECTED_REQUEST, "misdirected"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

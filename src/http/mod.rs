@@ -1,9 +1,11 @@
-//! The HTTP side: the JSON API (documented in README.md) and, later, the operator console.
+//! The HTTP side: the JSON API (documented in README.md) and the operator console (`console/`).
 //! Handlers are thin: they turn requests into domain values, call the intake or the store, and
 //! map each typed failure to a status code in [`error`].
 
 mod auth;
+mod console;
 mod contacts;
+mod cookie;
 mod error;
 mod extract;
 mod health;
@@ -35,6 +37,10 @@ pub struct Limits {
     pub max_attachments: usize,
     /// `[http] query_timeout_ms`: a read that takes longer is stopped and answered 503.
     pub query_timeout: std::time::Duration,
+    /// Cookies are marked `Secure`: `[http] secure_cookies` (a TLS proxy in front).
+    pub secure: bool,
+    /// `[http] session_idle_minutes` and `session_max_hours`.
+    pub session: crate::domain::session::SessionPolicy,
 }
 
 impl Limits {
@@ -43,13 +49,18 @@ impl Limits {
             hostnames: std::sync::Arc::new(settings.http.hostnames.clone()),
             max_attachments: settings.intake.max_attachments_per_contact as usize,
             query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
+            secure: settings.http.secure_cookies,
+            session: crate::domain::session::SessionPolicy::from_settings(
+                settings.http.session_idle_minutes,
+                settings.http.session_max_hours,
+            ),
         }
     }
 }
 
 pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     state.store = state.store.with_read_timeout(state.limits.query_timeout);
-    // Every route but /healthz needs an identity.
+    // Every route but /healthz, the sign-in page and the console's assets needs an identity.
     let authenticated = Router::new()
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
@@ -65,6 +76,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .merge(authenticated)
+        .merge(console::routes(&state))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))

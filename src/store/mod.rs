@@ -13,6 +13,7 @@ mod model;
 mod outbox;
 mod read;
 mod search;
+mod sessions;
 mod users;
 mod write;
 
@@ -21,6 +22,7 @@ pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
 pub use outbox::OutboxItem;
+pub use sessions::SessionRecord;
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
