@@ -135,6 +135,8 @@ pub fn head(title: &str) -> Markup {
             meta charset="utf-8";
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " — 窓口 madoguchi" }
+            // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
+            link rel="icon" href="data:,";
             link rel="stylesheet" href=(assets::url("console.css"));
             script src=(assets::url("console.js")) defer {}
         }
