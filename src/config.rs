@@ -886,6 +886,19 @@ mod tests {
     }
 
     #[test]
+    fn session_limits_must_be_sensible() {
+        let f = write("[http]\nsecure_cookies = true\nsession_idle_minutes = 0\nsession_max_hours = 1000\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains(":3: session_idle_minutes"), "{lines:?}");
+        assert!(lines[1].contains(":4: session_max_hours"), "{lines:?}");
+        let f = write("[http]\nsecure_cookies = true\nsession_idle_minutes = 15\n");
+        let http = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_SESSION_MAX_HOURS", "8")])).unwrap().settings.http;
+        assert_eq!((http.secure_cookies, http.session_idle_minutes, http.session_max_hours), (true, 15, 8));
+    }
+
+    #[test]
     fn bad_environment_values_are_reported() {
         let f = write("");
         let err = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_LISTNE", "x"), ("MADOGUCHI_INTAKE_BATCH_MAX", "many")]))

@@ -27,7 +27,7 @@
 //! - [`sip`]: SIP in RFC 3261's layers, knowing nothing of tickets; [`media`]: RTP and audio;
 //!   [`ivr`]: the line (calls → tickets), dialplans and call tasks.
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox.
-//! - [`http`]: the JSON API.
+//! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 

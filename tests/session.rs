@@ -386,19 +386,32 @@ connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cookie_is_secure_behind_a_tls_proxy() {
-    let Some(db) = common::TestDb::new(Db::Sqlite, "session_secure_cookie").await else { return };
-    let app = common::spawn_with(db, |s| s.http.secure_cookies = true).await;
+async fn behind_a_tls_proxy_the_cookie_is_secure_and_the_public_name_is_this_origin() {
+    let Some(db) = common::TestDb::new(Db::Sqlite, "session_behind_proxy").await else { return };
+    let app = common::spawn_with(db, |s| {
+        s.http.secure_cookies = true;
+        s.http.hostnames = vec!["helpdesk.example.go.jp".into()];
+    })
+    .await;
     grant(&app.db.settings().database_url(), "sato", Role::Operator).await;
+    let number = ticket(&app).await;
     let mut browser = Browser::new(&app.base);
     let r = browser.sign_in("sato", PASSWORD).await;
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("madoguchi_session="));
-    assert!(session.unwrap().ends_with("; Secure"));
+    let cookies: Vec<String> = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().into()).collect();
+    let session = cookies.iter().find(|c| c.starts_with("madoguchi_session=")).expect("a session cookie");
+    assert!(session.ends_with("; Secure"), "{session}");
+    let csrf = browser.csrf().await;
+    // The proxy passes its upstream address as Host; the browser names the public one.
+    let patch = |origin: &'static str| {
+        browser
+            .request(Method::PATCH, &format!("/api/tickets/{number}"))
+            .header("x-csrf-token", &csrf)
+            .header("origin", origin)
+            .json(&json!({"note": "プロキシ経由"}))
+    };
+    let (public, other) = (patch("https://helpdesk.example.go.jp"), patch("https://evil.example"));
+    assert_eq!(browser.send(public).await.status(), 200, "the configured public name");
+    assert_eq!(browser.send(other).await.status(), 403);
     app.stop().await;
 }
 

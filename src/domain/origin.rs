@@ -35,6 +35,23 @@ pub fn same_origin(origin: &str, host: &str) -> bool {
     strip(authority) == strip(host)
 }
 
+/// [`same_origin`], or an origin naming one of the service's configured host names (`[http]
+/// hostnames`, any port): a proxy in front may rewrite the Host header to its own upstream.
+pub fn origin_allowed(origin: &str, host: &str, hostnames: &[String]) -> bool {
+    if same_origin(origin, host) {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.trim().split_once("://") else { return false };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") || authority.contains(['/', '?', '#', '@']) {
+        return false;
+    }
+    let name = match authority.rsplit_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok() && !name.ends_with(':') => name,
+        _ => authority,
+    };
+    !name.is_empty() && hostnames.iter().any(|n| n.trim().trim_end_matches('.').eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +99,23 @@ mod tests {
         for (origin, host, same) in table {
             assert_eq!(same_origin(origin, host), same, "{origin} for {host}");
         }
+    }
+
+    #[test]
+    fn behind_a_proxy_a_configured_name_is_this_origin() {
+        let names = vec!["helpdesk.example.go.jp".to_owned()];
+        let table = [
+            ("https://helpdesk.example.go.jp", "127.0.0.1:8080", true),
+            ("https://HELPDESK.example.go.jp:8443", "127.0.0.1:8080", true),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080", true),
+            ("https://evil.example", "127.0.0.1:8080", false),
+            ("https://helpdesk.example.go.jp.evil.example", "127.0.0.1:8080", false),
+            ("https://x@helpdesk.example.go.jp", "127.0.0.1:8080", false),
+            ("null", "127.0.0.1:8080", false),
+        ];
+        for (origin, host, allowed) in table {
+            assert_eq!(origin_allowed(origin, host, &names), allowed, "{origin} for {host}");
+        }
+        assert!(!origin_allowed("https://helpdesk.example.go.jp", "127.0.0.1:8080", &[]));
     }
 }

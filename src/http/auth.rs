@@ -7,7 +7,7 @@
 use super::cookie;
 use super::extract::BodyLimit;
 use super::{ApiError, AppState};
-use crate::domain::origin::same_origin;
+use crate::domain::origin::origin_allowed;
 use crate::domain::time::now_millis;
 use crate::domain::user::{Identity, Role};
 use axum::body::Body;
@@ -122,7 +122,7 @@ async fn identify(state: &AppState, mut request: Request) -> Result<Request, Api
     let session =
         state.store.session(&id_hash, state.limits.session, now_millis()).await?.ok_or(ApiError::Unauthenticated)?;
     if changes_state(request.method()) {
-        if !from_this_origin(&request) {
+        if !from_this_origin(&request, &state.limits.hostnames) {
             return Err(ApiError::CrossOrigin);
         }
         let (sent, checked) = csrf_sent(request).await?;
@@ -141,9 +141,9 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// No `Origin` (an old browser, a script), or one naming the host the request was sent to; and
-/// no `Sec-Fetch-Site` saying another site sent it.
-pub fn from_this_origin<B>(request: &axum::http::Request<B>) -> bool {
+/// No `Origin` (an old browser, a script), or one naming the host the request was sent to or a
+/// configured host name; and no `Sec-Fetch-Site` saying another site sent it.
+pub fn from_this_origin<B>(request: &axum::http::Request<B>, hostnames: &[String]) -> bool {
     let headers = request.headers();
     let host = headers
         .get(header::HOST)
@@ -152,7 +152,7 @@ pub fn from_this_origin<B>(request: &axum::http::Request<B>) -> bool {
         .unwrap_or_default();
     let origin_ok = match headers.get(header::ORIGIN) {
         None => true,
-        Some(origin) => origin.to_str().is_ok_and(|o| same_origin(o, host)),
+        Some(origin) => origin.to_str().is_ok_and(|o| origin_allowed(o, host, hostnames)),
     };
     let site_ok = match headers.get("sec-fetch-site") {
         None => true,

@@ -77,17 +77,18 @@ pub async fn sign_in(
     State(state): State<AppState>,
     Extension(limiter): Extension<Limiter>,
     Peer(peer): Peer,
-    request_parts: RequestHead,
+    RequestHead(head): RequestHead,
     body: Bytes,
 ) -> Response {
-    let RequestHead { headers, same_origin } = request_parts;
-    let lang = Lang::of(&headers);
+    let same_origin = from_this_origin(&head, &state.limits.hostnames);
+    let headers = head.headers();
+    let lang = Lang::of(headers);
     let f: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let again = |status, notice| form_page(&state, lang, status, &f.next, &f.login, notice);
     if !same_origin {
         return again(StatusCode::FORBIDDEN, Notice::OtherSite);
     }
-    let bound = cookie::get(&headers, cookie::LOGIN).unwrap_or_default();
+    let bound = cookie::get(headers, cookie::LOGIN).unwrap_or_default();
     if !crate::auth::same_secret(&f.csrf, bound) {
         return again(StatusCode::FORBIDDEN, Notice::Expired);
     }
@@ -111,7 +112,10 @@ pub async fn sign_in(
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return response;
     }
-    let credentials = match state.store.user_credentials(&typed).await {
+    // A login longer than any login can be is nobody's (and is not sent to the database).
+    let login = f.login.trim();
+    let known = if login.chars().count() <= 64 { state.store.user_credentials(login).await } else { Ok(None) };
+    let credentials = match known {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: the store did not answer");
@@ -135,7 +139,7 @@ pub async fn sign_in(
     let (id, id_hash) = crate::auth::new_session_id();
     let csrf = crate::auth::random_hex();
     let replacing =
-        cookie::get(&headers, cookie::SESSION).filter(|v| cookie::is_our_secret(v)).map(crate::auth::token_hash);
+        cookie::get(headers, cookie::SESSION).filter(|v| cookie::is_our_secret(v)).map(crate::auth::token_hash);
     let started = state
         .store
         .start_session(identity.user_id, &id_hash, &csrf, replacing.as_deref(), state.limits.session, now)
@@ -177,18 +181,14 @@ pub async fn sign_out(
     response
 }
 
-/// The parts of the request head the sign-in needs (the body is read after).
-pub struct RequestHead {
-    headers: HeaderMap,
-    same_origin: bool,
-}
+/// The request's head, the body being read after it.
+pub struct RequestHead(axum::http::Request<()>);
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestHead {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let head = axum::http::Request::from_parts(parts.clone(), ());
-        Ok(RequestHead { headers: parts.headers.clone(), same_origin: from_this_origin(&head) })
+        Ok(RequestHead(axum::http::Request::from_parts(parts.clone(), ())))
     }
 }
 
