@@ -148,6 +148,15 @@ impl LoginLimiter {
         }
     }
 
+    /// Takes back an attempt counted with [`Self::failed`] that could not be checked at all
+    /// (the database did not answer): it was nobody's failure.
+    pub fn withdrawn(&mut self, login: &str, source: Option<IpAddr>) {
+        self.accounts.forgive(&account_key(login));
+        if let Some(s) = source {
+            self.sources.forgive(&source_key(s));
+        }
+    }
+
     /// Accounts and addresses remembered now.
     #[cfg(test)]
     fn remembered(&self) -> (usize, usize) {
@@ -246,6 +255,21 @@ mod tests {
         assert_eq!(limiter.check("tanaka", a, 40), Err(15 * MIN - 40), "20 failures from one address");
         assert_eq!(limiter.check("tanaka", ip("192.0.2.9"), 40), Ok(()), "another address");
         assert_eq!(limiter.check("tanaka", None, 40), Ok(()), "no address known: the account alone");
+    }
+
+    #[test]
+    fn an_attempt_that_could_not_be_checked_is_taken_back() {
+        let mut limiter = LoginLimiter::default();
+        let a = ip("192.0.2.1");
+        for i in 0..5 {
+            limiter.failed("sato", a, i);
+        }
+        limiter.withdrawn("sato", a);
+        assert_eq!(limiter.check("sato", a, 10), Ok(()), "four failures");
+        limiter.failed("sato", a, 11);
+        assert!(limiter.check("sato", a, 12).is_err());
+        limiter.withdrawn("nobody", None);
+        assert_eq!(limiter.remembered(), (1, 1));
     }
 
     #[test]

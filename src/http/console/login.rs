@@ -119,6 +119,7 @@ pub async fn sign_in(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "sign-in: the store did not answer");
+            limiter.lock().unwrap_or_else(|p| p.into_inner()).withdrawn(&typed, peer);
             return again(StatusCode::SERVICE_UNAVAILABLE, Notice::Unavailable);
         }
     };
