@@ -1,6 +1,6 @@
 //! Credentials: passwords hashed with argon2id (a PHC string with its own salt and parameters),
-//! API tokens of 256 random bits of which only a SHA-256 is stored (a token is a key, not a
-//! password: nothing to guess, so no slow hash is needed to protect it).
+//! API tokens and console session ids of 256 random bits of which only a SHA-256 is stored (a
+//! token is a key, not a password: nothing to guess, so no slow hash is needed to protect it).
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -37,6 +37,40 @@ pub fn token_hash(token: &str) -> String {
     crate::store::sha256_hex(token.as_bytes())
 }
 
+/// A new console session id (the cookie's value) and the hash to store for it.
+pub fn new_session_id() -> (String, String) {
+    let id = random_hex();
+    let hash = token_hash(&id);
+    (id, hash)
+}
+
+/// 256 random bits as hex: a CSRF token.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Whether a secret a client sent equals ours, in time that does not depend on where they differ.
+pub fn same_secret(sent: &str, ours: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    !ours.is_empty() && bool::from(sent.as_bytes().ct_eq(ours.as_bytes()))
+}
+
+/// Verifies `password` against `stored`, or, when there is no such user, against a hash of
+/// nothing, so that an unknown login takes as long to refuse as a wrong password.
+pub fn verify_or_waste(password: &str, stored: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match stored {
+        Some(stored) => verify_password(password, stored),
+        None => {
+            let dummy = DUMMY.get_or_init(|| hash_password("no such user, no such password").unwrap_or_default());
+            let _ = verify_password(password, dummy);
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +91,16 @@ mod tests {
         assert!(a.starts_with("mdg_") && a.len() == 68, "{a}");
         assert_eq!(token_hash(&a), hash);
         assert_ne!(new_token().0, a);
+        let (id, hash) = new_session_id();
+        assert_eq!((id.len(), token_hash(&id)), (64, hash));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abd", "abc"));
+        assert!(!same_secret("ab", "abc"));
+        assert!(!same_secret("", ""), "an empty secret is none");
+        assert!(!verify_or_waste("anything", None));
     }
 }

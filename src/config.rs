@@ -68,6 +68,13 @@ pub struct HttpSettings {
     /// Requests per minute one credential (an API token) may make, with a burst of as many;
     /// beyond it 429 with Retry-After. 0: unlimited.
     pub requests_per_minute: u32,
+    /// Mark the console's cookies `Secure` (sent over HTTPS only) although madoguchi itself
+    /// serves plain HTTP: for a site behind a TLS proxy.
+    pub secure_cookies: bool,
+    /// A console session unused for this many minutes ends.
+    pub session_idle_minutes: u32,
+    /// A console session ends this many hours after sign-in, however much it is used.
+    pub session_max_hours: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -269,6 +276,9 @@ impl Default for HttpSettings {
             tls_cert: String::new(),
             tls_key: String::new(),
             requests_per_minute: 600,
+            secure_cookies: false,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
         }
     }
 }
@@ -625,6 +635,12 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
             report("http", "hostnames", format!("hostnames[{i}] '{name}' is not a host name: {why}"));
         }
     }
+    if !(1..=7 * 24 * 60).contains(&s.http.session_idle_minutes) {
+        report("http", "session_idle_minutes", "session_idle_minutes must be between 1 and 10080 (a week)".into());
+    }
+    if !(1..=24 * 31).contains(&s.http.session_max_hours) {
+        report("http", "session_max_hours", "session_max_hours must be between 1 and 744 (31 days)".into());
+    }
     let tcp = [("http", s.http.listen), ("sip", s.sip.listen), ("mail", s.mail.listen)];
     for (i, (a, addr_a)) in tcp.iter().enumerate() {
         for (b, addr_b) in &tcp[i + 1..] {
@@ -923,6 +939,19 @@ mod tests {
         assert!(err.contains(":3:") && err.contains("{phone} is not one of {name}, {helpdesk}, {ticket}"), "{err}");
         let f = write("[notify]\nreply_signature = \"--\\n{name}\\n{helpdesk}\\n\"\n");
         assert!(load(Some(f.path()), env(&[])).is_ok());
+    }
+
+    #[test]
+    fn session_limits_must_be_sensible() {
+        let f = write("[http]\nsecure_cookies = true\nsession_idle_minutes = 0\nsession_max_hours = 1000\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains(":3: session_idle_minutes"), "{lines:?}");
+        assert!(lines[1].contains(":4: session_max_hours"), "{lines:?}");
+        let f = write("[http]\nsecure_cookies = true\nsession_idle_minutes = 15\n");
+        let http = load(Some(f.path()), env(&[("MADOGUCHI_HTTP_SESSION_MAX_HOURS", "8")])).unwrap().settings.http;
+        assert_eq!((http.secure_cookies, http.session_idle_minutes, http.session_max_hours), (true, 15, 8));
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
 //!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
-//! - [`http`]: the JSON API and the console.
+//! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 

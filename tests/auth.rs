@@ -41,8 +41,24 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", "/api/attachments/1/pages/1".into(), None),
         ("GET", "/api/calls".into(), None),
         ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
+        ("GET", "/api/session".into(), None),
     ]
 }
+
+/// The console's pages: a stranger is sent to sign in (303 to `/login`), not answered 401.
+fn pages(number: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GET", "/".into()),
+        ("GET", "/mine".into()),
+        ("GET", "/calls".into()),
+        ("GET", "/admin".into()),
+        ("GET", format!("/tickets/{number}")),
+        ("POST", "/logout".into()),
+    ]
+}
+
+/// The only routes besides /healthz that answer without an identity.
+const OPEN: [&str; 3] = ["/login", "/assets/console.css", "/assets/console.js"];
 
 async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str, String, Option<Value>)) -> u16 {
     let url = format!("{base}{path}");
@@ -229,9 +245,62 @@ async fn attachments_are_never_served_as_pages_and_reads_are_audited(db: Db) {
     app.stop().await;
 }
 
+async fn every_console_page_sends_a_stranger_to_sign_in_and_needs_the_role(db: Db) {
+    let Some(app) = spawn_app(db, "every_page_needs_a_session").await else { return };
+    let created = common::post_json(&app.client, &app.url("/api/contacts"), &json!({"subject": "画面"})).await;
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    let url = app.db.settings().database_url();
+    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let nobody = no_redirects().build().unwrap();
+    let forged = {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::COOKIE, format!("madoguchi_session={}", "ab".repeat(32)).parse().unwrap());
+        no_redirects().default_headers(h).build().unwrap()
+    };
+    let with_token = |token: &str| {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        no_redirects().default_headers(h).build().unwrap()
+    };
+    let (operator, admin) = (with_token(&grant(&url, "sato", Role::Operator).await), with_token(&app.token));
+    for (method, path) in pages(&number) {
+        let send = |client: &reqwest::Client| {
+            let request = if method == "GET" { client.get(app.url(&path)) } else { client.post(app.url(&path)) };
+            async move { request.send().await.unwrap() }
+        };
+        for (who, client) in [("no session", &nobody), ("a made-up session", &forged)] {
+            let r = send(client).await;
+            assert_eq!(r.status(), 303, "{method} {path} with {who}");
+            let location = r.headers()["location"].to_str().unwrap();
+            let want = match (method, path.as_str()) {
+                ("GET", "/") | ("POST", _) => "/login".to_owned(),
+                _ => format!("/login?next={}", path.replace('/', "%2F")),
+            };
+            assert_eq!(location, want, "{method} {path} with {who}");
+        }
+        let admin_only = path == "/admin";
+        for (who, client, allowed) in [("operator", &operator, !admin_only), ("admin", &admin, true)] {
+            let status = send(client).await.status().as_u16();
+            let want = if !allowed {
+                403
+            } else if method == "POST" {
+                303
+            } else {
+                200
+            };
+            assert_eq!(status, want, "{method} {path} as {who}");
+        }
+    }
+    for path in OPEN {
+        assert_eq!(nobody.get(app.url(path)).send().await.unwrap().status(), 200, "{path} is open");
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
     an_admin_manages_users_and_tokens_over_the_api,
-    attachments_are_never_served_as_pages_and_reads_are_audited
+    attachments_are_never_served_as_pages_and_reads_are_audited,
+    every_console_page_sends_a_stranger_to_sign_in_and_needs_the_role
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

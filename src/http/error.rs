@@ -39,6 +39,13 @@ pub enum ApiError {
 try again in {retry_after_secs} s"
     )]
     TooManyRequests { retry_after_secs: u64 },
+    #[error(
+        "CSRFトークンがないか、違います。ページを読み込み直してください / the CSRF token (X-CSRF-Token header, or \
+csrf form field) is missing or wrong; reload the page"
+    )]
+    Csrf,
+    #[error("別のサイトからの変更は受け付けません / a change from a page of another site is refused")]
+    CrossOrigin,
     #[error("internal error; nothing was changed")]
     Internal,
 }
@@ -57,6 +64,8 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::Denied(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MisdirectedHost => (StatusCode::MISDIRECTED_REQUEST, "misdirected"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            ApiError::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -1,10 +1,12 @@
-//! The HTTP side: the JSON API (documented in README.md) and, later, the operator console.
+//! The HTTP side: the JSON API (documented in README.md) and the operator console (`console/`).
 //! Handlers are thin: they turn requests into domain values, call the intake or the store, and
 //! map each typed failure to a status code in [`error`].
 
 mod auth;
 mod calls;
+mod console;
 mod contacts;
+mod cookie;
 mod error;
 mod events;
 mod extract;
@@ -46,8 +48,11 @@ pub struct Limits {
     pub query_timeout: std::time::Duration,
     /// `[http] requests_per_minute` of one credential; 0 is no limit.
     pub requests_per_minute: u32,
-    /// Served over TLS (`[http] tls_cert` and `tls_key` set): cookies may be `Secure`.
+    /// Cookies are marked `Secure`: served over TLS (`[http] tls_cert`, `tls_key`), or
+    /// `[http] secure_cookies` (a TLS proxy in front).
     pub secure: bool,
+    /// `[http] session_idle_minutes` and `session_max_hours`.
+    pub session: crate::domain::session::SessionPolicy,
 }
 
 impl Limits {
@@ -57,14 +62,19 @@ impl Limits {
             max_attachments: settings.intake.max_attachments_per_contact as usize,
             query_timeout: std::time::Duration::from_millis(settings.http.query_timeout_ms),
             requests_per_minute: settings.http.requests_per_minute,
-            secure: !settings.http.tls_cert.is_empty() && !settings.http.tls_key.is_empty(),
+            secure: settings.http.secure_cookies
+                || (!settings.http.tls_cert.is_empty() && !settings.http.tls_key.is_empty()),
+            session: crate::domain::session::SessionPolicy::from_settings(
+                settings.http.session_idle_minutes,
+                settings.http.session_max_hours,
+            ),
         }
     }
 }
 
 pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     state.store = state.store.with_read_timeout(state.limits.query_timeout);
-    // Every route but /healthz needs an identity.
+    // Every route but /healthz, the sign-in page and the console's assets needs an identity.
     let authenticated = Router::new()
         .route("/api/tickets", get(tickets::list))
         .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
@@ -94,6 +104,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .merge(authenticated)
+        .merge(console::routes(&state))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))

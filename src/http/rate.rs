@@ -72,7 +72,7 @@ mod tests {
     use std::time::Duration;
 
     fn token(user: i64, hash: &str) -> Key {
-        (user, Some(Credential::Token(hash.into())))
+        (user, Some(Credential(format!("token:{hash}"))))
     }
 
     #[test]

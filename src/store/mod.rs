@@ -16,6 +16,7 @@ mod outbox;
 mod read;
 mod reply;
 mod search;
+mod sessions;
 mod users;
 mod write;
 
@@ -25,6 +26,7 @@ pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
 pub use outbox::OutboxItem;
+pub use sessions::SessionRecord;
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

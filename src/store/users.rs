@@ -33,6 +33,8 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub subject: String,
+    /// JSON: what else was noted (the source address of a sign-in).
+    pub detail: String,
 }
 
 const AUDIT_INSERT: &str = "INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)";
@@ -98,24 +100,32 @@ impl Store {
         Ok(Some(id))
     }
 
-    /// Sets a new password (and enables the user again); `false` when there is no such user.
+    /// Sets a new password (and enables the user again) and ends every console session of
+    /// theirs; `false` when there is no such user.
     pub async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.backend.begin_write(&self.pool).await?;
         let done = sqlx::query("UPDATE users SET password_hash = $1, disabled = 0, updated_at = $2 WHERE login = $3")
             .bind(password_hash)
             .bind(now_millis())
             .bind(login)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        end_sessions_of(&mut tx, login).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
-    /// A disabled user can neither sign in nor use any of their tokens.
+    /// A disabled user can neither sign in nor use any of their tokens; their console sessions
+    /// end at once.
     pub async fn disable_user(&self, login: &str) -> Result<bool, StoreError> {
+        let mut tx = self.backend.begin_write(&self.pool).await?;
         let done = sqlx::query("UPDATE users SET disabled = 1, updated_at = $1 WHERE login = $2")
             .bind(now_millis())
             .bind(login)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        end_sessions_of(&mut tx, login).await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -181,18 +191,28 @@ impl Store {
 
     /// Who a token (by its hash) acts for: an unrevoked token of an enabled user.
     pub async fn identity_for_token(&self, token_hash: &str) -> Result<Option<Identity>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT u.id AS user_id, u.login, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
+        Ok(self.token_identity(token_hash).await?.map(|(_, identity)| identity))
+    }
+
+    /// The token's id (to tell one credential from another) and who it acts for.
+    pub async fn token_identity(&self, token_hash: &str) -> Result<Option<(i64, Identity)>, StoreError> {
+        let row: Option<(i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT t.id, u.id, u.login, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        row.map(|(id, user_id, login, name, role)| {
+            let role = role.parse().map_err(StoreError::Corrupt)?;
+            Ok((id, Identity { user_id, login, name, role }))
+        })
+        .transpose()
     }
 
     /// The newest `limit` audit lines, newest first.
     pub async fn audit_entries(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, at, actor, action, subject FROM audit ORDER BY id DESC LIMIT $1")
+        Ok(sqlx::query_as("SELECT id, at, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT $1")
             .bind(limit)
             .fetch_all(&self.pool)
             .await?)
@@ -216,4 +236,12 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn end_sessions_of(tx: &mut sqlx::Transaction<'static, sqlx::Any>, login: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE login = $1)")
+        .bind(login)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

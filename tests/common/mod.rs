@@ -5,6 +5,8 @@
 //! the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod cli;
 pub mod mime;
 pub mod sip;
 pub mod smtp;
@@ -237,10 +239,13 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
     TestApp { base, mail, sip, client: authorised(&token), token, db, stop: Some(stop), task }
 }
 
+/// The password of every user [`grant`] makes.
+pub const PASSWORD: &str = "a password for tests";
+
 /// A user `login` with `role` in the database at `url` (migrated), and a new API token of theirs.
 pub async fn grant(url: &str, login: &str, role: Role) -> String {
     let store = madoguchi::store::Store::connect(url, 1).await.expect("the test database opens");
-    let hash = madoguchi::auth::hash_password("a password for tests").unwrap();
+    let hash = madoguchi::auth::hash_password(PASSWORD).unwrap();
     store.add_user(login, login, role, &hash).await.expect("user stored");
     let (token, token_hash) = madoguchi::auth::new_token();
     store.add_token(login, "tests", &token_hash).await.expect("token stored").expect("the user exists");

@@ -1,0 +1,104 @@
+//! The operator console, served by `madoguchi serve` itself: server-rendered pages (maud,
+//! escaped by default) on the JSON API, signed in with a session cookie.
+//!
+//! - `login`: the sign-in form, sign-in (rate-limited, audited) and sign-out.
+//! - `layout`: the page shell and the headers every page carries.
+//! - `assets`: the stylesheet and scripts, inside the binary.
+//!
+//! Pages without a session go to `/login?next=…`; `/api/session` tells the console's script who
+//! is signed in and the CSRF token its changes must send.
+
+mod assets;
+mod layout;
+mod login;
+
+use super::auth::{self, Acting, MaybeSession};
+use super::{ApiError, AppState};
+use crate::domain::login_limit::LoginLimiter;
+use crate::domain::user::Role;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use layout::{Nav, Viewer, layout, page, t};
+use maud::html;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// The console's routes: the sign-in page and assets open to all, the pages behind a session
+/// (or a token), `/api/session` behind the API's authentication.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let limiter: login::Limiter = Arc::new(Mutex::new(LoginLimiter::default()));
+    let open = Router::new()
+        .route("/login", get(login::form).post(login::sign_in))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(Extension(limiter));
+    let pages = Router::new()
+        .route("/", get(queue))
+        .route("/mine", get(mine))
+        .route("/calls", get(calls))
+        .route("/admin", get(admin))
+        .route("/tickets/{number}", get(ticket))
+        .route("/logout", post(login::sign_out))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate_page));
+    let api = Router::new()
+        .route("/api/session", get(session))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    open.merge(pages).merge(api)
+}
+
+/// `GET /api/session`: who is signed in, and the CSRF token (`null` for a Bearer token).
+async fn session(acting: Acting, MaybeSession(session): MaybeSession) -> Json<Value> {
+    let who = acting.0;
+    Json(json!({
+        "login": who.login,
+        "name": who.name,
+        "role": who.role,
+        "csrf": session.map(|s| s.csrf),
+    }))
+}
+
+/// A page whose content is still to come (the queue and the other pages are filled in by
+/// their own modules).
+fn placeholder(viewer: &Viewer, title: &str, nav: Nav, text: &str) -> Response {
+    page(StatusCode::OK, layout(viewer, title, nav, html! { h1 { (title) } p.empty { (text) } }))
+}
+
+async fn queue(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let empty = t(lang, "表示するチケットはありません。", "No tickets to show.");
+    placeholder(&viewer, t(lang, "キュー", "Queue"), Nav::Queue, empty)
+}
+
+async fn mine(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let empty = t(lang, "担当のチケットはありません。", "No tickets assigned to you.");
+    placeholder(&viewer, t(lang, "自分の担当", "My tickets"), Nav::Mine, empty)
+}
+
+async fn calls(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    let empty = t(lang, "通話履歴はまだありません。", "No calls yet.");
+    placeholder(&viewer, t(lang, "通話履歴", "Calls"), Nav::Calls, empty)
+}
+
+async fn admin(viewer: Viewer) -> Response {
+    let lang = viewer.lang;
+    if !viewer.identity.role.allows(Role::Admin) {
+        let text = t(lang, "この画面は管理者だけが使えます。", "Only admins may use this page.");
+        let body = html! { h1 { (t(lang, "管理", "Admin")) } p.error { (text) } };
+        return page(StatusCode::FORBIDDEN, layout(&viewer, t(lang, "管理", "Admin"), Nav::Admin, body));
+    }
+    let empty = t(lang, "管理の画面は準備中です。", "The admin pages are still to come.");
+    placeholder(&viewer, t(lang, "管理", "Admin"), Nav::Admin, empty)
+}
+
+async fn ticket(viewer: Viewer, Path(number): Path<String>) -> Result<Response, ApiError> {
+    let number: crate::domain::TicketNumber =
+        number.parse().map_err(|_| ApiError::NotFound("no such ticket".into()))?;
+    let lang = viewer.lang;
+    let title = format!("{} {}", t(lang, "チケット", "Ticket"), number.as_str());
+    let empty = t(lang, "チケットの画面は準備中です。", "The ticket page is still to come.");
+    Ok(placeholder(&viewer, &title, Nav::None, empty))
+}
