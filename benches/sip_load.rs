@@ -13,6 +13,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::bench::{arg, usage};
 use common::sip::{Phone, tag_of, write_line};
 use common::spawn_binary;
 use common::stats::{ms, percentile};
@@ -31,11 +32,6 @@ static MADOGUCHI_RTP: AtomicU64 = AtomicU64::new(0);
 static MINIMUM_RTP: AtomicU64 = AtomicU64::new(0);
 /// madoguchi's calls answered and not yet hung up.
 static CALLS_UP: AtomicUsize = AtomicUsize::new(0);
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
-}
 
 struct Args {
     calls: usize,
@@ -63,22 +59,6 @@ impl Args {
         assert!(window.start < window.end, "--hold must exceed the set-up time (--calls / --rate) by more than 4 s");
         window
     }
-}
-
-/// (user+system CPU seconds, peak RSS in MB) of a process.
-fn usage(pid: u32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks = 100.0;
-    let cpu = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    (cpu / ticks, hwm / 1024.0)
 }
 
 /// |gap − 20 ms| between consecutive packets at the receivers: all of them, and those that

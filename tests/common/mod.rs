@@ -5,6 +5,7 @@
 //! the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod browser;
 pub mod cli;
 pub mod mime;
@@ -326,6 +327,8 @@ pub struct Process {
     pub log: tokio::sync::mpsc::UnboundedReceiver<String>,
     /// Sends an admin's token.
     pub client: reqwest::Client,
+    /// The database the service opened (for [`grant`]).
+    pub database_url: String,
 }
 
 pub async fn start_binary(db: &TestDb, workdir: &std::path::Path) -> Process {
@@ -378,7 +381,7 @@ pub async fn spawn_binary(workdir: &std::path::Path, env: &[(&str, &str)]) -> Pr
     });
     let login = format!("admin{}", COUNTER.fetch_add(1, Ordering::Relaxed));
     let client = authorised(&grant(&url, &login, Role::Admin).await);
-    Process { child, base, mail, sip, log, client }
+    Process { child, base, mail, sip, log, client, database_url: url }
 }
 
 /// Whether the program `name` is installed; a test that needs it and finds none says it is

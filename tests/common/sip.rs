@@ -250,6 +250,37 @@ Contact: <sip:caller@{}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         }
     }
 
+    /// INVITE with an offer as a UDP phone sends it: resent on timer A (500 ms, doubling) until
+    /// a response comes, given up on timer B (32 s). The final response and how many times the
+    /// INVITE was resent; None if no final response came (after a provisional one, within 32 s).
+    ///
+    /// Its branch is the call's own: a fresh socket may get the port of an earlier phone whose
+    /// INVITE transaction the service still keeps (RFC 6026, 32 s), and the same branch from the
+    /// same address and port would be taken, rightly, for that INVITE's retransmission.
+    pub async fn invite(&mut self, extra: &str) -> (Option<Msg>, u32) {
+        let body = self.offer();
+        let branch = format!("z9hG4bKinv-{}", self.call_id);
+        let invite = self.request("INVITE", &branch, None, &format!("{extra}Content-Type: application/sdp\r\n"), &body);
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(32);
+        let (mut timer_a, mut resent, mut provisional) = (Duration::from_millis(500), 0, false);
+        self.send(&invite).await;
+        loop {
+            let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+            let wait = if provisional { left } else { timer_a.min(left) };
+            match self.recv(wait).await {
+                Some(m) if m.code() >= 200 => return (Some(m), resent),
+                Some(m) if m.code() >= 100 => provisional = true,
+                Some(_) => {}
+                None if provisional || left.is_zero() => return (None, resent),
+                None => {
+                    self.send(&invite).await;
+                    resent += 1;
+                    timer_a *= 2;
+                }
+            }
+        }
+    }
+
     pub async fn ack(&mut self, to_tag: &str) {
         let ack = self.request("ACK", "z9hG4bKack1", Some(to_tag), "", "");
         self.send(&ack).await;

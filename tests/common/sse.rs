@@ -2,18 +2,23 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct SseEvent {
     pub id: Option<String>,
     pub event: String,
     pub data: Value,
+    /// When the read that completed the event returned.
+    pub arrived: Instant,
 }
 
 pub struct EventStream {
     response: reqwest::Response,
-    buffer: String,
+    /// Bytes read and not yet an event (a chunk may end inside a character).
+    buffer: Vec<u8>,
+    /// When the last chunk was read.
+    read_at: Instant,
 }
 
 impl EventStream {
@@ -27,7 +32,7 @@ impl EventStream {
         assert_eq!(response.status(), 200, "{url}");
         let kind = response.headers()["content-type"].to_str().unwrap().to_owned();
         assert!(kind.starts_with("text/event-stream"), "{kind}");
-        EventStream { response, buffer: String::new() }
+        EventStream { response, buffer: Vec::new(), read_at: Instant::now() }
     }
 
     /// The next event (keep-alive comments skipped); panics after `wait`.
@@ -52,10 +57,12 @@ impl EventStream {
         }
     }
 
-    async fn next_event(&mut self) -> Option<SseEvent> {
+    /// The next event, waiting as long as it takes; None once the stream ends.
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
         loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let frame: String = self.buffer.drain(..end + 2).collect();
+            while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let bytes: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let frame = String::from_utf8_lossy(&bytes);
                 let (mut id, mut event, mut data) = (None, "message".to_owned(), String::new());
                 for line in frame.lines() {
                     let (field, value) = line.split_once(':').unwrap_or((line, ""));
@@ -75,10 +82,12 @@ impl EventStream {
                 if data.is_empty() {
                     continue;
                 }
-                return Some(SseEvent { id, event, data: serde_json::from_str(&data).expect("event data is JSON") });
+                let data = serde_json::from_str(&data).expect("event data is JSON");
+                return Some(SseEvent { id, event, data, arrived: self.read_at });
             }
             let chunk = self.response.chunk().await.ok()??;
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            self.read_at = Instant::now();
+            self.buffer.extend_from_slice(&chunk);
         }
     }
 }
