@@ -51,6 +51,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/".into()),
         ("GET", "/mine".into()),
         ("GET", "/calls".into()),
+        ("GET", "/new".into()),
         ("GET", "/admin".into()),
         ("GET", format!("/tickets/{number}")),
         ("POST", "/logout".into()),
@@ -58,7 +59,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The only routes besides /healthz that answer without an identity.
-const OPEN: [&str; 3] = ["/login", "/assets/console.css", "/assets/console.js"];
+const OPEN: [&str; 5] = ["/login", "/assets/console.css", "/assets/console.js", "/assets/desk.css", "/assets/desk.js"];
 
 async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str, String, Option<Value>)) -> u16 {
     let url = format!("{base}{path}");

@@ -20,6 +20,8 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("assets/console.js"),
     },
+    Asset { name: "desk.css", content_type: "text/css; charset=utf-8", body: include_bytes!("assets/desk.css") },
+    Asset { name: "desk.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("assets/desk.js") },
 ];
 
 /// Each asset's content hash (the first 16 hex digits of its SHA-256), in `ASSETS` order.

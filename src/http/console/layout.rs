@@ -80,6 +80,7 @@ pub enum Nav {
     Queue,
     Mine,
     Calls,
+    New,
     Admin,
     None,
 }
@@ -91,6 +92,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::Queue, "/", t(lang, "キュー", "Queue")),
         (Nav::Mine, "/mine", t(lang, "自分の担当", "My tickets")),
         (Nav::Calls, "/calls", t(lang, "通話履歴", "Calls")),
+        (Nav::New, "/new", t(lang, "受付を記録", "Log a contact")),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);
     html! {
@@ -110,6 +112,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
                             }
                         }
                     }
+                    span #live .live role="status" { (t(lang, "接続中…", "Connecting…")) }
                     div.who {
                         span.user-name { (viewer.identity.name) }
                         " "
@@ -121,6 +124,8 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
                         button type="submit" { (t(lang, "ログアウト", "Sign out")) }
                     }
                 }
+                div #flash aria-live="polite" {}
+                aside #pops aria-label=(t(lang, "着信", "Incoming calls")) {}
                 main { (main) }
             }
         }
@@ -138,7 +143,9 @@ pub fn head(title: &str) -> Markup {
             // No icon yet: an empty one, so browsers do not ask for /favicon.ico.
             link rel="icon" href="data:,";
             link rel="stylesheet" href=(assets::url("console.css"));
+            link rel="stylesheet" href=(assets::url("desk.css"));
             script src=(assets::url("console.js")) defer {}
+            script src=(assets::url("desk.js")) defer {}
         }
     }
 }

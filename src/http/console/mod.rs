@@ -38,6 +38,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(queue))
         .route("/mine", get(mine))
         .route("/calls", get(calls))
+        .route("/new", get(new_contact))
         .route("/admin", get(admin))
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
@@ -59,30 +60,41 @@ async fn session(acting: Acting, MaybeSession(session): MaybeSession) -> Json<Va
     }))
 }
 
-/// A page whose content is still to come (the queue and the other pages are filled in by
-/// their own modules).
-fn placeholder(viewer: &Viewer, title: &str, nav: Nav, text: &str) -> Response {
-    page(StatusCode::OK, layout(viewer, title, nav, html! { h1 { (title) } p.empty { (text) } }))
+/// A page the console's script fills from the JSON API: its title, and an element naming the
+/// page (`data-page`) with what the script needs (`data-ticket`). Without JavaScript it says so.
+fn desk_page(viewer: &Viewer, title: &str, nav: Nav, name: &str, ticket: Option<&str>) -> Response {
+    let lang = viewer.lang;
+    let body = html! {
+        // The ticket page's own heading (number and subject) comes with its data.
+        @if ticket.is_none() { h1 { (title) } }
+        div.desk data-page=(name) data-ticket=[ticket] {
+            noscript { (t(lang, "この画面には JavaScript が必要です。", "This page needs JavaScript.")) }
+        }
+    };
+    page(StatusCode::OK, layout(viewer, title, nav, body))
 }
 
+/// `GET /`: the live queue of each tier (new, in progress, escalated, waiting), search and filters.
 async fn queue(viewer: Viewer) -> Response {
-    let lang = viewer.lang;
-    let empty = t(lang, "表示するチケットはありません。", "No tickets to show.");
-    placeholder(&viewer, t(lang, "キュー", "Queue"), Nav::Queue, empty)
+    desk_page(&viewer, t(viewer.lang, "キュー", "Queue"), Nav::Queue, "queue", None)
 }
 
+/// `GET /mine`: the signed-in user's open tickets.
 async fn mine(viewer: Viewer) -> Response {
-    let lang = viewer.lang;
-    let empty = t(lang, "担当のチケットはありません。", "No tickets assigned to you.");
-    placeholder(&viewer, t(lang, "自分の担当", "My tickets"), Nav::Mine, empty)
+    desk_page(&viewer, t(viewer.lang, "自分の担当", "My tickets"), Nav::Mine, "mine", None)
 }
 
+/// `GET /calls`: recent calls with number, name, time, outcome and ticket.
 async fn calls(viewer: Viewer) -> Response {
-    let lang = viewer.lang;
-    let empty = t(lang, "通話履歴はまだありません。", "No calls yet.");
-    placeholder(&viewer, t(lang, "通話履歴", "Calls"), Nav::Calls, empty)
+    desk_page(&viewer, t(viewer.lang, "通話履歴", "Calls"), Nav::Calls, "calls", None)
 }
 
+/// `GET /new`: log a contact by hand (a walk-in, a call on an ordinary phone).
+async fn new_contact(viewer: Viewer) -> Response {
+    desk_page(&viewer, t(viewer.lang, "受付を記録", "Log a contact"), Nav::New, "new", None)
+}
+
+/// `GET /admin`: users and tokens (admins only).
 async fn admin(viewer: Viewer) -> Response {
     let lang = viewer.lang;
     if !viewer.identity.role.allows(Role::Admin) {
@@ -90,15 +102,13 @@ async fn admin(viewer: Viewer) -> Response {
         let body = html! { h1 { (t(lang, "管理", "Admin")) } p.error { (text) } };
         return page(StatusCode::FORBIDDEN, layout(&viewer, t(lang, "管理", "Admin"), Nav::Admin, body));
     }
-    let empty = t(lang, "管理の画面は準備中です。", "The admin pages are still to come.");
-    placeholder(&viewer, t(lang, "管理", "Admin"), Nav::Admin, empty)
+    desk_page(&viewer, t(lang, "管理", "Admin"), Nav::Admin, "admin", None)
 }
 
+/// `GET /tickets/{number}`: the ticket's timeline, work on it, reply, merge.
 async fn ticket(viewer: Viewer, Path(number): Path<String>) -> Result<Response, ApiError> {
     let number: crate::domain::TicketNumber =
         number.parse().map_err(|_| ApiError::NotFound("no such ticket".into()))?;
-    let lang = viewer.lang;
-    let title = format!("{} {}", t(lang, "チケット", "Ticket"), number.as_str());
-    let empty = t(lang, "チケットの画面は準備中です。", "The ticket page is still to come.");
-    Ok(placeholder(&viewer, &title, Nav::None, empty))
+    let title = format!("{} {}", t(viewer.lang, "チケット", "Ticket"), number.as_str());
+    Ok(desk_page(&viewer, &title, Nav::None, "ticket", Some(number.as_str())))
 }

@@ -88,7 +88,7 @@ async function api(method, path, body) {
     throw new ApiFailure(401, 'signed out');
   }
   const data = r.headers.get('content-type')?.includes('json') ? await r.json() : null;
-  if (!r.ok) throw new ApiFailure(r.status, (data && (data.message || data.error)) || r.statusText);
+  if (!r.ok) throw new ApiFailure(r.status, (data && data.error && data.error.message) || r.statusText);
   return data;
 }
 function flash(message, bad) {
@@ -471,7 +471,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 (async () => {
-  const main = document.querySelector('main[data-page]');
+  const main = document.querySelector('main [data-page]');
   if (!main) return;
   try { await session(); } catch (_) { return; }
   follow();
