@@ -41,6 +41,34 @@ function t(key) {
   const w = WORDS[key];
   return w ? w[LANG === 'ja' ? 0 : 1] : key;
 }
+// What each history entry says, Japanese first; from → to where the entry has both.
+const ACTIONS = {
+  created: ['受付', 'Received'], routed: ['振り分け', 'Routed'], contact_added: ['連絡を追加', 'Contact added'],
+  attachment_added: ['添付を追加', 'Attachment added'], ack_queued: ['受付通知を送信', 'Acknowledgement queued'],
+  ack_skipped: ['受付通知なし', 'No acknowledgement'], call_ringing: ['着信', 'Call ringing'],
+  call_answered: ['応答', 'Call answered'], menu_choice: ['メニュー選択', 'Menu key'], menu_invalid: ['無効なキー', 'Invalid key'],
+  transfer: ['転送', 'Transfer'], call_ended: ['通話終了', 'Call ended'], voicemail_empty: ['留守電なし', 'Empty voicemail'],
+  status_changed: ['状態', 'Status'], tier_changed: ['階層', 'Tier'], priority_changed: ['優先度', 'Priority'],
+  category_changed: ['分類', 'Category'], owner_changed: ['担当者', 'Owner'], note_added: ['メモ', 'Note'],
+  resolution_set: ['解決内容', 'Resolution'], reply_sent: ['メールで返信', 'Reply sent'],
+  ticket_reopened: ['再開', 'Reopened'], merged_into: ['統合', 'Merged into'], merged_from: ['統合元', 'Merged from'],
+  mentions_ticket: ['関連チケット', 'Mentions ticket'],
+};
+function actionText(h) {
+  const w = ACTIONS[h.action];
+  const label = w ? w[LANG === 'ja' ? 0 : 1] : h.action;
+  const d = h.detail || {};
+  const word = (v) => (typeof v === 'string' && WORDS[v] ? t(v) : v === null || v === undefined ? '—' : String(v));
+  if (h.action === 'resolution_set') return label;
+  if (h.action === 'merged_into' || h.action === 'merged_from') return label + ' ' + (d.ticket || '');
+  if ('from' in d && 'to' in d) return label + ': ' + word(d.from) + ' → ' + word(d.to);
+  if (h.action === 'menu_choice' || h.action === 'menu_invalid') return label + ' ' + (d.key || '');
+  if (h.action === 'transfer') return label + ' → ' + (d.target || '');
+  if (h.action === 'call_ended') return label + (d.ending ? ' (' + d.ending + ')' : '');
+  if (h.action === 'reply_sent') return label + ': ' + (d.subject || '');
+  if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
+  return label;
+}
 const STATUSES = ['new', 'acknowledged', 'in_progress', 'escalated', 'resolved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
@@ -169,6 +197,16 @@ function drawPops() {
 }
 
 // ---- pages --------------------------------------------------------------------------------------
+function queueTable(tickets) {
+  if (tickets.length === 0) return el('p', { class: 'empty' }, t('nothing'));
+  return el('table', { class: 'tickets compact' },
+    el('thead', {}, el('tr', {}, [t('ticket'), t('subject'), t('priority'), t('tier'), t('owner'), t('updated')]
+      .map((h) => el('th', {}, h)))),
+    el('tbody', {}, tickets.map((x) => el('tr', { 'data-ticket': x.number },
+      el('td', {}, ticketLink(x.number)), el('td', { class: 'subject' }, x.subject),
+      el('td', {}, badge('priority', x.priority)), el('td', {}, String(x.tier)), el('td', {}, x.owner_name || x.owner || ''),
+      el('td', { class: 'at' }, when(x.updated_at).slice(5))))));
+}
 function ticketTable(tickets) {
   if (tickets.length === 0) return el('p', { class: 'empty' }, t('nothing'));
   return el('table', { class: 'tickets' },
@@ -204,7 +242,7 @@ async function queuePage(main) {
       clear(columns);
       COLUMNS.forEach(([name], i) => columns.append(el('section', { class: 'column', 'data-column': name },
         el('h2', {}, t(name), ' ', el('span', { class: 'count' }, String(pages[i].tickets.length))),
-        ticketTable(pages[i].tickets))));
+        queueTable(pages[i].tickets))));
     } catch (e) { failed(e); }
   }
   let pending = null;
@@ -317,14 +355,12 @@ async function ticketPage(main) {
     for (const h of x.history) {
       if (h.action === 'created') continue;
       const detail = h.detail || {};
-      let text = h.action;
-      if (h.action === 'reply_sent') text = t('reply') + ': ' + (detail.subject || '');
       const node = el('div', { class: 'event action-' + h.action },
-        el('span', { class: 'at' }, when(h.at)), ' ', el('strong', {}, h.actor), ' ', text,
+        el('span', { class: 'at' }, when(h.at)), ' ', el('strong', {}, h.actor), ' ', actionText(h),
         detail.note ? el('pre', { class: 'body' }, detail.note) : null,
-        h.action === 'reply_sent' && detail.body ? el('pre', { class: 'body' }, detail.body) : null,
-        Object.keys(detail).length && !detail.note && !detail.body
-          ? el('code', { class: 'detail' }, ' ' + JSON.stringify(detail)) : null);
+        typeof detail.text === 'string' ? el('pre', { class: 'body' }, detail.text) : null,
+        h.action === 'resolution_set' && detail.to ? el('pre', { class: 'body' }, detail.to) : null,
+        h.action === 'reply_sent' && detail.body ? el('pre', { class: 'body reply-body' }, detail.body) : null);
       items.push({ at: h.at, node });
     }
     items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
