@@ -100,6 +100,14 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
         serde_json::json!({"subject": "VPNにつながらない", "caller": {"number": "03-1234-5678", "name": "山田"}});
     let r = service.client.post(format!("{}/api/contacts", service.base)).json(&earlier).send().await.unwrap();
     assert_eq!(r.status(), 201);
+    // And someone sent markup: it must show as text, and run nowhere.
+    let hostile = serde_json::json!({
+        "subject": "<img src=x onerror=alert(1)>", "body": "<script>alert(2)</script><b>太字</b>",
+        "caller": {"name": "<svg onload=alert(3)>", "email": "x@example.jp"},
+    });
+    let r = service.client.post(format!("{}/api/contacts", service.base)).json(&hostile).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let hostile: serde_json::Value = r.json().await.unwrap();
 
     let mut node = tokio::process::Command::new("node")
         .arg(root().join("tests/e2e/screenpop.mjs"))
@@ -109,6 +117,7 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
         .env("MADOGUCHI_PASSWORD", first)
         .env("MADOGUCHI_LOGIN2", "misaki")
         .env("MADOGUCHI_PASSWORD2", second)
+        .env("MADOGUCHI_HOSTILE_TICKET", hostile["ticket"].as_str().unwrap())
         .env("MADOGUCHI_SHOTS", shots())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

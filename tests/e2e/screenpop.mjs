@@ -22,6 +22,8 @@ await scenario('screenpop', async ({ page, browser, env }) => {
   other.setDefaultTimeout(15000);
   const otherErrors = [];
   other.on('pageerror', (e) => otherErrors.push(e.message));
+  const dialogs = [];
+  for (const p of [page, other]) p.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
 
   await signIn(page, env, '/');
   await signIn(other, { ...env, login: process.env.MADOGUCHI_LOGIN2, password: process.env.MADOGUCHI_PASSWORD2 }, '/');
@@ -29,6 +31,20 @@ await scenario('screenpop', async ({ page, browser, env }) => {
   await page.waitForSelector('#live.on');
   await other.waitForSelector('#live.on');
   await expectNoInlineCode(page);
+
+  // A sender's markup is shown as the text it is, in the queue and on the ticket, and runs nowhere.
+  const hostile = process.env.MADOGUCHI_HOSTILE_TICKET;
+  await page.locator('.queue td.subject', { hasText: '<img src=x onerror=alert(1)>' }).waitFor();
+  await other.goto(`${env.url}/tickets/${hostile}`);
+  await other.waitForSelector('.timeline pre.body');
+  const body = await other.textContent('.timeline pre.body');
+  expect(body.includes('<script>alert(2)</script><b>太字</b>'), `the body is shown as text: ${body}`);
+  expect((await other.locator('.timeline b, .timeline img, .timeline svg, .timeline script').count()) === 0,
+    'no element was made from the sender\'s markup');
+  expect((await other.textContent('.timeline')).includes('<svg onload=alert(3)>'), 'the name is shown as text');
+  await shot(other, 'hostile-markup-as-text');
+  await other.goto(`${env.url}/`);
+  await other.waitForSelector('#live.on');
   console.log('READY');
 
   const [word, ticket] = (await nextLine()).split(' ');
@@ -67,6 +83,7 @@ await scenario('screenpop', async ({ page, browser, env }) => {
   await shot(page, 'screenpop-ticket-escalated');
   await shot(other, 'screenpop-other-operator');
   expect(otherErrors.length === 0, `no script errors on the other screen: ${otherErrors.join('; ')}`);
+  expect(dialogs.length === 0, `no script of a sender ran: ${dialogs.join('; ')}`);
   await second.close();
   console.log('DONE');
 });

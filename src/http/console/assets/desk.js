@@ -226,14 +226,19 @@ async function queuePage(main) {
     el('option', { value: '' }, t('all_tiers')), [1, 2, 3].map((n) => el('option', { value: n }, t('tier') + ' ' + n)));
   tierSelect.value = localStorage.getItem('madoguchi.tier') || '';
   const q = el('input', { type: 'search', id: 'queue-search', placeholder: t('search') + ' (/)', 'aria-label': t('search') });
+  const channel = select('channel', ['', 'phone', 'email', 'fax', 'manual'], '', (v) => v ? t(v) : t('channel'));
+  const owner = select('owner', ['', 'me', 'none'], '', (v) => ({ '': t('owner'), me: t('mine'), none: t('nobody') })[v]);
   const columns = el('div', { class: 'queue' });
-  main.append(el('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } }, tierSelect, q,
-    el('button', { type: 'submit' }, t('search'))), columns);
+  main.append(el('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } }, tierSelect, channel,
+    owner, q, el('button', { type: 'submit' }, t('search'))), columns);
+  for (const s of [channel, owner]) s.addEventListener('change', () => load());
   tierSelect.addEventListener('change', () => { localStorage.setItem('madoguchi.tier', tierSelect.value); drawPops(); load(); });
   async function load() {
     const params = (status) => {
       const p = new URLSearchParams({ status, limit: '100' });
       if (tierSelect.value) p.set('tier', tierSelect.value);
+      if (channel.value) p.set('channel', channel.value);
+      if (owner.value) p.set('owner', owner.value === 'me' ? SESSION.login : owner.value);
       if (q.value.trim()) p.set('q', q.value.trim());
       return p;
     };
@@ -502,6 +507,13 @@ async function adminPage(main) {
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
   if (e.key === '/') { const s = document.querySelector('input[type=search]'); if (s) { e.preventDefault(); s.focus(); } }
+  if (e.key === 'j' || e.key === 'k') {
+    const links = [...document.querySelectorAll('main a.ticket-no')];
+    if (links.length === 0) return;
+    const at = links.indexOf(document.activeElement);
+    const next = e.key === 'j' ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);
+    links[at === -1 ? 0 : next].focus();
+  }
   if (e.key === 'n') location.assign('/new');
   if (e.key === 'q') location.assign('/');
 });
