@@ -188,6 +188,7 @@ impl App {
                 files,
                 limits: crate::http::Limits::of(settings),
                 replies: crate::http::ReplySetup::of(settings, outbox),
+                announcements: Default::default(),
             },
             max_body_bytes: settings.http.max_body_bytes as usize,
             tracker,
@@ -224,6 +225,14 @@ impl App {
         let Sip { bound, endpoint, line, plans, prompts } = sip;
         let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
         let pacer = crate::media::pacer::Pacer::start().map_err(AppError::Pacer)?;
+        let (versions, playing) = tokio::sync::watch::channel(Default::default());
+        tracker.spawn(crate::ivr::announcer::run(
+            store.clone(),
+            prompts.names(),
+            versions,
+            state.announcements.clone(),
+            stop.clone(),
+        ));
         tracker.spawn(Line::run(
             line,
             pacer,
@@ -233,6 +242,7 @@ impl App {
             handle.events,
             handle.commands,
             reloads,
+            playing,
             stop.clone(),
             tracker.clone(),
         ));

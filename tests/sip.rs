@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestApp;
-use common::sip::{Phone, spawn_line, tag_of};
+use common::sip::{Phone, hear, spawn_line, tag_of};
 use madoguchi::media::g711::Codec;
 use rtp_rs::RtpReader;
 use serde_json::Value;
@@ -22,26 +22,6 @@ async fn ticket(app: &TestApp, number: &str) -> Value {
 
 fn actions(t: &Value) -> Vec<String> {
     t["history"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap().to_owned()).collect()
-}
-
-/// Receives RTP until `frames` packets came; returns their decoded audio and the sender's address.
-async fn hear(phone: &Phone, frames: usize) -> (Vec<i16>, std::net::SocketAddr, Vec<(u16, u32, bool)>) {
-    let mut audio = Vec::new();
-    let mut headers = Vec::new();
-    let mut from = None;
-    let mut buf = [0u8; 2048];
-    while headers.len() < frames {
-        let (n, peer) = tokio::time::timeout(Duration::from_secs(10), phone.rtp.recv_from(&mut buf))
-            .await
-            .expect("RTP arrives")
-            .unwrap();
-        let rtp = RtpReader::new(&buf[..n]).unwrap();
-        assert_eq!(rtp.payload_type(), 0, "PCMU as negotiated");
-        headers.push((u16::from(rtp.sequence_number()), rtp.timestamp(), rtp.mark()));
-        audio.extend(Codec::Pcmu.decode(rtp.payload()));
-        from = Some(peer);
-    }
-    (audio, from.unwrap(), headers)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

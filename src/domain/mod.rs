@@ -11,6 +11,7 @@ pub(crate) mod login_limit;
 pub(crate) mod origin;
 pub(crate) mod phone;
 pub(crate) mod rate;
+pub(crate) mod prompt;
 pub(crate) mod reply;
 pub(crate) mod search;
 pub mod session;

@@ -13,6 +13,7 @@ mod extract;
 mod health;
 mod merge;
 mod pages;
+mod prompts;
 mod rate;
 mod replies;
 pub(crate) mod server;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub files: AttachmentFiles,
     pub limits: Limits,
     pub replies: ReplySetup,
+    /// Told after an announcement version is requested, decided or rolled back to.
+    pub announcements: crate::ivr::announcer::Announcements,
 }
 
 /// What no request may exceed, from the settings.
@@ -96,6 +99,12 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/attachments/{id}/pages", get(pages::count))
         .route("/api/attachments/{id}/pages/{page}", get(pages::page))
         .route("/api/calls", get(calls::list))
+        .route("/api/prompts", get(prompts::list))
+        .route("/api/prompts/{slot}/versions", axum::routing::post(prompts::request))
+        .route("/api/prompts/{slot}/versions/{version}/approve", axum::routing::post(prompts::approve))
+        .route("/api/prompts/{slot}/versions/{version}/reject", axum::routing::post(prompts::reject))
+        .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
+        .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,

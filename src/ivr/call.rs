@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// The announcements, loaded once (8 kHz mono).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Prompts(HashMap<String, Arc<Vec<i16>>>);
 
 impl Prompts {
@@ -74,6 +74,17 @@ impl Prompts {
 
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// The slots, by name.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.0.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    pub(crate) fn set(&mut self, name: &str, samples: Arc<Vec<i16>>) {
+        self.0.insert(name.to_owned(), samples);
     }
 
     pub fn get(&self, name: &str) -> Arc<Vec<i16>> {

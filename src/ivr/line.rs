@@ -4,6 +4,7 @@
 //! a reason, in whatever order the ticket write, the CANCEL or the BYE arrive. This task owns the
 //! calls' helpdesk state and the RTP ports.
 
+use super::announcer::Overrides;
 use super::call::{Call, Ending, Prompts, TICKET_HEADER};
 use super::dialplan::Dialplan;
 use super::screen;
@@ -79,7 +80,12 @@ struct LineCall {
 pub struct Line {
     config: LineConfig,
     plans: Arc<Vec<Arc<Dialplan>>>,
+    /// The announcements from files (or built in): each slot's shipped version.
+    shipped: Prompts,
+    /// What calls that start now hear: the shipped ones with the approved versions in place.
     prompts: Arc<Prompts>,
+    /// The approved versions playing in place of the shipped ones (from the announcer).
+    versions: tokio::sync::watch::Receiver<Overrides>,
     intake: Intake,
     ports: PortPool,
     pacer: Pacer,
@@ -121,16 +127,20 @@ impl Line {
         mut events: mpsc::Receiver<Event>,
         commands: mpsc::Sender<Command>,
         mut reload: mpsc::Receiver<Reload>,
+        mut versions: tokio::sync::watch::Receiver<Overrides>,
         stop: CancellationToken,
         tracker: TaskTracker,
     ) {
         let (internal, mut internal_rx) = mpsc::channel(4096);
+        versions.mark_changed();
         let mut line = Line {
             ports: PortPool::new(config.rtp_ip, config.rtp_ports),
             pacer,
             config,
             plans: Arc::new(plans.into_iter().map(Arc::new).collect()),
-            prompts: Arc::new(prompts),
+            prompts: Arc::new(prompts.clone()),
+            shipped: prompts,
+            versions,
             intake,
             commands,
             calls: HashMap::new(),
@@ -143,8 +153,12 @@ impl Line {
                 _ = stop.cancelled() => break,
                 r = reload.recv() => if let Some(r) = r {
                     line.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
-                    line.prompts = Arc::new(r.prompts);
+                    line.shipped = r.prompts;
+                    line.refresh_prompts(true);
                     tracing::info!(lines = line.plans.len(), "dialplans and announcements reloaded");
+                },
+                changed = line.versions.changed() => if changed.is_ok() {
+                    line.refresh_prompts(true);
                 },
                 e = events.recv() => match e {
                     Some(e) => line.event(e),
@@ -159,6 +173,13 @@ impl Line {
             if let Some(r) = &c.running {
                 r.cancel.cancel();
             }
+        }
+    }
+
+    /// What calls starting now hear, after a reload or when the announcer chose other versions.
+    fn refresh_prompts(&mut self, force: bool) {
+        if force || self.versions.has_changed().unwrap_or(false) {
+            self.prompts = Arc::new(self.shipped.overlaid(&self.versions.borrow_and_update()));
         }
     }
 
@@ -309,6 +330,8 @@ impl Line {
     }
 
     fn confirmed(&mut self, call: CallRef, answer: Option<Offer>) {
+        // A version approved a moment ago plays to this call, whichever the line saw first.
+        self.refresh_prompts(false);
         let Some(c) = self.calls.get_mut(&call) else { return };
         if c.running.is_some() {
             return;

@@ -2,6 +2,7 @@
 //! tickets, and the call task that carries a dialplan out.
 
 pub mod builtin;
+pub(crate) mod announcer;
 pub(crate) mod call;
 pub(crate) mod dialplan;
 pub(crate) mod line;

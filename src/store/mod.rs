@@ -13,6 +13,7 @@ mod interrupt;
 mod merge;
 mod model;
 mod outbox;
+mod prompts;
 mod read;
 mod reply;
 mod search;
@@ -26,6 +27,7 @@ pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
 pub use outbox::OutboxItem;
+pub use prompts::{PromptChange, PromptRequest, PromptVersion};
 pub use sessions::SessionRecord;
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 

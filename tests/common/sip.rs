@@ -312,3 +312,24 @@ pub fn tag_of(m: &Msg) -> String {
     let to = m.header("To").unwrap();
     to.split(";tag=").nth(1).unwrap().split(';').next().unwrap().to_owned()
 }
+
+/// Receives RTP until `frames` packets came; returns their decoded audio and the sender's address.
+pub async fn hear(phone: &Phone, frames: usize) -> (Vec<i16>, std::net::SocketAddr, Vec<(u16, u32, bool)>) {
+    let mut audio = Vec::new();
+    let mut headers = Vec::new();
+    let mut from = None;
+    let mut buf = [0u8; 2048];
+    while headers.len() < frames {
+        let (n, peer) = tokio::time::timeout(Duration::from_secs(10), phone.rtp.recv_from(&mut buf))
+            .await
+            .expect("RTP arrives")
+            .unwrap();
+        let rtp = rtp_rs::RtpReader::new(&buf[..n]).unwrap();
+        assert_eq!(rtp.payload_type(), 0, "PCMU as negotiated");
+        headers.push((u16::from(rtp.sequence_number()), rtp.timestamp(), rtp.mark()));
+        audio.extend(madoguchi::media::g711::Codec::Pcmu.decode(rtp.payload()));
+        from = Some(peer);
+    }
+    (audio, from.unwrap(), headers)
+}
+

@@ -1,0 +1,219 @@
+//! Announcement versions over the API: list the slots and their versions, request a new version
+//! (operators), approve or reject it (a supervisor who did not request it), roll back to an
+//! earlier approved version (supervisors), and fetch a version's audio to preview it. Every step
+//! is audited; the announcer is woken so the next call hears the outcome.
+
+use super::auth::Acting;
+use super::extract::{ApiJson, ApiPath};
+use super::{ApiError, AppState};
+use crate::domain::prompt::{Refusal, check_window};
+use crate::domain::time::now_millis;
+use crate::domain::user::Role;
+use crate::media::audio::{self, RATE};
+use crate::store::{PromptChange, PromptRequest, PromptVersion};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+type Time = chrono::DateTime<chrono::FixedOffset>;
+
+/// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}}`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let mut slots: BTreeMap<String, Vec<PromptVersion>> = BTreeMap::new();
+    for v in state.store.prompt_versions(None).await? {
+        slots.entry(v.slot.clone()).or_default().push(v);
+    }
+    Ok(Json(json!({ "slots": slots })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    /// The audio file (WAV), base64.
+    audio_base64: String,
+    #[serde(default)]
+    reason: String,
+    valid_from: Option<Time>,
+    valid_until: Option<Time>,
+}
+
+/// A slot is named like a dialplan refers to it.
+fn slot_problem(slot: &str) -> Option<&'static str> {
+    let ok = !slot.is_empty()
+        && slot.len() <= 40
+        && slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    (!ok).then_some("a slot name is 1 to 40 of a-z, 0-9, _ and -")
+}
+
+/// `POST /api/prompts/{slot}/versions`: 201 `{"slot", "version", "state": "pending"}`. A slot
+/// that does not exist yet is added only by an admin.
+pub async fn request(
+    State(state): State<AppState>,
+    ApiPath(slot): ApiPath<String>,
+    acting: Acting,
+    ApiJson(body): ApiJson<NewVersion>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if let Some(problem) = slot_problem(&slot) {
+        return Err(ApiError::Invalid(problem.into()));
+    }
+    if state.store.prompt_versions(Some(&slot)).await?.is_empty() {
+        acting.require(Role::Admin)?;
+    }
+    let (from, until) = (body.valid_from.map(|t| t.timestamp_millis()), body.valid_until.map(|t| t.timestamp_millis()));
+    check_window(from, until).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    if body.reason.chars().count() > 2000 {
+        return Err(ApiError::Invalid("reason: at most 2,000 characters".into()));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body.audio_base64.trim())
+        .map_err(|_| ApiError::Invalid("audio_base64 is not base64".into()))?;
+    let samples = tokio::task::spawn_blocking(move || audio::load_wav_bytes("upload", &bytes))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(|e| ApiError::Invalid(format!("音声ファイルとして読めません / not a usable audio file: {e}")))?;
+    if samples.iter().all(|&s| s.unsigned_abs() < 64) {
+        return Err(ApiError::Invalid("無音です / the audio is silent".into()));
+    }
+    let request = PromptRequest {
+        slot: slot.clone(),
+        wav: wav_bytes(&samples),
+        duration_ms: samples.len() as i64 * 1000 / i64::from(RATE),
+        requested_by: acting.login(),
+        reason: body.reason,
+        valid_from: from,
+        valid_until: until,
+    };
+    let version = state.store.request_prompt(&request, now_millis()).await?;
+    audit(&state, &acting, "prompt_requested", &slot, version).await;
+    tracing::info!(slot, version, actor = %acting.0.login, "announcement version requested");
+    state.announcements.changed().await;
+    Ok((StatusCode::CREATED, Json(json!({"slot": slot, "version": version, "state": "pending"}))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    comment: Option<String>,
+}
+
+pub async fn approve(
+    state: State<AppState>,
+    path: ApiPath<(String, i64)>,
+    acting: Acting,
+    body: axum::body::Bytes,
+) -> Result<Json<PromptVersion>, ApiError> {
+    decide(state, path, acting, body, true).await
+}
+
+pub async fn reject(
+    state: State<AppState>,
+    path: ApiPath<(String, i64)>,
+    acting: Acting,
+    body: axum::body::Bytes,
+) -> Result<Json<PromptVersion>, ApiError> {
+    decide(state, path, acting, body, false).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    ApiPath((slot, version)): ApiPath<(String, i64)>,
+    acting: Acting,
+    body: axum::body::Bytes,
+    approve: bool,
+) -> Result<Json<PromptVersion>, ApiError> {
+    // The body is optional: `{"comment": "…"}`, or nothing.
+    let decision: Decision = if body.iter().all(u8::is_ascii_whitespace) {
+        Decision::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("body: {e}")))?
+    };
+    let comment = decision.comment.filter(|c| !c.trim().is_empty());
+    let who = &acting.0;
+    let change = state
+        .store
+        .decide_prompt(&slot, version, &who.login, who.role, approve, comment.as_deref(), now_millis())
+        .await?;
+    let action = if approve { "prompt_approved" } else { "prompt_rejected" };
+    done(&state, &acting, change, action, &slot, version).await
+}
+
+/// `POST /api/prompts/{slot}/versions/{version}/rollback`: that approved version plays again.
+pub async fn roll_back(
+    State(state): State<AppState>,
+    ApiPath((slot, version)): ApiPath<(String, i64)>,
+    acting: Acting,
+) -> Result<Json<PromptVersion>, ApiError> {
+    let change = state.store.roll_back_prompt(&slot, version, acting.0.role, now_millis()).await?;
+    done(&state, &acting, change, "prompt_rolled_back", &slot, version).await
+}
+
+async fn done(
+    state: &AppState,
+    acting: &Acting,
+    change: PromptChange,
+    action: &'static str,
+    slot: &str,
+    version: i64,
+) -> Result<Json<PromptVersion>, ApiError> {
+    match change {
+        PromptChange::Done(v) => {
+            audit(state, acting, action, slot, version).await;
+            tracing::info!(slot, version, actor = %acting.0.login, action, "announcement version changed");
+            state.announcements.changed().await;
+            Ok(Json(v))
+        }
+        PromptChange::Missing => Err(ApiError::NotFound(format!("{slot} has no version {version}"))),
+        PromptChange::Refused(r @ Refusal::NotSupervisor) => Err(ApiError::Denied(r.to_string())),
+        PromptChange::Refused(r @ Refusal::OwnRequest) => Err(ApiError::Denied(r.to_string())),
+        PromptChange::Refused(r) => Err(ApiError::Conflict(r.to_string())),
+    }
+}
+
+/// `GET /api/prompts/{slot}/versions/{version}/audio`: 8 kHz WAV, to preview in a browser.
+pub async fn audio(
+    State(state): State<AppState>,
+    ApiPath((slot, version)): ApiPath<(String, i64)>,
+) -> Result<Response, ApiError> {
+    match state.store.prompt_audio(&slot, version).await? {
+        Some(Some(wav)) => Ok((
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
+                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
+            ],
+            wav,
+        )
+            .into_response()),
+        Some(None) => Err(ApiError::NotFound(
+            "version 1 is the shipped announcement: the file in [sip] prompts (or the built-in one)".into(),
+        )),
+        None => Err(ApiError::NotFound(format!("{slot} has no version {version}"))),
+    }
+}
+
+async fn audit(state: &AppState, acting: &Acting, action: &str, slot: &str, version: i64) {
+    let detail = json!({"slot": slot, "version": version});
+    if let Err(e) = state.store.audit(&acting.0.login, action, &format!("{slot}#{version}"), &detail).await {
+        tracing::error!(error = %e, action, "audit not written");
+    }
+}
+
+/// 8 kHz mono 16-bit PCM WAV.
+fn wav_bytes(samples: &[i16]) -> Vec<u8> {
+    let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut out = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+    let written = hound::WavWriter::new(&mut out, spec).and_then(|mut w| {
+        for &s in samples {
+            w.write_sample(s)?;
+        }
+        w.finalize()
+    });
+    debug_assert!(written.is_ok(), "writing WAV to memory cannot fail");
+    out.into_inner()
+}
