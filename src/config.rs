@@ -32,6 +32,7 @@ pub struct Settings {
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
     pub fax: FaxSettings,
+    pub prompts: PromptSettings,
     pub log: LogSettings,
 }
 
@@ -234,6 +235,29 @@ pub struct IntakeSettings {
     pub max_attachments_per_contact: u32,
 }
 
+/// Announcements uploaded or synthesised in the console (`media::upload`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptSettings {
+    /// An uploaded WAV or MP3 larger than this is refused before it is decoded.
+    pub max_upload_bytes: u64,
+    /// An announcement longer than this, once its leading and trailing silence is trimmed, is refused.
+    pub max_seconds: u32,
+    /// The speech synthesiser: program and arguments, run without a shell; it reads the text on
+    /// standard input and writes a WAV to standard output.
+    pub tts_command: Vec<String>,
+}
+
+impl Default for PromptSettings {
+    fn default() -> Self {
+        PromptSettings {
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_seconds: 120,
+            tts_command: ["espeak-ng", "-v", "ja", "--stdout"].map(String::from).to_vec(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -253,6 +277,7 @@ impl Default for Settings {
             intake: IntakeSettings::default(),
             notify: NotifySettings::default(),
             fax: FaxSettings::default(),
+            prompts: PromptSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -763,6 +788,19 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
     if s.notify.max_attempts == 0 || s.notify.retry_initial_secs == 0 {
         report("notify", "max_attempts", "max_attempts and retry_initial_secs must be at least 1".into());
     }
+    if !(1024..=1024 * 1024 * 1024).contains(&s.prompts.max_upload_bytes) {
+        report("prompts", "max_upload_bytes", "max_upload_bytes must be between 1024 and 1073741824 (1 GiB)".into());
+    }
+    if !(1..=3600).contains(&s.prompts.max_seconds) {
+        report("prompts", "max_seconds", "max_seconds must be between 1 and 3600".into());
+    }
+    if s.prompts.tts_command.first().is_none_or(|program| program.trim().is_empty()) {
+        report(
+            "prompts",
+            "tts_command",
+            "tts_command must name a program, e.g. [\"espeak-ng\", \"-v\", \"ja\", \"--stdout\"]".into(),
+        );
+    }
     for (i, p) in s.fax.profiles.iter().enumerate() {
         let patterns = [("from", &p.from), ("subject", &p.subject), ("body", &p.body), ("headers", &p.headers)]
             .into_iter()
@@ -939,6 +977,23 @@ mod tests {
         assert!(err.contains(":3:") && err.contains("{phone} is not one of {name}, {helpdesk}, {ticket}"), "{err}");
         let f = write("[notify]\nreply_signature = \"--\\n{name}\\n{helpdesk}\\n\"\n");
         assert!(load(Some(f.path()), env(&[])).is_ok());
+    }
+
+    #[test]
+    fn prompt_limits_and_the_synthesiser_are_checked() {
+        let f = write("[prompts]\nmax_upload_bytes = 10\nmax_seconds = 0\ntts_command = []\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines[0].contains(":2: max_upload_bytes must be between"), "{lines:?}");
+        assert!(lines[1].contains(":3: max_seconds must be between"), "{lines:?}");
+        assert!(lines[2].contains(":4: tts_command must name a program"), "{lines:?}");
+        let f = write("[prompts]\nmax_seconds = 30\n");
+        let vars = env(&[("MADOGUCHI_PROMPTS_TTS_COMMAND", r#"["open_jtalk-wrapper", "--wav"]"#)]);
+        let prompts = load(Some(f.path()), vars).unwrap().settings.prompts;
+        assert_eq!(prompts.max_seconds, 30);
+        assert_eq!(prompts.max_upload_bytes, 10 * 1024 * 1024);
+        assert_eq!(prompts.tts_command, ["open_jtalk-wrapper", "--wav"]);
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub fn load_wav(path: &Path) -> Result<Vec<i16>, AudioError> {
 
 /// 8 kHz mono samples of a WAV held in memory (the built-in announcements); `name` for errors.
 pub fn load_wav_bytes(name: &str, bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
+    let (mono, rate) = decode_wav_mono(name, bytes)?;
+    Ok(to_samples(&resample(&mono, rate, RATE)))
+}
+
+/// A WAV's channels mixed to one, full scale ±1.0, at the file's own rate.
+pub(crate) fn decode_wav_mono(name: &str, bytes: &[u8]) -> Result<(Vec<f32>, u32), AudioError> {
     let err = |message: String| AudioError::Wav { path: name.to_owned(), message };
     if let Some(g711) = g711_wav(bytes).map_err(|m| err(m.to_owned()))? {
         let channels = usize::from(g711.channels.max(1));
@@ -28,7 +34,7 @@ pub fn load_wav_bytes(name: &str, bytes: &[u8]) -> Result<Vec<i16>, AudioError> 
             .chunks(channels)
             .map(|c| c.iter().map(|&b| f32::from(g711.codec.decode_one(b)) / 32768.0).sum::<f32>() / channels as f32)
             .collect();
-        return Ok(to_samples(&resample(&mono, g711.rate, RATE)));
+        return Ok((mono, g711.rate));
     }
     decode(hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| err(e.to_string()))?, name)
 }
@@ -97,7 +103,7 @@ fn to_samples(mono: &[f32]) -> Vec<i16> {
     mono.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0) as i16).collect()
 }
 
-fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>, name: &str) -> Result<Vec<i16>, AudioError> {
+fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>, name: &str) -> Result<(Vec<f32>, u32), AudioError> {
     let err = |message: String| AudioError::Wav { path: name.to_owned(), message };
     let spec = reader.spec();
     let samples: Vec<f32> = match spec.sample_format {
@@ -115,11 +121,11 @@ fn decode<R: std::io::Read>(mut reader: hound::WavReader<R>, name: &str) -> Resu
     };
     let channels = spec.channels.max(1) as usize;
     let mono: Vec<f32> = samples.chunks(channels).map(|c| c.iter().sum::<f32>() / channels as f32).collect();
-    Ok(to_samples(&resample(&mono, spec.sample_rate, RATE)))
+    Ok((mono, spec.sample_rate))
 }
 
 /// Linear interpolation, after a simple low-pass when going down (speech prompts need no more).
-fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
+pub(crate) fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
     if from == to || input.is_empty() {
         return input.to_vec();
     }
@@ -162,7 +168,7 @@ pub fn write_wav(path: &Path, samples: &[i16]) -> Result<(), AudioError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -192,6 +198,35 @@ mod tests {
         let back = load_wav(&out).unwrap();
         assert_eq!(back.len(), samples.len());
         assert!(back.iter().zip(&samples).all(|(a, b)| (a - b).abs() <= 1), "8 kHz mono reads back unchanged");
+    }
+
+    /// Level in dB of a `hz` tone at `rate`, after resampling to 8 kHz (0 dB: unchanged).
+    fn level_through_resample(rate: u32, hz: f32) -> f32 {
+        let tone: Vec<f32> =
+            (0..rate as usize * 2).map(|i| (i as f32 * hz * std::f32::consts::TAU / rate as f32).sin()).collect();
+        let out = resample(&tone, rate, RATE);
+        let middle = &out[1000..out.len() - 1000];
+        let rms = (middle.iter().map(|s| s * s).sum::<f32>() / middle.len() as f32).sqrt();
+        20.0 * (rms * std::f32::consts::SQRT_2).log10()
+    }
+
+    #[test]
+    fn resampling_from_cd_and_video_rates_keeps_speech_and_damps_what_would_alias() {
+        for rate in [44100, 48000] {
+            let levels: Vec<(f32, f32)> =
+                [300.0, 1000.0, 2000.0, 3000.0, 3400.0, 6000.0, 7000.0, 9000.0, 12000.0, 15000.0]
+                    .map(|hz| (hz, level_through_resample(rate, hz)))
+                    .to_vec();
+            eprintln!("{rate} Hz → 8 kHz: {levels:?}");
+            for (hz, db) in levels {
+                let (lo, hi) = match hz {
+                    f if f <= 1000.0 => (-0.5, 0.1),
+                    f if f <= 3400.0 => (-6.0, 0.1),
+                    _ => (-200.0, -10.0),
+                };
+                assert!((lo..=hi).contains(&db), "{rate} Hz: {hz} Hz comes out at {db:.1} dB");
+            }
+        }
     }
 
     /// A G.711 WAV as sox or Asterisk writes it: `fmt ` of 18 bytes (cbSize 0), a `fact` chunk.

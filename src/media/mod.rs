@@ -6,3 +6,4 @@ pub mod g711;
 pub(crate) mod pacer;
 pub(crate) mod ports;
 pub mod rtp;
+pub mod upload;
