@@ -40,6 +40,12 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", "/api/attachments/1/pages".into(), None),
         ("GET", "/api/attachments/1/pages/1".into(), None),
         ("GET", "/api/calls".into(), None),
+        ("GET", "/api/prompts".into(), None),
+        ("POST", "/api/prompts/welcome/versions".into(), Some(json!({}))),
+        ("POST", "/api/prompts/welcome/versions/9/approve".into(), Some(json!({}))),
+        ("POST", "/api/prompts/welcome/versions/9/reject".into(), Some(json!({}))),
+        ("POST", "/api/prompts/welcome/versions/9/rollback".into(), Some(json!({}))),
+        ("GET", "/api/prompts/welcome/versions/1/audio".into(), None),
         ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
         ("GET", "/api/session".into(), None),
     ]
@@ -101,6 +107,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
     };
     for route in routes(&number, &other) {
         let admin_only = route.1.starts_with("/api/users") || route.1.starts_with("/api/tokens");
+        let supervisor_only = ["/approve", "/reject", "/rollback"].iter().any(|end| route.1.ends_with(end));
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
             let url = format!("{}{}", app.base, route.1);
             let response = match route.0 {
@@ -119,7 +126,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
         }
         let want = |allowed: bool| if allowed { "allowed" } else { "403" };
         for (who, client, allowed) in [
-            ("operator", &operator, !admin_only),
+            ("operator", &operator, !admin_only && !supervisor_only),
             ("supervisor", &supervisor, !admin_only),
             ("admin", &app.client, true),
         ] {

@@ -6,7 +6,6 @@ mod common;
 use common::TestApp;
 use common::sip::{Phone, hear, spawn_line, tag_of};
 use madoguchi::media::g711::Codec;
-use rtp_rs::RtpReader;
 use serde_json::Value;
 use std::time::Duration;
 

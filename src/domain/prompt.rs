@@ -144,15 +144,25 @@ mod tests {
         let year_end = (Some(100), Some(200));
         let cases: &[(&str, Vec<Facts>, i64, Option<i64>)] = &[
             ("shipped only", vec![v(1, Approved, always, Some(0))], 50, Some(1)),
-            ("a pending request does not play", vec![v(1, Approved, always, Some(0)), v(2, Pending, always, None)], 50, Some(1)),
-            ("a rejected one neither", vec![v(1, Approved, always, Some(0)), v(2, Rejected, always, None)], 50, Some(1)),
-            ("the approved one does", vec![v(1, Approved, always, Some(0)), v(2, Approved, always, Some(10))], 50, Some(2)),
             (
-                "rolled back to 1",
-                vec![v(1, Approved, always, Some(20)), v(2, Approved, always, Some(10))],
+                "a pending request does not play",
+                vec![v(1, Approved, always, Some(0)), v(2, Pending, always, None)],
                 50,
                 Some(1),
             ),
+            (
+                "a rejected one neither",
+                vec![v(1, Approved, always, Some(0)), v(2, Rejected, always, None)],
+                50,
+                Some(1),
+            ),
+            (
+                "the approved one does",
+                vec![v(1, Approved, always, Some(0)), v(2, Approved, always, Some(10))],
+                50,
+                Some(2),
+            ),
+            ("rolled back to 1", vec![v(1, Approved, always, Some(20)), v(2, Approved, always, Some(10))], 50, Some(1)),
             (
                 "before its window",
                 vec![v(1, Approved, always, Some(0)), v(2, Approved, year_end, Some(10))],
@@ -161,7 +171,11 @@ mod tests {
             ),
             (
                 "in its window, over a later standing one",
-                vec![v(1, Approved, always, Some(0)), v(2, Approved, year_end, Some(10)), v(3, Approved, always, Some(30))],
+                vec![
+                    v(1, Approved, always, Some(0)),
+                    v(2, Approved, year_end, Some(10)),
+                    v(3, Approved, always, Some(30)),
+                ],
                 100,
                 Some(2),
             ),

@@ -56,6 +56,10 @@ pub struct Limits {
     pub secure: bool,
     /// `[http] session_idle_minutes` and `session_max_hours`.
     pub session: crate::domain::session::SessionPolicy,
+    /// `[prompts] max_upload_bytes` and `max_seconds`.
+    pub upload: crate::media::upload::UploadLimits,
+    /// `[prompts] tts_command`.
+    pub tts_command: std::sync::Arc<Vec<String>>,
 }
 
 impl Limits {
@@ -71,6 +75,11 @@ impl Limits {
                 settings.http.session_idle_minutes,
                 settings.http.session_max_hours,
             ),
+            upload: crate::media::upload::UploadLimits {
+                max_bytes: usize::try_from(settings.prompts.max_upload_bytes).unwrap_or(usize::MAX),
+                max_seconds: settings.prompts.max_seconds,
+            },
+            tts_command: std::sync::Arc::new(settings.prompts.tts_command.clone()),
         }
     }
 }

@@ -9,7 +9,8 @@ use super::{ApiError, AppState};
 use crate::domain::prompt::{Refusal, check_window};
 use crate::domain::time::now_millis;
 use crate::domain::user::Role;
-use crate::media::audio::{self, RATE};
+use crate::media::audio::RATE;
+use crate::media::upload;
 use crate::store::{PromptChange, PromptRequest, PromptVersion};
 use axum::Json;
 use axum::extract::State;
@@ -34,8 +35,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersion {
-    /// The audio file (WAV), base64.
-    audio_base64: String,
+    /// The audio file (WAV or MP3), base64; or
+    audio_base64: Option<String>,
+    /// Japanese text for the speech synthesiser (`[prompts] tts_command`).
+    text: Option<String>,
     #[serde(default)]
     reason: String,
     valid_from: Option<Time>,
@@ -69,19 +72,29 @@ pub async fn request(
     if body.reason.chars().count() > 2000 {
         return Err(ApiError::Invalid("reason: at most 2,000 characters".into()));
     }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(body.audio_base64.trim())
-        .map_err(|_| ApiError::Invalid("audio_base64 is not base64".into()))?;
-    let samples = tokio::task::spawn_blocking(move || audio::load_wav_bytes("upload", &bytes))
-        .await
-        .map_err(|_| ApiError::Internal)?
-        .map_err(|e| ApiError::Invalid(format!("音声ファイルとして読めません / not a usable audio file: {e}")))?;
-    if samples.iter().all(|&s| s.unsigned_abs() < 64) {
-        return Err(ApiError::Invalid("無音です / the audio is silent".into()));
+    let limits = state.limits.upload;
+    let samples = match (body.audio_base64, body.text) {
+        (Some(encoded), None) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| ApiError::Invalid("audio_base64 is not base64".into()))?;
+            tokio::task::spawn_blocking(move || upload::prepare(&bytes, &limits))
+                .await
+                .map_err(|_| ApiError::Internal)?
+        }
+        (None, Some(text)) if !text.trim().is_empty() && text.chars().count() <= 2000 => {
+            upload::speak(&text, &state.limits.tts_command, &limits).await
+        }
+        _ => {
+            return Err(ApiError::Invalid(
+                "give audio_base64 (a WAV or MP3 file) or text (1 to 2,000 characters to be spoken), not both".into(),
+            ));
+        }
     }
+    .map_err(|e| ApiError::Invalid(e.to_string()))?;
     let request = PromptRequest {
         slot: slot.clone(),
-        wav: wav_bytes(&samples),
+        wav: upload::wav_bytes(&samples),
         duration_ms: samples.len() as i64 * 1000 / i64::from(RATE),
         requested_by: acting.login(),
         reason: body.reason,
@@ -133,6 +146,7 @@ async fn decide(
         serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("body: {e}")))?
     };
     let comment = decision.comment.filter(|c| !c.trim().is_empty());
+    acting.require(Role::Supervisor)?;
     let who = &acting.0;
     let change = state
         .store
@@ -148,6 +162,7 @@ pub async fn roll_back(
     ApiPath((slot, version)): ApiPath<(String, i64)>,
     acting: Acting,
 ) -> Result<Json<PromptVersion>, ApiError> {
+    acting.require(Role::Supervisor)?;
     let change = state.store.roll_back_prompt(&slot, version, acting.0.role, now_millis()).await?;
     done(&state, &acting, change, "prompt_rolled_back", &slot, version).await
 }
@@ -165,7 +180,7 @@ async fn done(
             audit(state, acting, action, slot, version).await;
             tracing::info!(slot, version, actor = %acting.0.login, action, "announcement version changed");
             state.announcements.changed().await;
-            Ok(Json(v))
+            Ok(Json(*v))
         }
         PromptChange::Missing => Err(ApiError::NotFound(format!("{slot} has no version {version}"))),
         PromptChange::Refused(r @ Refusal::NotSupervisor) => Err(ApiError::Denied(r.to_string())),
@@ -202,18 +217,4 @@ async fn audit(state: &AppState, acting: &Acting, action: &str, slot: &str, vers
     if let Err(e) = state.store.audit(&acting.0.login, action, &format!("{slot}#{version}"), &detail).await {
         tracing::error!(error = %e, action, "audit not written");
     }
-}
-
-/// 8 kHz mono 16-bit PCM WAV.
-fn wav_bytes(samples: &[i16]) -> Vec<u8> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut out = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
-    let written = hound::WavWriter::new(&mut out, spec).and_then(|mut w| {
-        for &s in samples {
-            w.write_sample(s)?;
-        }
-        w.finalize()
-    });
-    debug_assert!(written.is_ok(), "writing WAV to memory cannot fail");
-    out.into_inner()
 }

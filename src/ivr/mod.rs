@@ -1,8 +1,8 @@
 //! The helpdesk line's logic: dialplans (pure), the line that turns the SIP endpoint's calls into
 //! tickets, and the call task that carries a dialplan out.
 
-pub mod builtin;
 pub(crate) mod announcer;
+pub mod builtin;
 pub(crate) mod call;
 pub(crate) mod dialplan;
 pub(crate) mod line;

@@ -35,7 +35,7 @@ pub struct PromptVersion {
 /// What a decision or rollback came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PromptChange {
-    Done(PromptVersion),
+    Done(Box<PromptVersion>),
     Refused(Refusal),
     Missing,
 }
@@ -135,15 +135,11 @@ impl Store {
         let rows: Vec<Row> = match slot {
             Some(slot) => {
                 sqlx::query_as(select!("WHERE slot = $1 ORDER BY slot, version"))
-                .bind(slot)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as(select!("ORDER BY slot, version"))
+                    .bind(slot)
                     .fetch_all(&self.pool)
                     .await?
             }
+            None => sqlx::query_as(select!("ORDER BY slot, version")).fetch_all(&self.pool).await?,
         };
         rows.into_iter().map(version_of).collect()
     }
@@ -262,7 +258,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(PromptChange::Done(version_of(row)?))
+        Ok(PromptChange::Done(Box::new(version_of(row)?)))
     }
 }
 

@@ -332,4 +332,3 @@ pub async fn hear(phone: &Phone, frames: usize) -> (Vec<i16>, std::net::SocketAd
     }
     (audio, from.unwrap(), headers)
 }
-

@@ -1,0 +1,176 @@
+//! Announcement versions on a real line: a requested version is not heard; once a supervisor who
+//! did not request it approves, the next call hears it (decoded from RTP and compared with what
+//! was stored) while a call already listening keeps the old one; a rollback brings the old one
+//! back; the requester cannot approve their own change; bad uploads change nothing.
+
+mod common;
+
+use base64::Engine;
+use common::sip::{Phone, hear, spawn_line, tag_of};
+use common::{authorised, grant};
+use madoguchi::domain::user::Role;
+use madoguchi::media::g711::Codec;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn tone_wav(freq: f32, seconds: f32, amplitude: f32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for n in 0..(16000.0 * seconds) as usize {
+        w.write_sample(((n as f32 * freq * std::f32::consts::TAU / 16000.0).sin() * amplitude) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// What a caller hears first: the first 1,600 samples (0.2 s) of a new call's welcome.
+async fn first_words(app: &common::TestApp, call_id: &str) -> (Phone, Vec<i16>, String) {
+    let mut phone = Phone::udp(app.sip, call_id).await;
+    let (ok, _) = phone.call("").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text);
+    let tag = tag_of(&ok);
+    phone.ack(&tag).await;
+    let (audio, _, _) = hear(&phone, 10).await;
+    (phone, audio, tag)
+}
+
+/// How the caller hears `samples` through PCMU.
+fn as_heard(samples: &[i16]) -> Vec<i16> {
+    Codec::Pcmu.decode(&Codec::Pcmu.encode(samples))
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = client.post(url).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_announcement_is_heard_by_the_next_call_and_a_rollback_brings_the_old_one_back() {
+    let app = spawn_line(true, "56200-56299", |_| {}).await;
+    let url = app.db.settings().database_url();
+    let sato = authorised(&grant(&url, "sato", Role::Operator).await);
+    let suzuki = authorised(&grant(&url, "suzuki", Role::Supervisor).await);
+    let shipped = madoguchi::media::audio::load_wav(&app.db.dir.path().join("prompts/welcome.wav")).unwrap();
+
+    // The shipped announcements are version 1 of their slots.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let slots = loop {
+        let slots: Value = sato.get(app.url("/api/prompts")).send().await.unwrap().json().await.unwrap();
+        if slots["slots"]["welcome"].is_array() || tokio::time::Instant::now() > deadline {
+            break slots;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let welcome = &slots["slots"]["welcome"][0];
+    assert_eq!(
+        (welcome["version"].as_i64(), welcome["state"].as_str(), welcome["shipped"].as_bool()),
+        (Some(1), Some("approved"), Some(true))
+    );
+
+    let requests = app.url("/api/prompts/welcome/versions");
+    let upload = tone_wav(1500.0, 0.8, 12000.0);
+    let (status, made) =
+        post(&sato, &requests, json!({"audio_base64": b64(&upload), "reason": "年末年始の案内"})).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!((made["version"].as_i64(), made["state"].as_str()), (Some(2), Some("pending")));
+
+    // Requested, not approved: callers still hear the shipped welcome.
+    let (mut listening, heard, listening_tag) = first_words(&app, "prompt-before").await;
+    assert_eq!(heard, as_heard(&shipped[..1600]), "a pending version is not played");
+
+    let approve = app.url("/api/prompts/welcome/versions/2/approve");
+    let (status, answer) = post(&sato, &approve, json!({})).await;
+    assert_eq!(status, 403, "the requester cannot approve their own change: {answer}");
+    let (status, answer) = post(&suzuki, &approve, json!({"comment": "確認しました"})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((answer["state"].as_str(), answer["decided_by"].as_str()), (Some("approved"), Some("suzuki")));
+    let (status, _) = post(&suzuki, &approve, json!({})).await;
+    assert_eq!(status, 409, "decided once");
+
+    // The next call hears what was stored; the call already listening goes on with the old one.
+    let stored = sato.get(app.url("/api/prompts/welcome/versions/2/audio")).send().await.unwrap();
+    assert_eq!(stored.headers()["content-type"], "audio/wav");
+    let stored = madoguchi::media::audio::load_wav_bytes("v2", &stored.bytes().await.unwrap()).unwrap();
+    assert!(stored.len() < 8000 * 9 / 10 + 1600, "trimmed and at 8 kHz: {} samples", stored.len());
+    let (mut after, heard, after_tag) = first_words(&app, "prompt-after").await;
+    assert_eq!(heard, as_heard(&stored[..1600]), "the next call hears the approved version");
+    // (The test line's welcome is 0.3 s: 800 samples of it are left.)
+    let (more, _, _) = hear(&listening, 5).await;
+    assert_eq!(more, as_heard(&shipped[1600..2400]), "a call in progress keeps what it started");
+
+    // Rollback to version 1 is one action, by a supervisor.
+    let rollback = app.url("/api/prompts/welcome/versions/1/rollback");
+    assert_eq!(post(&sato, &rollback, json!({})).await.0, 403, "operators do not roll back");
+    let (status, answer) = post(&suzuki, &rollback, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (mut back, heard, back_tag) = first_words(&app, "prompt-rolled-back").await;
+    assert_eq!(heard, as_heard(&shipped[..1600]), "the shipped welcome again");
+
+    // Bad uploads are refused with their reason, and nothing changes.
+    let silent = tone_wav(1000.0, 1.0, 0.0);
+    let clipped: Vec<u8> = {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+        for n in 0..8000 {
+            w.write_sample(if (n / 20) % 2 == 0 { i16::MAX } else { i16::MIN }).unwrap();
+        }
+        w.finalize().unwrap();
+        out.into_inner()
+    };
+    let refused = [
+        (json!({"audio_base64": b64(b"<html>not audio</html>")}), "音声ファイルではありません"),
+        (json!({"audio_base64": b64(&silent)}), "無音"),
+        (json!({"audio_base64": b64(&clipped)}), "音が割れています"),
+        (json!({"audio_base64": "%%%"}), "not base64"),
+        (json!({}), "give audio_base64"),
+        (
+            json!({"audio_base64": b64(&upload), "valid_from": "2026-12-28T00:00:00+09:00", "valid_until": "2026-12-27T00:00:00+09:00"}),
+            "valid_until",
+        ),
+    ];
+    for (body, says) in refused {
+        let (status, answer) = post(&sato, &requests, body).await;
+        assert_eq!(status, 422, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{says}: {message}");
+    }
+    let (status, _) =
+        post(&sato, &app.url("/api/prompts/brand-new/versions"), json!({"audio_base64": b64(&upload)})).await;
+    assert_eq!(status, 403, "only an admin adds a slot");
+    let versions: Value = sato.get(app.url("/api/prompts")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(versions["slots"]["welcome"].as_array().unwrap().len(), 2, "no version was added by a refused upload");
+
+    let store = madoguchi::store::Store::connect(&url, 1).await.unwrap();
+    let actions: Vec<(String, String)> =
+        store.audit_entries(50).await.unwrap().into_iter().map(|a| (a.actor, a.action)).collect();
+    for (actor, action) in
+        [("sato", "prompt_requested"), ("suzuki", "prompt_approved"), ("suzuki", "prompt_rolled_back")]
+    {
+        assert!(actions.contains(&(actor.to_owned(), action.to_owned())), "{actor} {action} in {actions:?}");
+    }
+    store.close().await;
+    for (phone, tag, branch) in
+        [(&mut listening, &listening_tag, "b1"), (&mut after, &after_tag, "b2"), (&mut back, &back_tag, "b3")]
+    {
+        let bye = phone.request("BYE", &format!("z9hG4bKbye{branch}"), Some(tag), "", "");
+        phone.send(&bye).await;
+    }
+    app.stop().await;
+}
