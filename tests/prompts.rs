@@ -174,3 +174,42 @@ async fn an_approved_announcement_is_heard_by_the_next_call_and_a_rollback_bring
     }
     app.stop().await;
 }
+
+/// Polls `GET /api/prompts` until the welcome slot plays `version` (at most 10 s).
+async fn until_playing(app: &common::TestApp, version: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = app.get_json("/api/prompts").await;
+        if list["playing"]["welcome"] == version {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "welcome never played version {version}: {}", list["playing"]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_version_plays_only_within_its_window() {
+    let Some(app) = common::spawn_app(common::Db::Sqlite, "prompt schedule").await else { return };
+    let url = app.db.settings().database_url();
+    let sato = authorised(&grant(&url, "sato", Role::Operator).await);
+    let suzuki = authorised(&grant(&url, "suzuki", Role::Supervisor).await);
+    until_playing(&app, 1).await;
+    let at = |ms: i64| {
+        let t = chrono::Utc::now() + chrono::Duration::milliseconds(ms);
+        t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap()).to_rfc3339()
+    };
+    let body = json!({
+        "audio_base64": b64(&tone_wav(800.0, 0.5, 9000.0)), "reason": "メンテナンスのお知らせ",
+        "valid_from": at(3000), "valid_until": at(5000),
+    });
+    let (status, made) = post(&sato, &app.url("/api/prompts/welcome/versions"), body).await;
+    assert_eq!(status, 201, "{made}");
+    let (status, _) = post(&suzuki, &app.url("/api/prompts/welcome/versions/2/approve"), json!({})).await;
+    assert_eq!(status, 200);
+    let (_, list) = app.get_json("/api/prompts").await;
+    assert_eq!(list["playing"]["welcome"], 1, "approved, but its window has not opened");
+    until_playing(&app, 2).await;
+    until_playing(&app, 1).await;
+    app.stop().await;
+}

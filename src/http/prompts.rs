@@ -23,13 +23,14 @@ use std::collections::BTreeMap;
 
 type Time = chrono::DateTime<chrono::FixedOffset>;
 
-/// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}}`.
+/// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}, "playing": {"welcome": 2, …}}`.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut slots: BTreeMap<String, Vec<PromptVersion>> = BTreeMap::new();
     for v in state.store.prompt_versions(None).await? {
         slots.entry(v.slot.clone()).or_default().push(v);
     }
-    Ok(Json(json!({ "slots": slots })))
+    let playing: BTreeMap<String, i64> = state.announcements.playing().into_iter().collect();
+    Ok(Json(json!({ "slots": slots, "playing": playing })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -30,11 +30,18 @@ pub struct Announcements {
     /// How many changes were announced; how many the announcer has applied.
     asked: Arc<AtomicU64>,
     applied: Arc<watch::Sender<u64>>,
+    /// Slot → the version playing now (0: none applies, the slot is silent).
+    playing: Arc<watch::Sender<HashMap<String, i64>>>,
 }
 
 impl Default for Announcements {
     fn default() -> Self {
-        Announcements { wake: Arc::default(), asked: Arc::default(), applied: Arc::new(watch::channel(0).0) }
+        Announcements {
+            wake: Arc::default(),
+            asked: Arc::default(),
+            applied: Arc::new(watch::channel(0).0),
+            playing: Arc::new(watch::channel(HashMap::new()).0),
+        }
     }
 }
 
@@ -42,6 +49,11 @@ impl Default for Announcements {
 const APPLY_WAIT: Duration = Duration::from_secs(2);
 
 impl Announcements {
+    /// The version of each slot that calls starting now hear.
+    pub fn playing(&self) -> HashMap<String, i64> {
+        self.playing.borrow().clone()
+    }
+
     /// A version changed: returns once the line plays the outcome to the next call (or after
     /// [`APPLY_WAIT`], if the store is slow; the announcer applies it then).
     pub async fn changed(&self) {
@@ -77,6 +89,7 @@ pub async fn run(
                     }
                     playing = chosen;
                     overrides.send_replace(Arc::new(audio));
+                    wake.playing.send_replace(playing.clone());
                 }
                 wake.applied.send_replace(asked);
                 next.map(|at| Duration::from_millis((at - now).max(0) as u64))
