@@ -49,6 +49,62 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Announcement versions: list, request, approve, reject, roll back, export. A running
+    /// service plays the outcome within 10 s.
+    Prompt {
+        #[command(subcommand)]
+        action: PromptAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PromptAction {
+    /// Every slot's versions, and which one plays.
+    List,
+    /// Request a new version from an audio file (WAV, MP3) or --text; prints its number.
+    Request {
+        slot: String,
+        file: Option<PathBuf>,
+        /// Japanese text to be spoken by [prompts] tts_command, instead of a file.
+        #[arg(long, conflicts_with = "file")]
+        text: Option<String>,
+        /// The user acting (their role decides what they may do).
+        #[arg(long = "as")]
+        acting: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Plays from this time (RFC 3339, or "YYYY-MM-DD HH:MM" in JST).
+        #[arg(long)]
+        from: Option<String>,
+        /// Plays until this time.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    Approve {
+        slot: String,
+        version: i64,
+        #[arg(long = "as")]
+        acting: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    Reject {
+        slot: String,
+        version: i64,
+        #[arg(long = "as")]
+        acting: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Make an earlier approved version play again.
+    Rollback {
+        slot: String,
+        version: i64,
+        #[arg(long = "as")]
+        acting: String,
+    },
+    /// Write a version's audio (8 kHz WAV) to a file.
+    Export { slot: String, version: i64, file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +175,7 @@ fn main() -> ExitCode {
         Command::ImportDirectory { file } => rt.block_on(import_directory(loaded, file)),
         Command::User { action } => rt.block_on(user(loaded, action)),
         Command::Token { action } => rt.block_on(token(loaded, action)),
+        Command::Prompt { action } => rt.block_on(prompt(loaded, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -302,6 +359,141 @@ async fn token(loaded: Loaded, action: TokenAction) -> anyhow::Result<()> {
     .await;
     store.close().await;
     result
+}
+
+async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
+    use madoguchi::domain::prompt::{check_window, slot_problem};
+    use madoguchi::domain::time::now_millis;
+    use madoguchi::store::{PromptChange, PromptRequest};
+    let settings = &loaded.settings;
+    let store = open_store(settings, OpenMode::Existing, 1).await?;
+    let acting_user = |login: String| {
+        let store = store.clone();
+        async move {
+            match store.user_credentials(&login).await? {
+                Some((identity, _)) => Ok(identity),
+                None => anyhow::bail!("no enabled user {login}"),
+            }
+        }
+    };
+    let audit = |login: String, action: &'static str, slot: String, version: i64| {
+        let store = store.clone();
+        async move {
+            let detail = serde_json::json!({"slot": slot, "version": version, "via": "cli"});
+            store.audit(&login, action, &format!("{slot}#{version}"), &detail).await
+        }
+    };
+    let decided = |change: PromptChange, slot: &str, version: i64| match change {
+        PromptChange::Done(_) => Ok(()),
+        PromptChange::Missing => anyhow::bail!("{slot} has no version {version}"),
+        PromptChange::Refused(why) => anyhow::bail!("{why}"),
+    };
+    let result = async {
+        match action {
+            PromptAction::List => {
+                for v in store.prompt_versions(None).await? {
+                    let window = match (v.valid_from, v.valid_until) {
+                        (None, None) => String::new(),
+                        (f, u) => format!(
+                            "\t{} – {}",
+                            f.map(madoguchi::domain::time::jst_rfc3339).unwrap_or_default(),
+                            u.map(madoguchi::domain::time::jst_rfc3339).unwrap_or_default()
+                        ),
+                    };
+                    let origin = if v.shipped { "shipped".to_owned() } else { v.requested_by.clone() };
+                    say(&format!("{}\t{}\t{}\t{origin}{window}", v.slot, v.version, v.state));
+                }
+            }
+            PromptAction::Request { slot, file, text, acting, reason, from, until } => {
+                let who = acting_user(acting).await?;
+                if let Some(problem) = slot_problem(&slot) {
+                    anyhow::bail!("{slot}: {problem}");
+                }
+                if store.prompt_versions(Some(&slot)).await?.is_empty()
+                    && !who.role.allows(madoguchi::domain::user::Role::Admin)
+                {
+                    anyhow::bail!("there is no slot {slot}; only an admin adds one");
+                }
+                let (from, until) =
+                    (from.as_deref().map(parse_time).transpose()?, until.as_deref().map(parse_time).transpose()?);
+                check_window(from, until)?;
+                let limits = madoguchi::media::upload::UploadLimits {
+                    max_bytes: usize::try_from(settings.prompts.max_upload_bytes).unwrap_or(usize::MAX),
+                    max_seconds: settings.prompts.max_seconds,
+                };
+                let samples = match (file, text) {
+                    (Some(file), None) => {
+                        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                        madoguchi::media::upload::prepare(&bytes, &limits)
+                            .with_context(|| file.display().to_string())?
+                    }
+                    (None, Some(text)) => {
+                        madoguchi::media::upload::speak(&text, &settings.prompts.tts_command, &limits).await?
+                    }
+                    _ => anyhow::bail!("give an audio file or --text"),
+                };
+                let request = PromptRequest {
+                    slot: slot.clone(),
+                    wav: madoguchi::media::upload::wav_bytes(&samples),
+                    duration_ms: samples.len() as i64 * 1000 / i64::from(madoguchi::media::audio::RATE),
+                    requested_by: who.login.clone(),
+                    reason,
+                    valid_from: from,
+                    valid_until: until,
+                };
+                let version = store.request_prompt(&request, now_millis()).await?;
+                audit(who.login, "prompt_requested", slot, version).await?;
+                say(&version.to_string());
+            }
+            PromptAction::Approve { slot, version, acting, comment } => {
+                let who = acting_user(acting).await?;
+                let now = now_millis();
+                let change =
+                    store.decide_prompt(&slot, version, &who.login, who.role, true, comment.as_deref(), now).await?;
+                decided(change, &slot, version)?;
+                audit(who.login, "prompt_approved", slot.clone(), version).await?;
+                say(&format!("ok: {slot} version {version} approved"));
+            }
+            PromptAction::Reject { slot, version, acting, comment } => {
+                let who = acting_user(acting).await?;
+                let now = now_millis();
+                let change =
+                    store.decide_prompt(&slot, version, &who.login, who.role, false, comment.as_deref(), now).await?;
+                decided(change, &slot, version)?;
+                audit(who.login, "prompt_rejected", slot.clone(), version).await?;
+                say(&format!("ok: {slot} version {version} rejected"));
+            }
+            PromptAction::Rollback { slot, version, acting } => {
+                let who = acting_user(acting).await?;
+                decided(store.roll_back_prompt(&slot, version, who.role, now_millis()).await?, &slot, version)?;
+                audit(who.login, "prompt_rolled_back", slot.clone(), version).await?;
+                say(&format!("ok: {slot} version {version} plays again"));
+            }
+            PromptAction::Export { slot, version, file } => match store.prompt_audio(&slot, version).await? {
+                Some(Some(wav)) => {
+                    std::fs::write(&file, wav).with_context(|| format!("cannot write {}", file.display()))?;
+                    say(&format!("ok: {}", file.display()));
+                }
+                Some(None) => anyhow::bail!("version 1 of {slot} is the shipped announcement: see [sip] prompts"),
+                None => anyhow::bail!("{slot} has no version {version}"),
+            },
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// RFC 3339, or "YYYY-MM-DD HH:MM" in JST; milliseconds since the epoch.
+fn parse_time(text: &str) -> anyhow::Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.timestamp_millis());
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M")
+        .with_context(|| format!("'{text}' is not a time (RFC 3339, or YYYY-MM-DD HH:MM in JST)"))?;
+    let jst = madoguchi::domain::time::jst();
+    Ok(naive.and_local_timezone(jst).single().context("not a time in JST")?.timestamp_millis())
 }
 
 /// A new password: one line from standard input, or asked twice on a terminal without echo.

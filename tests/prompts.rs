@@ -213,3 +213,56 @@ async fn a_scheduled_version_plays_only_within_its_window() {
     until_playing(&app, 1).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_are_requested_and_approved_from_the_command_line() {
+    let Some(db) = common::TestDb::new(common::Db::Sqlite, "prompt cli").await else { return };
+    let mut service = common::start_binary(&db, db.dir.path()).await;
+    for (login, role) in [("sato", "operator"), ("suzuki", "supervisor")] {
+        common::cli::run(&db, &["user", "add", login, "--role", role], "a long password 2026\n").await;
+    }
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let playing = || async {
+        let list: Value =
+            service.client.get(format!("{}/api/prompts", service.base)).send().await.unwrap().json().await.unwrap();
+        list["playing"]["welcome"].as_i64()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while playing().await != Some(1) {
+        assert!(tokio::time::Instant::now() < deadline, "the shipped welcome is version 1");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let file = db.dir.path().join("nenmatsu.wav");
+    std::fs::write(&file, tone_wav(1200.0, 0.7, 10000.0)).unwrap();
+    let path = file.to_str().unwrap();
+    let out =
+        common::cli::run(&db, &["prompt", "request", "welcome", path, "--as", "sato", "--reason", "年末年始"], "")
+            .await;
+    assert_eq!(text(&out).trim(), "2", "the new version's number");
+    let own = common::cli::try_run(&db, &["prompt", "approve", "welcome", "2", "--as", "sato"], "").await;
+    assert!(!own.status.success(), "an operator (and the requester) cannot approve");
+    assert!(String::from_utf8_lossy(&own.stderr).contains("承認・却下"), "{}", String::from_utf8_lossy(&own.stderr));
+    let unknown = common::cli::try_run(&db, &["prompt", "request", "no-such", path, "--as", "sato"], "").await;
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("only an admin"));
+    let bad = common::cli::try_run(&db, &["prompt", "request", "welcome", "Cargo.toml", "--as", "sato"], "").await;
+    assert!(!bad.status.success(), "a file that is not audio is refused");
+    common::cli::run(&db, &["prompt", "approve", "welcome", "2", "--as", "suzuki", "--comment", "確認済み"], "").await;
+    let list = text(&common::cli::run(&db, &["prompt", "list"], "").await);
+    assert!(list.contains("welcome\t2\tapproved\tsato"), "{list}");
+    assert!(list.contains("welcome\t1\tapproved\tshipped"), "{list}");
+    let exported = db.dir.path().join("v2.wav");
+    common::cli::run(&db, &["prompt", "export", "welcome", "2", exported.to_str().unwrap()], "").await;
+    let samples = madoguchi::media::audio::load_wav(&exported).unwrap();
+    assert!(samples.len() > 4000, "the exported version is the stored audio: {} samples", samples.len());
+
+    // The running service notices a change made by another process.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while playing().await != Some(2) {
+        assert!(tokio::time::Instant::now() < deadline, "the service plays the version approved from the command line");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
+}

@@ -10,7 +10,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod login_limit;
 pub(crate) mod origin;
 pub(crate) mod phone;
-pub(crate) mod prompt;
+pub mod prompt;
 pub(crate) mod rate;
 pub(crate) mod reply;
 pub(crate) mod search;

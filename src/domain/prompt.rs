@@ -115,6 +115,14 @@ pub fn may_roll_back(version: &Facts, role: Role) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// A slot is named like a dialplan refers to it.
+pub fn slot_problem(slot: &str) -> Option<&'static str> {
+    let ok = !slot.is_empty()
+        && slot.len() <= 40
+        && slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    (!ok).then_some("a slot name is 1 to 40 of a-z, 0-9, _ and -")
+}
+
 pub fn check_window(from: Option<i64>, until: Option<i64>) -> Result<(), Refusal> {
     match (from, until) {
         (Some(f), Some(u)) if u <= f => Err(Refusal::EmptyWindow),

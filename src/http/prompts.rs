@@ -6,7 +6,7 @@
 use super::auth::Acting;
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, AppState};
-use crate::domain::prompt::{Refusal, check_window};
+use crate::domain::prompt::{Refusal, check_window, slot_problem};
 use crate::domain::time::now_millis;
 use crate::domain::user::Role;
 use crate::media::audio::RATE;
@@ -44,14 +44,6 @@ pub struct NewVersion {
     reason: String,
     valid_from: Option<Time>,
     valid_until: Option<Time>,
-}
-
-/// A slot is named like a dialplan refers to it.
-fn slot_problem(slot: &str) -> Option<&'static str> {
-    let ok = !slot.is_empty()
-        && slot.len() <= 40
-        && slot.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    (!ok).then_some("a slot name is 1 to 40 of a-z, 0-9, _ and -")
 }
 
 /// `POST /api/prompts/{slot}/versions`: 201 `{"slot", "version", "state": "pending"}`. A slot

@@ -21,6 +21,8 @@ pub type Overrides = Arc<HashMap<String, Arc<Vec<i16>>>>;
 
 /// How long to wait before reading the versions again after the store failed.
 const RETRY: Duration = Duration::from_secs(5);
+/// Changes made by another process (`madoguchi prompt approve …`) are seen within this.
+const POLL: Duration = Duration::from_secs(10);
 
 /// Wakes the announcer after a version was requested, decided or rolled back to, and tells
 /// the one who woke it when the line has the outcome.
@@ -92,7 +94,8 @@ pub async fn run(
                     wake.playing.send_replace(playing.clone());
                 }
                 wake.applied.send_replace(asked);
-                next.map(|at| Duration::from_millis((at - now).max(0) as u64))
+                let until_window = next.map(|at| Duration::from_millis((at - now).max(0) as u64));
+                Some(until_window.map_or(POLL, |d| d.min(POLL)))
             }
             Err(e) => {
                 tracing::warn!(error = %e, "announcement versions not read; trying again");

@@ -5,6 +5,18 @@ use super::TestDb;
 /// Runs the command with `input` on standard input; the database and data directory are the
 /// test's, and no configuration file is read.
 pub async fn run(db: &TestDb, args: &[&str], input: &str) -> std::process::Output {
+    let out = try_run(db, args, input).await;
+    assert!(
+        out.status.success(),
+        "madoguchi {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Like [`run`], whatever the exit status.
+pub async fn try_run(db: &TestDb, args: &[&str], input: &str) -> std::process::Output {
     use tokio::io::AsyncWriteExt;
     let data = db.dir.path().join("data");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
@@ -22,12 +34,5 @@ pub async fn run(db: &TestDb, args: &[&str], input: &str) -> std::process::Outpu
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.as_bytes()).await.unwrap();
     drop(stdin);
-    let out = child.wait_with_output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "madoguchi {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    child.wait_with_output().await.unwrap()
 }
