@@ -446,22 +446,10 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
                 say(&version.to_string());
             }
             PromptAction::Approve { slot, version, acting, comment } => {
-                let who = acting_user(acting).await?;
-                let now = now_millis();
-                let change =
-                    store.decide_prompt(&slot, version, &who.login, who.role, true, comment.as_deref(), now).await?;
-                decided(change, &slot, version)?;
-                audit(who.login, "prompt_approved", slot.clone(), version).await?;
-                say(&format!("ok: {slot} version {version} approved"));
+                decide_prompt(&store, &slot, version, &acting, comment.as_deref(), true).await?;
             }
             PromptAction::Reject { slot, version, acting, comment } => {
-                let who = acting_user(acting).await?;
-                let now = now_millis();
-                let change =
-                    store.decide_prompt(&slot, version, &who.login, who.role, false, comment.as_deref(), now).await?;
-                decided(change, &slot, version)?;
-                audit(who.login, "prompt_rejected", slot.clone(), version).await?;
-                say(&format!("ok: {slot} version {version} rejected"));
+                decide_prompt(&store, &slot, version, &acting, comment.as_deref(), false).await?;
             }
             PromptAction::Rollback { slot, version, acting } => {
                 let who = acting_user(acting).await?;
@@ -483,6 +471,30 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
     .await;
     store.close().await;
     result
+}
+
+/// `madoguchi prompt approve|reject`, as `acting`.
+async fn decide_prompt(
+    store: &madoguchi::store::Store,
+    slot: &str,
+    version: i64,
+    acting: &str,
+    comment: Option<&str>,
+    approve: bool,
+) -> anyhow::Result<()> {
+    use madoguchi::store::PromptChange;
+    let Some((who, _)) = store.user_credentials(acting).await? else { anyhow::bail!("no enabled user {acting}") };
+    let now = madoguchi::domain::time::now_millis();
+    match store.decide_prompt(slot, version, &who.login, who.role, approve, comment, now).await? {
+        PromptChange::Done(_) => {}
+        PromptChange::Missing => anyhow::bail!("{slot} has no version {version}"),
+        PromptChange::Refused(why) => anyhow::bail!("{why}"),
+    }
+    let (action, done) = if approve { ("prompt_approved", "approved") } else { ("prompt_rejected", "rejected") };
+    let detail = serde_json::json!({"slot": slot, "version": version, "via": "cli"});
+    store.audit(&who.login, action, &format!("{slot}#{version}"), &detail).await?;
+    say(&format!("ok: {slot} version {version} {done}"));
+    Ok(())
 }
 
 /// RFC 3339, or "YYYY-MM-DD HH:MM" in JST; milliseconds since the epoch.
