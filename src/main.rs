@@ -57,6 +57,16 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct PromptDecision {
+    slot: String,
+    version: i64,
+    #[arg(long = "as")]
+    acting: String,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum PromptAction {
     /// Every slot's versions, and which one plays.
@@ -80,22 +90,10 @@ enum PromptAction {
         #[arg(long)]
         until: Option<String>,
     },
-    Approve {
-        slot: String,
-        version: i64,
-        #[arg(long = "as")]
-        acting: String,
-        #[arg(long)]
-        comment: Option<String>,
-    },
-    Reject {
-        slot: String,
-        version: i64,
-        #[arg(long = "as")]
-        acting: String,
-        #[arg(long)]
-        comment: Option<String>,
-    },
+    /// Approve a pending version (a supervisor who did not request it).
+    Approve(PromptDecision),
+    /// Reject a pending version.
+    Reject(PromptDecision),
     /// Make an earlier approved version play again.
     Rollback {
         slot: String,
@@ -445,12 +443,8 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
                 audit(who.login, "prompt_requested", slot, version).await?;
                 say(&version.to_string());
             }
-            PromptAction::Approve { slot, version, acting, comment } => {
-                decide_prompt(&store, &slot, version, &acting, comment.as_deref(), true).await?;
-            }
-            PromptAction::Reject { slot, version, acting, comment } => {
-                decide_prompt(&store, &slot, version, &acting, comment.as_deref(), false).await?;
-            }
+            PromptAction::Approve(decision) => decide_prompt(&store, &decision, true).await?,
+            PromptAction::Reject(decision) => decide_prompt(&store, &decision, false).await?,
             PromptAction::Rollback { slot, version, acting } => {
                 let who = acting_user(acting).await?;
                 decided(store.roll_back_prompt(&slot, version, who.role, now_millis()).await?, &slot, version)?;
@@ -474,15 +468,9 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
 }
 
 /// `madoguchi prompt approve|reject`, as `acting`.
-async fn decide_prompt(
-    store: &madoguchi::store::Store,
-    slot: &str,
-    version: i64,
-    acting: &str,
-    comment: Option<&str>,
-    approve: bool,
-) -> anyhow::Result<()> {
+async fn decide_prompt(store: &madoguchi::store::Store, d: &PromptDecision, approve: bool) -> anyhow::Result<()> {
     use madoguchi::store::PromptChange;
+    let (slot, version, acting, comment) = (d.slot.as_str(), d.version, d.acting.as_str(), d.comment.as_deref());
     let Some((who, _)) = store.user_credentials(acting).await? else { anyhow::bail!("no enabled user {acting}") };
     let now = madoguchi::domain::time::now_millis();
     match store.decide_prompt(slot, version, &who.login, who.role, approve, comment, now).await? {
