@@ -76,6 +76,9 @@ pub struct HttpSettings {
     pub session_idle_minutes: u32,
     /// A console session ends this many hours after sign-in, however much it is used.
     pub session_max_hours: u32,
+    /// The address people reach the service at (`https://helpdesk.example.go.jp`), for links
+    /// in the notices feed; empty: the scheme and Host of each request.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -303,6 +306,7 @@ impl Default for HttpSettings {
             requests_per_minute: 600,
             secure_cookies: false,
             session_idle_minutes: 60,
+            public_url: String::new(),
             session_max_hours: 12,
         }
     }
@@ -543,6 +547,7 @@ fn load_first_of(
         return Err(Problems(problems));
     }
     let mut settings = settings;
+    settings.http.public_url = settings.http.public_url.trim_end_matches('/').to_owned();
     for name in &mut settings.http.hostnames {
         *name = crate::domain::host::fold_hostname(name);
     }
@@ -621,6 +626,21 @@ fn overlay_env(table: &mut toml::Table, env: impl IntoIterator<Item = (String, S
     problems
 }
 
+/// `[http] public_url`: empty, or `http(s)://host[:port][/path]` without query or fragment.
+fn public_url_problem(url: &str) -> Option<&'static str> {
+    if url.is_empty() {
+        return None;
+    }
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return Some("must start with https:// or http://");
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() || url.contains(['?', '#', ' ', '"', '<', '>']) {
+        return Some("must be a plain address like https://helpdesk.example.go.jp");
+    }
+    None
+}
+
 fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     let lines = TomlLines::scan(source);
     let mut problems = Vec::new();
@@ -659,6 +679,9 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
         if let Some(why) = crate::domain::host::hostname_problem(name) {
             report("http", "hostnames", format!("hostnames[{i}] '{name}' is not a host name: {why}"));
         }
+    }
+    if let Some(why) = public_url_problem(&s.http.public_url) {
+        report("http", "public_url", format!("public_url '{}' {why}", s.http.public_url));
     }
     if !(1..=7 * 24 * 60).contains(&s.http.session_idle_minutes) {
         report("http", "session_idle_minutes", "session_idle_minutes must be between 1 and 10080 (a week)".into());
@@ -1078,6 +1101,18 @@ mod tests {
         s.database.url = "sqlite:///var/lib/madoguchi/x.db".into();
         assert_eq!(s.database_label(), "sqlite /var/lib/madoguchi/x.db");
         assert_eq!(s.database_url_opening(OpenMode::Existing), "sqlite:///var/lib/madoguchi/x.db?mode=rw");
+    }
+
+    #[test]
+    fn the_public_url_is_a_plain_http_address() {
+        let f = write("[http]\npublic_url = \"https://helpdesk.example.go.jp/\"\n");
+        let loaded = load(Some(f.path()), env(&[])).unwrap();
+        assert_eq!(loaded.settings.http.public_url, "https://helpdesk.example.go.jp");
+        for bad in ["helpdesk.example.go.jp", "https://", "https://x.example/?a=1", "ftp://x.example"] {
+            let f = write(&format!("[http]\n\npublic_url = \"{bad}\"\n"));
+            let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+            assert!(err.contains(&format!(":3: public_url '{bad}'")), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -55,6 +55,66 @@ enum Command {
         #[command(subcommand)]
         action: PromptAction,
     },
+    /// System operation notices: draft, approve (publish), reject, withdraw, list. Published
+    /// notices show on /notices within their window; their audio plays to callers.
+    Notice {
+        #[command(subcommand)]
+        action: NoticeAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct NoticeDecision {
+    id: i64,
+    #[arg(long = "as")]
+    acting: String,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum NoticeAction {
+    /// Every notice, newest first.
+    List,
+    /// Draft a notice; prints its id. A supervisor who did not draft it approves it.
+    Draft {
+        /// The user drafting it (an operator or above).
+        #[arg(long = "as")]
+        acting: String,
+        /// failure (障害) or maintenance (メンテナンス).
+        #[arg(long, default_value = "failure")]
+        kind: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        body: String,
+        #[arg(long, default_value = "")]
+        title_en: String,
+        #[arg(long, default_value = "")]
+        body_en: String,
+        /// Public from this time (RFC 3339, or "YYYY-MM-DD HH:MM" in JST); default: on approval.
+        #[arg(long)]
+        from: Option<String>,
+        /// Public until this time; default: until withdrawn.
+        #[arg(long)]
+        until: Option<String>,
+        /// Audio callers hear while it is public (WAV, MP3).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// Japanese text spoken to callers by [prompts] tts_command, instead of --audio.
+        #[arg(long, conflicts_with = "audio")]
+        text: Option<String>,
+    },
+    /// Approve a draft: it is published (a supervisor who did not draft it).
+    Approve(NoticeDecision),
+    /// Reject a draft.
+    Reject(NoticeDecision),
+    /// Take a published notice down now.
+    Withdraw {
+        id: i64,
+        #[arg(long = "as")]
+        acting: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -174,6 +234,7 @@ fn main() -> ExitCode {
         Command::User { action } => rt.block_on(user(loaded, action)),
         Command::Token { action } => rt.block_on(token(loaded, action)),
         Command::Prompt { action } => rt.block_on(prompt(loaded, action)),
+        Command::Notice { action } => rt.block_on(notice(loaded, action)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -415,20 +476,8 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
                 let (from, until) =
                     (from.as_deref().map(parse_time).transpose()?, until.as_deref().map(parse_time).transpose()?);
                 check_window(from, until)?;
-                let limits = madoguchi::media::upload::UploadLimits {
-                    max_bytes: usize::try_from(settings.prompts.max_upload_bytes).unwrap_or(usize::MAX),
-                    max_seconds: settings.prompts.max_seconds,
-                };
-                let samples = match (file, text) {
-                    (Some(file), None) => {
-                        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-                        madoguchi::media::upload::prepare(&bytes, &limits)
-                            .with_context(|| file.display().to_string())?
-                    }
-                    (None, Some(text)) => {
-                        madoguchi::media::upload::speak(&text, &settings.prompts.tts_command, &limits).await?
-                    }
-                    _ => anyhow::bail!("give an audio file or --text"),
+                let Some(samples) = audio_from(settings, file, text.as_deref()).await? else {
+                    anyhow::bail!("give an audio file or --text")
                 };
                 let request = PromptRequest {
                     slot: slot.clone(),
@@ -459,6 +508,126 @@ async fn prompt(loaded: Loaded, action: PromptAction) -> anyhow::Result<()> {
                 Some(None) => anyhow::bail!("version 1 of {slot} is the shipped announcement: see [sip] prompts"),
                 None => anyhow::bail!("{slot} has no version {version}"),
             },
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// An audio file prepared for the line, or `text` spoken; `None` when neither is given.
+async fn audio_from(
+    settings: &madoguchi::config::Settings,
+    file: Option<PathBuf>,
+    text: Option<&str>,
+) -> anyhow::Result<Option<Vec<i16>>> {
+    let limits = madoguchi::media::upload::UploadLimits {
+        max_bytes: usize::try_from(settings.prompts.max_upload_bytes).unwrap_or(usize::MAX),
+        max_seconds: settings.prompts.max_seconds,
+    };
+    Ok(match (file, text) {
+        (Some(file), None) => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            Some(madoguchi::media::upload::prepare(&bytes, &limits).with_context(|| file.display().to_string())?)
+        }
+        (None, Some(text)) => {
+            Some(madoguchi::media::upload::speak(text, &settings.prompts.tts_command, &limits).await?)
+        }
+        (None, None) => None,
+        (Some(_), Some(_)) => anyhow::bail!("give an audio file or --text, not both"),
+    })
+}
+
+async fn notice(loaded: Loaded, action: NoticeAction) -> anyhow::Result<()> {
+    use madoguchi::domain::notice::{Kind, Wording, draft_problem};
+    use madoguchi::domain::time::{jst_rfc3339, now_millis};
+    use madoguchi::store::{NoticeChange, NoticeDraft};
+    let settings = &loaded.settings;
+    let store = open_store(settings, OpenMode::Existing, 1).await?;
+    let user = |login: String| {
+        let store = store.clone();
+        async move {
+            match store.user_credentials(&login).await? {
+                Some((identity, _)) => Ok(identity),
+                None => anyhow::bail!("no enabled user {login}"),
+            }
+        }
+    };
+    let audit = |login: String, action: &'static str, id: i64| {
+        let store = store.clone();
+        async move {
+            let detail = serde_json::json!({"notice": id, "via": "cli"});
+            store.audit(&login, action, &format!("notice#{id}"), &detail).await
+        }
+    };
+    let changed = |change: NoticeChange, id: i64| match change {
+        NoticeChange::Done(n) => Ok(n),
+        NoticeChange::Missing => anyhow::bail!("no notice {id}"),
+        NoticeChange::Refused(why) => anyhow::bail!("{why}"),
+    };
+    let decide = async |d: NoticeDecision, approve: bool| -> anyhow::Result<()> {
+        let who = user(d.acting).await?;
+        let change = store.decide_notice(d.id, &who.login, who.role, approve, d.comment.as_deref(), now_millis());
+        changed(change.await?, d.id)?;
+        let (action, done) = if approve { ("notice_published", "published") } else { ("notice_rejected", "rejected") };
+        audit(who.login, action, d.id).await?;
+        say(&format!("ok: notice {} {done}", d.id));
+        Ok(())
+    };
+    let result = async {
+        match action {
+            NoticeAction::List => {
+                let now = now_millis();
+                for n in store.notices(i64::MAX).await? {
+                    let public = if n.facts().public(now) { "public" } else { "-" };
+                    let from = n.valid_from.map(jst_rfc3339).unwrap_or_default();
+                    let until = n.valid_until.map(jst_rfc3339).unwrap_or_default();
+                    let audio = if n.has_audio { "audio" } else { "-" };
+                    say(&format!(
+                        "{}\t{}\t{}\t{public}\t{}\t{from} – {until}\t{audio}\t{}",
+                        n.id, n.kind, n.state, n.drafted_by, n.title
+                    ));
+                }
+            }
+            NoticeAction::Draft { acting, kind, title, body, title_en, body_en, from, until, audio, text } => {
+                let who = user(acting).await?;
+                let kind: Kind = kind.parse().map_err(anyhow::Error::msg)?;
+                let (from, until) =
+                    (from.as_deref().map(parse_time).transpose()?, until.as_deref().map(parse_time).transpose()?);
+                let now = now_millis();
+                let wording = Wording { title: &title, title_en: &title_en, body: &body, body_en: &body_en };
+                if let Some(problem) = draft_problem(&wording, from, until, now) {
+                    anyhow::bail!("{problem}");
+                }
+                let samples = audio_from(settings, audio, text.as_deref()).await?;
+                let draft = NoticeDraft {
+                    kind,
+                    title: title.trim().to_owned(),
+                    title_en: title_en.trim().to_owned(),
+                    body,
+                    body_en,
+                    valid_from: from,
+                    valid_until: until,
+                    drafted_by: who.login.clone(),
+                    duration_ms: samples
+                        .as_ref()
+                        .map_or(0, |s| s.len() as i64 * 1000 / i64::from(madoguchi::media::audio::RATE)),
+                    wav: samples.as_deref().map(madoguchi::media::upload::wav_bytes),
+                    audio_text: text.unwrap_or_default(),
+                };
+                let id = store.draft_notice(&draft, now).await?;
+                audit(who.login, "notice_drafted", id).await?;
+                say(&id.to_string());
+            }
+            NoticeAction::Approve(d) => decide(d, true).await?,
+            NoticeAction::Reject(d) => decide(d, false).await?,
+            NoticeAction::Withdraw { id, acting } => {
+                let who = user(acting).await?;
+                changed(store.withdraw_notice(id, &who.login, who.role, now_millis()).await?, id)?;
+                audit(who.login, "notice_withdrawn", id).await?;
+                say(&format!("ok: notice {id} withdrawn"));
+            }
         }
         Ok(())
     }

@@ -46,6 +46,12 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", "/api/prompts/welcome/versions/9/reject".into(), Some(json!({}))),
         ("POST", "/api/prompts/welcome/versions/9/rollback".into(), Some(json!({}))),
         ("GET", "/api/prompts/welcome/versions/1/audio".into(), None),
+        ("GET", "/api/notices".into(), None),
+        ("POST", "/api/notices".into(), Some(json!({}))),
+        ("POST", "/api/notices/9/approve".into(), Some(json!({}))),
+        ("POST", "/api/notices/9/reject".into(), Some(json!({}))),
+        ("POST", "/api/notices/9/withdraw".into(), Some(json!({}))),
+        ("GET", "/api/notices/9/audio".into(), None),
         ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
         ("GET", "/api/session".into(), None),
     ]
@@ -65,7 +71,16 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The only routes besides /healthz that answer without an identity.
-const OPEN: [&str; 5] = ["/login", "/assets/console.css", "/assets/console.js", "/assets/desk.css", "/assets/desk.js"];
+const OPEN: [&str; 8] = [
+    "/login",
+    "/assets/console.css",
+    "/assets/console.js",
+    "/assets/desk.css",
+    "/assets/desk.js",
+    "/notices",
+    "/notices.atom",
+    "/notices.json",
+];
 
 async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str, String, Option<Value>)) -> u16 {
     let url = format!("{base}{path}");
@@ -107,7 +122,8 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
     };
     for route in routes(&number, &other) {
         let admin_only = route.1.starts_with("/api/users") || route.1.starts_with("/api/tokens");
-        let supervisor_only = ["/approve", "/reject", "/rollback"].iter().any(|end| route.1.ends_with(end));
+        let supervisor_only =
+            ["/approve", "/reject", "/rollback", "/withdraw"].iter().any(|end| route.1.ends_with(end));
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
             let url = format!("{}{}", app.base, route.1);
             let response = match route.0 {

@@ -8,6 +8,7 @@ pub(crate) mod directory;
 pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod login_limit;
+pub mod notice;
 pub(crate) mod origin;
 pub(crate) mod phone;
 pub mod prompt;

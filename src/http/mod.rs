@@ -12,6 +12,8 @@ mod events;
 mod extract;
 mod health;
 mod merge;
+mod notices;
+mod notices_public;
 mod pages;
 mod prompts;
 mod rate;
@@ -60,6 +62,8 @@ pub struct Limits {
     pub upload: crate::media::upload::UploadLimits,
     /// `[prompts] tts_command`.
     pub tts_command: std::sync::Arc<Vec<String>>,
+    /// `[http] public_url`, without a trailing slash; empty: each request's own.
+    pub public_url: std::sync::Arc<str>,
 }
 
 impl Limits {
@@ -80,6 +84,7 @@ impl Limits {
                 max_seconds: settings.prompts.max_seconds,
             },
             tts_command: std::sync::Arc::new(settings.prompts.tts_command.clone()),
+            public_url: settings.http.public_url.trim_end_matches('/').into(),
         }
     }
 }
@@ -114,6 +119,11 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/prompts/{slot}/versions/{version}/reject", axum::routing::post(prompts::reject))
         .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
         .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
+        .route("/api/notices", get(notices::list).post(notices::draft))
+        .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
+        .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))
+        .route("/api/notices/{id}/withdraw", axum::routing::post(notices::withdraw))
+        .route("/api/notices/{id}/audio", get(notices::audio))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,
@@ -123,6 +133,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(health::healthz))
         .merge(authenticated)
         .merge(console::routes(&state))
+        .merge(notices_public::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))

@@ -23,14 +23,16 @@ use std::collections::BTreeMap;
 
 type Time = chrono::DateTime<chrono::FixedOffset>;
 
-/// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}, "playing": {"welcome": 2, …}}`.
+/// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}, "playing": {"welcome": 2, …},
+/// "notices_playing": [ids of the notices callers hear now]}`.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut slots: BTreeMap<String, Vec<PromptVersion>> = BTreeMap::new();
     for v in state.store.prompt_versions(None).await? {
         slots.entry(v.slot.clone()).or_default().push(v);
     }
     let playing: BTreeMap<String, i64> = state.announcements.playing().into_iter().collect();
-    Ok(Json(json!({ "slots": slots, "playing": playing })))
+    let notices = state.announcements.notices_playing();
+    Ok(Json(json!({ "slots": slots, "playing": playing, "notices_playing": notices })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,26 +67,11 @@ pub async fn request(
     if body.reason.chars().count() > 2000 {
         return Err(ApiError::Invalid("reason: at most 2,000 characters".into()));
     }
-    let limits = state.limits.upload;
-    let samples = match (body.audio_base64, body.text) {
-        (Some(encoded), None) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| ApiError::Invalid("audio_base64 is not base64".into()))?;
-            tokio::task::spawn_blocking(move || upload::prepare(&bytes, &limits))
-                .await
-                .map_err(|_| ApiError::Internal)?
-        }
-        (None, Some(text)) if !text.trim().is_empty() && text.chars().count() <= 2000 => {
-            upload::speak(&text, &state.limits.tts_command, &limits).await
-        }
-        _ => {
-            return Err(ApiError::Invalid(
-                "give audio_base64 (a WAV or MP3 file) or text (1 to 2,000 characters to be spoken), not both".into(),
-            ));
-        }
-    }
-    .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let Some(samples) = audio_of(&state, body.audio_base64, body.text.as_deref()).await? else {
+        return Err(ApiError::Invalid(
+            "give audio_base64 (a WAV or MP3 file) or text (1 to 2,000 characters to be spoken)".into(),
+        ));
+    };
     let request = PromptRequest {
         slot: slot.clone(),
         wav: upload::wav_bytes(&samples),
@@ -99,6 +86,45 @@ pub async fn request(
     tracing::info!(slot, version, actor = %acting.0.login, "announcement version requested");
     state.announcements.changed().await;
     Ok((StatusCode::CREATED, Json(json!({"slot": slot, "version": version, "state": "pending"}))))
+}
+
+/// The audio a request brings: its uploaded file (WAV or MP3, base64) or its text spoken by
+/// `[prompts] tts_command`, prepared for the line; `None` when it brings neither.
+pub(super) async fn audio_of(
+    state: &AppState,
+    audio_base64: Option<String>,
+    text: Option<&str>,
+) -> Result<Option<Vec<i16>>, ApiError> {
+    let limits = state.limits.upload;
+    let samples = match (audio_base64, text) {
+        (None, None) => return Ok(None),
+        (Some(encoded), None) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| ApiError::Invalid("audio_base64 is not base64".into()))?;
+            tokio::task::spawn_blocking(move || upload::prepare(&bytes, &limits))
+                .await
+                .map_err(|_| ApiError::Internal)?
+        }
+        (None, Some(text)) if !text.trim().is_empty() && text.chars().count() <= 2000 => {
+            upload::speak(text, &state.limits.tts_command, &limits).await
+        }
+        (None, Some(_)) => return Err(ApiError::Invalid("text: 1 to 2,000 characters to be spoken".into())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::Invalid("give audio_base64 (a WAV or MP3 file) or text, not both".into()));
+        }
+    };
+    samples.map(Some).map_err(|e| ApiError::Invalid(e.to_string()))
+}
+
+/// An optional `{"comment": "…"}` body of an approval or rejection (an empty body is none).
+pub(super) fn comment_of(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let decision: Decision = if body.iter().all(u8::is_ascii_whitespace) {
+        Decision::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("body: {e}")))?
+    };
+    Ok(decision.comment.filter(|c| !c.trim().is_empty()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,13 +158,7 @@ async fn decide(
     body: axum::body::Bytes,
     approve: bool,
 ) -> Result<Json<PromptVersion>, ApiError> {
-    // The body is optional: `{"comment": "…"}`, or nothing.
-    let decision: Decision = if body.iter().all(u8::is_ascii_whitespace) {
-        Decision::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("body: {e}")))?
-    };
-    let comment = decision.comment.filter(|c| !c.trim().is_empty());
+    let comment = comment_of(&body)?;
     acting.require(Role::Supervisor)?;
     let who = &acting.0;
     let change = state
@@ -188,21 +208,26 @@ pub async fn audio(
     ApiPath((slot, version)): ApiPath<(String, i64)>,
 ) -> Result<Response, ApiError> {
     match state.store.prompt_audio(&slot, version).await? {
-        Some(Some(wav)) => Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-                (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
-            ],
-            wav,
-        )
-            .into_response()),
+        Some(Some(wav)) => Ok(wav_response(wav)),
         Some(None) => Err(ApiError::NotFound(
             "version 1 is the shipped announcement: the file in [sip] prompts (or the built-in one)".into(),
         )),
         None => Err(ApiError::NotFound(format!("{slot} has no version {version}"))),
     }
+}
+
+/// 8 kHz WAV for the browser's player; never rendered as anything else.
+pub(super) fn wav_response(wav: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600")),
+        ],
+        wav,
+    )
+        .into_response()
 }
 
 async fn audit(state: &AppState, acting: &Acting, action: &str, slot: &str, version: i64) {

@@ -4,7 +4,8 @@
 //! caller hangs up; media stops with it. A caller who sends no RTP for the media timeout is hung
 //! up in every state, recording included.
 
-use super::dialplan::{Dialplan, Opening};
+use super::announcer::{MAINTENANCE, NOTICES};
+use super::dialplan::{Dialplan, NoticeAt, Opening};
 use crate::diagnostic::{Problem, Problems};
 use crate::domain::TicketChange;
 use crate::domain::time::{jst, now_millis};
@@ -396,7 +397,16 @@ impl Call {
             return self.voicemail(media, opening).await;
         }
         let plan = self.plan.clone();
-        let mut key = media.play(self.prompts.get(&plan.welcome), true).await?;
+        let mut key = None;
+        if plan.notices_open == NoticeAt::First {
+            key = self.notices(media, true).await?;
+        }
+        if key.is_none() {
+            key = media.play(self.prompts.get(&plan.welcome), true).await?;
+        }
+        if plan.notices_open == NoticeAt::BeforeChoice && key.is_none() {
+            key = self.notices(media, true).await?;
+        }
         let mut chosen = None;
         for _ in 0..=plan.retries {
             if key.is_none() {
@@ -477,10 +487,30 @@ impl Call {
         }
     }
 
+    /// The maintenance announcement and the public notices' audio, as far as there is any.
+    async fn notices(&self, media: &mut Media, barge_in: bool) -> Result<Option<char>, Stop> {
+        for name in [MAINTENANCE, NOTICES] {
+            let samples = self.prompts.get(name);
+            if samples.is_empty() {
+                continue;
+            }
+            if let Some(key) = media.play(samples, barge_in).await? {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+
     async fn voicemail(&mut self, media: &mut Media, opening: Opening) -> Result<Ending, Stop> {
         let plan = self.plan.clone();
         let announcement = if opening == Opening::ClosedDay { &plan.holiday } else { &plan.closed };
+        if plan.notices_closed == NoticeAt::First {
+            self.notices(media, false).await?;
+        }
         media.play(self.prompts.get(announcement), false).await?;
+        if plan.notices_closed == NoticeAt::BeforeChoice {
+            self.notices(media, false).await?;
+        }
         media.play(self.prompts.get(&plan.voicemail), false).await?;
         media.play(Arc::new(beep()), false).await?;
         media.recording.store(true, Ordering::Relaxed);

@@ -21,6 +21,41 @@ struct RawPlan {
     open: RawOpen,
     closed: RawClosed,
     targets: BTreeMap<String, String>,
+    #[serde(default)]
+    notices: RawNotices,
+}
+
+/// Where callers hear the maintenance slot and the public notices' audio.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotices {
+    #[serde(default = "before_menu")]
+    open: String,
+    #[serde(default = "before_voicemail")]
+    closed: String,
+}
+
+impl Default for RawNotices {
+    fn default() -> Self {
+        RawNotices { open: before_menu(), closed: before_voicemail() }
+    }
+}
+
+fn before_menu() -> String {
+    "before_menu".into()
+}
+fn before_voicemail() -> String {
+    "before_voicemail".into()
+}
+
+/// Where in a call the notices play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeAt {
+    /// In hours: first thing; out of hours: before the closed announcement.
+    First,
+    /// In hours: after the welcome, before the menu; out of hours: before the voicemail prompt.
+    BeforeChoice,
+    Nowhere,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +147,9 @@ pub struct Dialplan {
     pub goodbye: String,
     /// Target name → SIP URI of the operator group.
     pub targets: BTreeMap<String, String>,
+    /// Where the maintenance slot and the public notices play in hours, and out of hours.
+    pub notices_open: NoticeAt,
+    pub notices_closed: NoticeAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +310,24 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
             problem("targets", name, format!("'{uri}' is not a sip:, sips: or tel: URI"));
         }
     }
+    let notices_open = match raw.notices.open.as_str() {
+        "before_welcome" => NoticeAt::First,
+        "before_menu" => NoticeAt::BeforeChoice,
+        "none" => NoticeAt::Nowhere,
+        other => {
+            problem("notices", "open", format!("'{other}' is not before_welcome, before_menu or none"));
+            NoticeAt::Nowhere
+        }
+    };
+    let notices_closed = match raw.notices.closed.as_str() {
+        "before_announcement" => NoticeAt::First,
+        "before_voicemail" => NoticeAt::BeforeChoice,
+        "none" => NoticeAt::Nowhere,
+        other => {
+            problem("notices", "closed", format!("'{other}' is not before_announcement, before_voicemail or none"));
+            NoticeAt::Nowhere
+        }
+    };
     let named = [
         ("open", "welcome", &raw.open.welcome),
         ("open", "menu", &raw.open.menu),
@@ -314,6 +370,8 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
         voicemail_silence_secs: raw.closed.voicemail_silence_secs,
         goodbye: raw.closed.goodbye,
         targets: raw.targets,
+        notices_open,
+        notices_closed,
     })
 }
 
@@ -346,6 +404,7 @@ mod tests {
             assert_eq!(plan.opening(date, time), want, "{date} {time}");
         }
         assert!(plan.answers(Some("+81 3-1234-5678")) || plan.numbers.contains(&"*".to_owned()));
+        assert_eq!((plan.notices_open, plan.notices_closed), (NoticeAt::BeforeChoice, NoticeAt::BeforeChoice));
     }
 
     #[test]
@@ -355,11 +414,13 @@ mod tests {
             .unwrap()
             .replace("open = \"08:30\"", "open = \"8時半\"")
             .replace("\"2\" = \"tier2\"", "\"2\" = \"tier9\"")
-            .replace("welcome = \"welcome\"", "welcome = \"welcom\"");
+            .replace("welcome = \"welcome\"", "welcome = \"welcom\"")
+            .replace("open = \"before_menu\"", "open = \"after_menu\"");
         let err = parse("x.toml", &src, &PromptNames::in_dir(&root.join("prompts"))).unwrap_err().to_string();
         assert!(err.contains("is not a time like 08:30"), "{err}");
         assert!(err.contains("target 'tier9' is not in [targets]"), "{err}");
         assert!(err.contains("prompt 'welcom' not found"), "{err}");
+        assert!(err.contains("'after_menu' is not before_welcome, before_menu or none"), "{err}");
         assert!(err.lines().all(|l| l.starts_with("x.toml:")), "{err}");
     }
 }

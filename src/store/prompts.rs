@@ -262,7 +262,11 @@ impl Store {
     }
 }
 
-fn jst_opt<S: serde::Serializer>(millis: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn jst<S: serde::Serializer>(millis: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::domain::time::jst_rfc3339(*millis))
+}
+
+pub(super) fn jst_opt<S: serde::Serializer>(millis: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     match millis {
         Some(m) => s.serialize_str(&crate::domain::time::jst_rfc3339(*m)),
         None => s.serialize_none(),

@@ -5,6 +5,7 @@
 //! the test harness's capture); under CI they fail instead.
 #![allow(dead_code)]
 
+pub mod audio;
 pub mod bench;
 pub mod browser;
 pub mod cli;
