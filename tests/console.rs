@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::sip::{Phone, tag_of};
+use common::sip::{Phone, as_heard, first_words, hang_up, start_line_binary, tag_of, tone_frequency, tone_wav};
 use common::{Db, TestDb, start_binary};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,24 +39,25 @@ fn missing() -> Option<String> {
     None
 }
 
-/// Runs `node tests/e2e/<script>` against the service; its output is shown if it fails.
-async fn scenario(script: &str, base: &str, login: &str, password: &str, name: &str) {
-    let run = tokio::process::Command::new("node")
-        .arg(root().join("tests/e2e").join(script))
+/// Runs `node tests/e2e/<script>` against the service with `env` besides the URL, the user and
+/// the screenshot directory; its output is shown if it fails, and returned.
+async fn scenario(script: &str, base: &str, login: &str, password: &str, env: &[(&str, &str)]) -> String {
+    let mut node = tokio::process::Command::new("node");
+    node.arg(root().join("tests/e2e").join(script))
         .current_dir(root())
         .env("MADOGUCHI_URL", base)
         .env("MADOGUCHI_LOGIN", login)
         .env("MADOGUCHI_PASSWORD", password)
-        .env("MADOGUCHI_NAME", name)
         .env("MADOGUCHI_SHOTS", shots())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(SCENARIO_LIMIT, run)
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(SCENARIO_LIMIT, node.output())
         .await
         .unwrap_or_else(|_| panic!("{script} did not finish in {SCENARIO_LIMIT:?}"))
         .expect("node runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{script} failed (screenshots in {}):\n{text}", shots().display());
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,7 +76,7 @@ async fn an_operator_signs_in_and_out_in_a_real_browser() {
     )
     .await;
 
-    scenario("signin.mjs", &service.base, "yamada", password, "山田 太郎").await;
+    scenario("signin.mjs", &service.base, "yamada", password, &[("MADOGUCHI_NAME", "山田 太郎")]).await;
 
     let _ = service.child.start_kill();
     let _ = service.child.wait().await;
@@ -170,6 +171,92 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
     );
     let bye = phone.request("BYE", "z9hG4bKbye-e2e", Some(&tag_of(&ok)), "", "");
     phone.send(&bye).await;
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_uploads_an_announcement_a_supervisor_approves_it_and_the_next_call_hears_it() {
+    if let Some(why) = missing() {
+        common::skip("console::an_operator_uploads_an_announcement_a_supervisor_approves_it", &why);
+        return;
+    }
+    let Some(db) = TestDb::new(Db::Sqlite, "console_announce").await else { return };
+    let mut service = start_line_binary(&db, "56300-56349").await;
+    let (operator, supervisor) = ("颯太さんの長いパスワード 2026", "鈴木さんの長いパスワード 2026");
+    for (login, role, name, password) in
+        [("sota", "operator", "佐藤 颯太", operator), ("suzuki", "supervisor", "鈴木 一郎", supervisor)]
+    {
+        let args = ["user", "add", login, "--role", role, "--name", name];
+        common::cli::run(&db, &args, &format!("{password}\n")).await;
+    }
+    // A tone no shipped announcement has, and a file that only claims to be audio.
+    const TONE_HZ: f32 = 1234.0;
+    let wav = db.dir.path().join("nenmatsu.wav");
+    std::fs::write(&wav, tone_wav(TONE_HZ, 1.5, 10000.0)).unwrap();
+    let fake = db.dir.path().join("not-audio.wav");
+    std::fs::write(&fake, "<html>not audio</html>").unwrap();
+    let shipped = madoguchi::media::audio::load_wav(&db.dir.path().join("prompts/welcome.wav")).unwrap();
+
+    let said = scenario(
+        "announce.mjs",
+        &service.base,
+        "sota",
+        operator,
+        &[
+            ("MADOGUCHI_LOGIN2", "suzuki"),
+            ("MADOGUCHI_PASSWORD2", supervisor),
+            ("MADOGUCHI_WAV", wav.to_str().unwrap()),
+            ("MADOGUCHI_NOT_AUDIO", fake.to_str().unwrap()),
+        ],
+    )
+    .await;
+
+    // What the page did is what the API holds.
+    let list: serde_json::Value =
+        service.client.get(format!("{}/api/prompts", service.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list["playing"]["welcome"], 2, "{list}");
+    let welcome = list["slots"]["welcome"].as_array().unwrap();
+    assert_eq!(welcome.len(), 2, "the refused file added nothing: {list}");
+    let v2 = &welcome[1];
+    assert_eq!(
+        (v2["state"].as_str(), v2["requested_by"].as_str(), v2["decided_by"].as_str(), v2["comment"].as_str()),
+        (Some("approved"), Some("sota"), Some("suzuki"), Some("確認しました")),
+        "{v2}"
+    );
+    assert_eq!(v2["reason"], "年末年始の案内（画面から）");
+    let goodbye = &list["slots"]["goodbye"][1];
+    assert_eq!(
+        (goodbye["state"].as_str(), goodbye["requested_by"].as_str()),
+        (Some("pending"), Some("suzuki")),
+        "{goodbye}"
+    );
+    assert_eq!(
+        (goodbye["valid_from"].as_str(), goodbye["valid_until"].as_str()),
+        (Some("2031-12-28T09:00:00+09:00"), Some("2032-01-04T08:30:00+09:00")),
+        "the form's times are Japan time"
+    );
+    // The browser's player read the stored version's length.
+    let duration: f64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("DURATION "))
+        .and_then(|d| d.trim().parse().ok())
+        .unwrap_or_else(|| panic!("announce.mjs said the preview's duration: {said}"));
+    let stored_ms = v2["duration_ms"].as_f64().unwrap();
+    assert!((duration * 1000.0 - stored_ms).abs() < 50.0, "the preview plays {duration} s of {stored_ms} ms");
+
+    // The next call hears the uploaded tone, as stored.
+    let stored = service.client.get(format!("{}/api/prompts/welcome/versions/2/audio", service.base)).send().await;
+    let stored = stored.unwrap().bytes().await.unwrap();
+    let stored = madoguchi::media::audio::load_wav_bytes("v2", &stored).unwrap();
+    let (mut phone, heard, tag) = first_words(service.sip, "console-announce").await;
+    assert_eq!(heard, as_heard(&stored[..1600]), "the call hears the approved version");
+    assert_ne!(heard, as_heard(&shipped[..1600]), "not the shipped welcome");
+    let hz = tone_frequency(&heard);
+    assert!((hz - TONE_HZ).abs() < TONE_HZ * 0.05, "the caller hears the uploaded {TONE_HZ} Hz tone, not {hz} Hz");
+    hang_up(&mut phone, &tag).await;
+
     let _ = service.child.start_kill();
     let _ = service.child.wait().await;
     db.cleanup().await;

@@ -6,28 +6,11 @@
 mod common;
 
 use base64::Engine;
-use common::sip::{Phone, hear, spawn_line, tag_of};
+use common::sip::{Phone, as_heard, hear, spawn_line, tone_wav};
 use common::{authorised, grant};
 use madoguchi::domain::user::Role;
-use madoguchi::media::g711::Codec;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn tone_wav(freq: f32, seconds: f32, amplitude: f32) -> Vec<u8> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
-    for n in 0..(16000.0 * seconds) as usize {
-        w.write_sample(((n as f32 * freq * std::f32::consts::TAU / 16000.0).sin() * amplitude) as i16).unwrap();
-    }
-    w.finalize().unwrap();
-    out.into_inner()
-}
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -35,18 +18,7 @@ fn b64(bytes: &[u8]) -> String {
 
 /// What a caller hears first: the first 1,600 samples (0.2 s) of a new call's welcome.
 async fn first_words(app: &common::TestApp, call_id: &str) -> (Phone, Vec<i16>, String) {
-    let mut phone = Phone::udp(app.sip, call_id).await;
-    let (ok, _) = phone.call("").await;
-    assert_eq!(ok.code(), 200, "{}", ok.text);
-    let tag = tag_of(&ok);
-    phone.ack(&tag).await;
-    let (audio, _, _) = hear(&phone, 10).await;
-    (phone, audio, tag)
-}
-
-/// How the caller hears `samples` through PCMU.
-fn as_heard(samples: &[i16]) -> Vec<i16> {
-    Codec::Pcmu.decode(&Codec::Pcmu.encode(samples))
+    common::sip::first_words(app.sip, call_id).await
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
@@ -262,6 +234,93 @@ async fn announcements_are_requested_and_approved_from_the_command_line() {
         assert!(tokio::time::Instant::now() < deadline, "the service plays the version approved from the command line");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
+}
+
+/// The version of the welcome a running binary plays, once its announcer has chosen one.
+async fn binary_plays(service: &common::Process) -> Option<i64> {
+    let r = service.client.get(format!("{}/api/prompts", service.base)).send().await.unwrap();
+    let list: Value = r.json().await.unwrap();
+    list["playing"]["welcome"].as_i64()
+}
+
+/// Polls the binary's `GET /api/prompts` until the welcome plays `version`, failing at `deadline`.
+async fn until_binary_plays(service: &common::Process, version: i64, deadline: chrono::DateTime<chrono::Utc>) {
+    loop {
+        let playing = binary_plays(service).await;
+        if playing == Some(version) {
+            return;
+        }
+        assert!(chrono::Utc::now() < deadline, "the welcome never played version {version} (plays {playing:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_version_switches_on_and_off_across_a_restart() {
+    let Some(db) = common::TestDb::new(common::Db::Sqlite, "prompt restart").await else { return };
+    let ports = "56350-56399";
+    let mut service = common::sip::start_line_binary(&db, ports).await;
+    let sato = authorised(&grant(&service.database_url, "sato", Role::Operator).await);
+    let suzuki = authorised(&grant(&service.database_url, "suzuki", Role::Supervisor).await);
+    let shipped = madoguchi::media::audio::load_wav(&db.dir.path().join("prompts/welcome.wav")).unwrap();
+    until_binary_plays(&service, 1, chrono::Utc::now() + chrono::Duration::seconds(15)).await;
+
+    // A notice for a window opening 8 s from now and closing 6 s later, approved.
+    let from = chrono::Utc::now() + chrono::Duration::seconds(8);
+    let until = from + chrono::Duration::seconds(6);
+    let jst = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap());
+    let body = json!({
+        "audio_base64": b64(&tone_wav(900.0, 0.6, 9000.0)), "reason": "停電のお知らせ",
+        "valid_from": jst(from).to_rfc3339(), "valid_until": jst(until).to_rfc3339(),
+    });
+    let (status, made) = post(&sato, &format!("{}/api/prompts/welcome/versions", service.base), body).await;
+    assert_eq!((status, made["version"].as_i64()), (201, Some(2)), "{made}");
+    let approve = format!("{}/api/prompts/welcome/versions/2/approve", service.base);
+    let (status, answer) = post(&suzuki, &approve, json!({})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(binary_plays(&service).await, Some(1), "approved, but its window has not opened");
+
+    // Killed (nothing in memory survives), and started again on the same database.
+    service.child.start_kill().unwrap();
+    service.child.wait().await.unwrap();
+    let service = common::sip::start_line_binary(&db, ports).await;
+    let chosen = loop {
+        if let Some(version) = binary_plays(&service).await {
+            break version;
+        }
+        assert!(chrono::Utc::now() < from, "the restarted service chose no welcome before the window opened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        chrono::Utc::now() + chrono::Duration::milliseconds(500) < from,
+        "the restart took so long that the window opened before the test could look"
+    );
+    assert_eq!(chosen, 1, "the restarted service plays the shipped welcome before the window");
+
+    // The window opens by itself: the next call hears the notice, as stored.
+    until_binary_plays(&service, 2, until).await;
+    assert!(chrono::Utc::now() >= from, "not before its window");
+    let stored = service.client.get(format!("{}/api/prompts/welcome/versions/2/audio", service.base)).send().await;
+    let stored = madoguchi::media::audio::load_wav_bytes("v2", &stored.unwrap().bytes().await.unwrap()).unwrap();
+    assert!(
+        chrono::Utc::now() + chrono::Duration::seconds(2) < until,
+        "too little of the window left to place a call in it"
+    );
+    let (mut inside, heard, inside_tag) = common::sip::first_words(service.sip, "restart-inside").await;
+    assert_eq!(heard, as_heard(&stored[..1600]), "a call inside the window hears the scheduled version");
+
+    // And closes by itself: the shipped welcome again.
+    until_binary_plays(&service, 1, until + chrono::Duration::seconds(15)).await;
+    assert!(chrono::Utc::now() >= until, "not before its window closed");
+    let (mut after, heard, after_tag) = common::sip::first_words(service.sip, "restart-after").await;
+    assert_eq!(heard, as_heard(&shipped[..1600]), "after the window, the shipped welcome");
+
+    common::sip::hang_up(&mut inside, &inside_tag).await;
+    common::sip::hang_up(&mut after, &after_tag).await;
+    let mut service = service;
     let _ = service.child.start_kill();
     let _ = service.child.wait().await;
     db.cleanup().await;

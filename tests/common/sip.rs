@@ -332,3 +332,72 @@ pub async fn hear(phone: &Phone, frames: usize) -> (Vec<i16>, std::net::SocketAd
     }
     (audio, from.unwrap(), headers)
 }
+
+/// The real `madoguchi` binary serving the test line of [`write_line`] (written into the test's
+/// directory) on `db`, with `ports` for RTP.
+pub async fn start_line_binary(db: &super::TestDb, ports: &str) -> super::Process {
+    let dir = db.dir.path();
+    write_line(dir, true);
+    let (data, plans, prompts) = (dir.join("data"), dir.join("dialplans"), dir.join("prompts"));
+    let range: Vec<u32> = ports.split('-').map(|p| p.parse().unwrap()).collect();
+    let max_calls = (range[1] - range[0] + 1).to_string();
+    super::spawn_binary(
+        dir,
+        &[
+            ("MADOGUCHI_DATA_DIR", data.to_str().unwrap()),
+            ("MADOGUCHI_DATABASE_URL", &db.url),
+            ("MADOGUCHI_SIP_DIALPLANS", plans.to_str().unwrap()),
+            ("MADOGUCHI_SIP_PROMPTS", prompts.to_str().unwrap()),
+            ("MADOGUCHI_SIP_RTP_PORTS", ports),
+            ("MADOGUCHI_SIP_MAX_CALLS", &max_calls),
+        ],
+    )
+    .await
+}
+
+/// What a caller hears first: the first 0.2 s (10 RTP packets, 1,600 samples) of a new call's
+/// welcome, with the phone (still in the call) and the dialog's tag.
+pub async fn first_words(sip: SocketAddr, call_id: &str) -> (Phone, Vec<i16>, String) {
+    let mut phone = Phone::udp(sip, call_id).await;
+    let (ok, _) = phone.call("").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text);
+    let tag = tag_of(&ok);
+    phone.ack(&tag).await;
+    let (audio, _, _) = hear(&phone, 10).await;
+    (phone, audio, tag)
+}
+
+/// How a caller hears `samples` through PCMU.
+pub fn as_heard(samples: &[i16]) -> Vec<i16> {
+    use madoguchi::media::g711::Codec;
+    Codec::Pcmu.decode(&Codec::Pcmu.encode(samples))
+}
+
+/// A sine tone as a 16 kHz mono 16-bit WAV file's bytes.
+pub fn tone_wav(freq: f32, seconds: f32, amplitude: f32) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for n in 0..(16000.0 * seconds) as usize {
+        w.write_sample(((n as f32 * freq * std::f32::consts::TAU / 16000.0).sin() * amplitude) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+/// The frequency of a tone at 8 kHz, from how often it crosses zero.
+pub fn tone_frequency(samples: &[i16]) -> f32 {
+    let crossings = samples.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f32 * 8000.0 / 2.0 / samples.len() as f32
+}
+
+/// Hangs up the call `phone` is in.
+pub async fn hang_up(phone: &mut Phone, tag: &str) {
+    let bye = phone.request("BYE", &format!("z9hG4bKbye-{}", phone.call_id), Some(tag), "", "");
+    phone.send(&bye).await;
+}

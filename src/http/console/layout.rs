@@ -81,6 +81,7 @@ pub enum Nav {
     Mine,
     Calls,
     New,
+    Announcements,
     Admin,
     None,
 }
@@ -93,6 +94,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::Mine, "/mine", t(lang, "自分の担当", "My tickets")),
         (Nav::Calls, "/calls", t(lang, "通話履歴", "Calls")),
         (Nav::New, "/new", t(lang, "受付を記録", "Log a contact")),
+        (Nav::Announcements, "/announcements", t(lang, "アナウンス", "Announcements")),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);
     html! {
@@ -195,10 +197,14 @@ mod tests {
         assert!(page.contains("name=\"csrf\" value=\"c5rf\""), "{page}");
         assert!(page.contains("<main><p>本文</p></main>"), "{page}");
         assert!(page.contains("<a href=\"/\" aria-current=\"page\">キュー</a>"), "{page}");
+        assert!(page.contains("<a href=\"/announcements\">アナウンス</a>"), "every role sees announcements: {page}");
         let page = layout(&viewer(Role::Admin, Lang::En), "Queue", Nav::Admin, body).into_string();
         assert!(page.contains("<html lang=\"en\">") && page.contains("My tickets"), "{page}");
         assert!(page.contains("href=\"/admin\" aria-current=\"page\""), "{page}");
         assert!(page.contains("data-lang=\"ja\""), "{page}");
+        let page =
+            layout(&viewer(Role::Supervisor, Lang::En), "Announcements", Nav::Announcements, html! {}).into_string();
+        assert!(page.contains("<a href=\"/announcements\" aria-current=\"page\">Announcements</a>"), "{page}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/mine", get(mine))
         .route("/calls", get(calls))
         .route("/new", get(new_contact))
+        .route("/announcements", get(announcements))
         .route("/admin", get(admin))
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
@@ -94,6 +95,14 @@ async fn new_contact(viewer: Viewer) -> Response {
     desk_page(&viewer, t(viewer.lang, "受付を記録", "Log a contact"), Nav::New, "new", None)
 }
 
+/// `GET /announcements`: each announcement slot, the version it plays and its versions (preview,
+/// request, approve or reject, roll back), for every signed-in role; the API decides who may do
+/// what.
+async fn announcements(viewer: Viewer) -> Response {
+    let title = t(viewer.lang, "アナウンス", "Announcements");
+    desk_page(&viewer, title, Nav::Announcements, "announcements", None)
+}
+
 /// `GET /admin`: users and tokens (admins only).
 async fn admin(viewer: Viewer) -> Response {
     let lang = viewer.lang;
@@ -111,4 +120,35 @@ async fn ticket(viewer: Viewer, Path(number): Path<String>) -> Result<Response, 
         number.parse().map_err(|_| ApiError::NotFound("no such ticket".into()))?;
     let title = format!("{} {}", t(viewer.lang, "チケット", "Ticket"), number.as_str());
     Ok(desk_page(&viewer, &title, Nav::None, "ticket", Some(number.as_str())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::user::Identity;
+    use layout::Lang;
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    fn viewer(role: Role, lang: Lang) -> Viewer {
+        let identity = Identity { user_id: 7, login: "sato".into(), name: "佐藤".into(), role };
+        Viewer { identity, lang, csrf: Some("c5rf".into()) }
+    }
+
+    #[tokio::test]
+    async fn the_announcements_page_is_a_desk_page_for_every_role() {
+        for role in [Role::Operator, Role::Supervisor, Role::Admin] {
+            let response = announcements(viewer(role, Lang::Ja)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page = body(response).await;
+            assert!(page.contains("<h1>アナウンス</h1>"), "{page}");
+            assert!(page.contains("<div class=\"desk\" data-page=\"announcements\">"), "{page}");
+            assert!(page.contains("<a href=\"/announcements\" aria-current=\"page\">アナウンス</a>"), "{page}");
+        }
+        let page = body(announcements(viewer(Role::Operator, Lang::En)).await).await;
+        assert!(page.contains("<title>Announcements — 窓口 madoguchi</title>"), "{page}");
+    }
 }

@@ -1,4 +1,5 @@
-// madoguchi console: the queue, the screen-pop, the ticket view, the caller log, the admin pages.
+// madoguchi console: the queue, the screen-pop, the ticket view, the caller log, announcements,
+// the admin pages.
 // Everything from outside (mail bodies, names, subjects) goes into the page as text nodes, never
 // as HTML. The server renders the frame; this script fills <main data-page="…"> from the JSON API
 // and follows GET /api/events.
@@ -36,6 +37,22 @@ const WORDS = {
   waiting: ['解決待ち確認', 'Waiting'], live: ['ライブ', 'Live'], offline: ['再接続中…', 'Reconnecting…'],
   contacts: ['件', 'contacts'], from: ['差出人', 'From'], pages: ['ページ', 'pages'], reason: ['理由', 'Reason'],
   mine: ['自分の担当', 'My tickets'], calls: ['通話履歴', 'Calls'],
+  pending: ['承認待ち', 'Pending'], approved: ['承認済み', 'Approved'], rejected: ['却下', 'Rejected'],
+  scheduled: ['予定', 'Scheduled'], expired: ['期間終了', 'Window over'], playing: ['再生中', 'Playing'],
+  playing_now: ['現在の再生', 'Playing now'], silent: ['なし（無音）', 'none (silent)'],
+  version: ['版', 'Version'], shipped: ['出荷時の音声', 'shipped'], requested_by: ['依頼者', 'Requested by'],
+  decided_by: ['判断者', 'Decided by'], comment: ['コメント', 'Comment'], duration: ['長さ', 'Length'],
+  window: ['有効期間', 'Valid'], approve: ['承認', 'Approve'], reject: ['却下する', 'Reject'],
+  rollback: ['この版に戻す', 'Roll back to this'], request_version: ['新しい版を依頼', 'Request a new version'],
+  audio_file: ['音声ファイル (WAV / MP3)', 'Audio file (WAV / MP3)'],
+  speak_text: ['または読み上げる文章', 'or text to be spoken'], valid_from: ['開始 (日本時間、任意)', 'From (JST, optional)'],
+  valid_until: ['終了 (日本時間、任意)', 'Until (JST, optional)'], request: ['依頼する', 'Request'],
+  file_or_text: ['音声ファイルか文章のどちらか一方を指定してください', 'Give either an audio file or text, not both'],
+  requested: ['依頼しました。承認されると再生されます', 'Requested; it plays once approved'],
+  preview: ['試聴', 'Preview'], versions: ['版の一覧', 'Versions'], seconds: ['秒', 's'],
+  own_request: ['自分の依頼は承認・却下できません', 'You cannot decide on your own request'],
+  rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
+  shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -503,6 +520,181 @@ async function adminPage(main) {
   await load();
 }
 
+// ---- announcements ------------------------------------------------------------------------------
+// What each slot plays (GET /api/prompts), its versions with a preview player, and a request form;
+// supervisors and admins approve, reject and roll back. Slots are blocks in one section of their
+// own, so the page can carry other sections beside it.
+const SLOTS = {
+  welcome: ['最初の案内', 'Welcome'], menu: ['メニュー', 'Menu'], invalid: ['無効なキー', 'Invalid key'],
+  transfer: ['転送の案内', 'Transfer'], closed: ['時間外', 'Closed'], holiday: ['休日', 'Holiday'],
+  voicemail: ['留守番電話', 'Voicemail'], goodbye: ['終わりの案内', 'Goodbye'],
+};
+function slotName(slot) {
+  const w = SLOTS[slot];
+  return w ? w[LANG === 'ja' ? 0 : 1] + ' (' + slot + ')' : slot;
+}
+function versionName(n) { return LANG === 'ja' ? '第' + n + '版' : 'Version ' + n; }
+function seconds(ms) { return (ms / 1000).toFixed(1) + (LANG === 'ja' ? ' 秒' : ' s'); }
+/** A datetime-local value ("2026-12-28T09:00"), read as Japan time: RFC 3339 with +09:00. */
+function jstInstant(value) {
+  if (!value) return undefined;
+  return value + (value.length === 16 ? ':00' : '') + '+09:00';
+}
+/** A file's bytes as base64 (FileReader, so large files are not built up as strings by hand). */
+function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).replace(/^[^,]*,/, ''));
+    reader.onerror = () => reject(reader.error || new Error('the file could not be read'));
+    reader.readAsDataURL(file);
+  });
+}
+function promptPath(slot, version, action) {
+  return '/api/prompts/' + encodeURIComponent(slot) + '/versions' + (version ? '/' + version : '') + (action ? '/' + action : '');
+}
+
+async function announcementsPage(main) {
+  const me = await session();
+  const section = el('section', { class: 'announcements', 'aria-label': t('announcements') });
+  main.append(section);
+  await announcementsSection(section, me);
+}
+
+async function announcementsSection(section, me) {
+  const decider = me.role === 'supervisor' || me.role === 'admin';
+  const blocks = new Map();
+  let timer = null;
+
+  async function act(run, done) {
+    try {
+      await run();
+      flash(done || t('saved'));
+    } catch (err) { failed(err); }
+    await load();
+  }
+
+  function requestForm(slot) {
+    const file = el('input', { type: 'file', name: 'audio', accept: '.wav,.mp3,audio/wav,audio/x-wav,audio/mpeg' });
+    const text = el('textarea', { name: 'text', rows: 2, lang: 'ja' });
+    const reason = el('input', { name: 'reason', required: true, maxlength: 2000 });
+    const from = el('input', { type: 'datetime-local', name: 'valid_from' });
+    const until = el('input', { type: 'datetime-local', name: 'valid_until' });
+    const send = el('button', { type: 'submit', class: 'primary' }, t('request'));
+    const form = el('form', { class: 'prompt-request', onsubmit: async (e) => {
+      e.preventDefault();
+      const picked = file.files && file.files[0];
+      const words = text.value.trim();
+      if (!picked === !words) { flash(t('file_or_text'), true); return; }
+      send.disabled = true;
+      try {
+        const body = { reason: reason.value.trim() };
+        if (picked) body.audio_base64 = await fileBase64(picked);
+        else body.text = words;
+        if (from.value) body.valid_from = jstInstant(from.value);
+        if (until.value) body.valid_until = jstInstant(until.value);
+        const made = await api('POST', promptPath(slot), body);
+        form.reset();
+        flash(versionName(made.version) + ': ' + t('requested'));
+      } catch (err) {
+        failed(err);
+      } finally {
+        send.disabled = false;
+      }
+      await load();
+    } },
+    el('div', { class: 'row' }, field(t('audio_file'), file), field(t('speak_text'), text)),
+    el('div', { class: 'row' }, field(t('reason'), reason), field(t('valid_from'), from), field(t('valid_until'), until)),
+    send);
+    return el('details', { class: 'prompt-request', 'data-slot': slot }, el('summary', {}, t('request_version')), form);
+  }
+
+  function block(slot) {
+    if (blocks.has(slot)) return blocks.get(slot);
+    const b = {
+      node: el('section', { class: 'slot', 'data-slot': slot, 'aria-labelledby': 'slot-' + slot }),
+      playing: el('p', { class: 'playing' }),
+      versions: el('ol', { class: 'versions', 'aria-label': t('versions') }),
+    };
+    b.node.append(el('h2', { id: 'slot-' + slot }, slotName(slot)), b.playing, b.versions, requestForm(slot));
+    blocks.set(slot, b);
+    section.append(b.node);
+    return b;
+  }
+
+  function windowOf(v, now) {
+    if (!v.valid_from && !v.valid_until) return null;
+    const from = v.valid_from ? Date.parse(v.valid_from) : null;
+    const until = v.valid_until ? Date.parse(v.valid_until) : null;
+    const tag = from !== null && from > now ? el('span', { class: 'badge scheduled' }, t('scheduled'))
+      : until !== null && until <= now ? el('span', { class: 'badge expired' }, t('expired')) : null;
+    return el('span', { class: 'window' }, t('window') + ': ', when(v.valid_from) || '…', ' 〜 ', when(v.valid_until) || '…',
+      ' (JST)', tag ? ' ' : null, tag);
+  }
+
+  function decision(slot, v) {
+    if (v.state !== 'pending' || !decider) return null;
+    if (v.requested_by === me.login) return el('p', { class: 'own-request' }, t('own_request'));
+    const comment = el('input', { name: 'comment', maxlength: 2000 });
+    const decide = (action) => act(() => api('POST', promptPath(slot, v.version, action), comment.value.trim()
+      ? { comment: comment.value.trim() } : {}), versionName(v.version) + ': ' + t(action === 'approve' ? 'approved' : 'rejected'));
+    return el('div', { class: 'decide row' }, field(t('comment'), comment),
+      el('button', { type: 'button', class: 'approve primary', onclick: () => decide('approve') }, t('approve')),
+      el('button', { type: 'button', class: 'reject', onclick: () => decide('reject') }, t('reject')));
+  }
+
+  function versionItem(slot, v, playing, now) {
+    const live = v.version === playing;
+    const inWindow = (!v.valid_from || Date.parse(v.valid_from) <= now) && (!v.valid_until || now < Date.parse(v.valid_until));
+    const rows = [
+      [t('requested_by'), v.shipped ? null : v.requested_by],
+      [t('reason'), v.reason], [t('created'), when(v.created_at)],
+      [t('decided_by'), v.decided_by ? v.decided_by + ' (' + when(v.decided_at) + ')' : null], [t('comment'), v.comment],
+      [t('duration'), v.duration_ms > 0 ? seconds(v.duration_ms) : null],
+    ].filter(([, value]) => value);
+    const label = slotName(slot) + ' ' + versionName(v.version);
+    return el('li', { class: 'version state-' + v.state + (live ? ' live' : ''), 'data-version': v.version, 'data-state': v.state },
+      el('header', {}, el('strong', {}, versionName(v.version)), ' ', badge('prompt', v.state),
+        live ? [' ', el('span', { class: 'badge playing' }, t('playing'))] : null, ' ', windowOf(v, now)),
+      el('dl', {}, rows.flatMap(([k, value]) => [el('dt', {}, k), el('dd', {}, value)])),
+      v.shipped ? el('p', { class: 'shipped' }, t('shipped_audio'))
+        : el('audio', { controls: true, preload: 'metadata', src: promptPath(slot, v.version, 'audio'), 'aria-label': t('preview') + ': ' + label }),
+      decision(slot, v),
+      decider && v.state === 'approved' && !live && inWindow
+        ? el('button', { type: 'button', class: 'rollback', onclick: () => act(() => api('POST', promptPath(slot, v.version, 'rollback')),
+          versionName(v.version) + ': ' + t('rolled_back')) }, t('rollback')) : null);
+  }
+
+  async function load() {
+    let data;
+    try { data = await api('GET', '/api/prompts'); } catch (e) { return failed(e); }
+    const now = Date.now();
+    let next = null;
+    // In the order a caller meets them; slots an admin added after those.
+    const order = Object.keys(SLOTS);
+    const rank = (slot) => (order.includes(slot) ? order.indexOf(slot) : order.length);
+    const slots = Object.entries(data.slots).sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    for (const [slot, versions] of slots) {
+      const b = block(slot);
+      const playing = data.playing[slot];
+      b.node.dataset.playing = playing === undefined ? '' : String(playing);
+      clear(b.playing).append(t('playing_now') + ': ',
+        el('strong', {}, playing ? versionName(playing) + (playing === 1 ? ' (' + t('shipped') + ')' : '') : t('silent')));
+      const newest = [...versions].sort((a, b2) => b2.version - a.version);
+      clear(b.versions).append(...newest.map((v) => versionItem(slot, v, playing, now)));
+      for (const v of versions) {
+        if (v.state !== 'approved') continue;
+        for (const at of [v.valid_from, v.valid_until].map((x) => (x ? Date.parse(x) : NaN))) {
+          if (at > now && (next === null || at < next)) next = at;
+        }
+      }
+    }
+    // A scheduled version switches on or off by itself: look again just after it does.
+    clearTimeout(timer);
+    if (next !== null) timer = setTimeout(load, Math.min(next - now + 1500, 3600000));
+  }
+  await load();
+}
+
 // ---- start --------------------------------------------------------------------------------------
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
@@ -527,6 +719,7 @@ document.addEventListener('keydown', (e) => {
   const page = main.dataset.page;
   const pages = {
     queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
+    announcements: announcementsPage,
     mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
   };
   if (pages[page]) await pages[page](main);
