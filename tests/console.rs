@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::sip::{Phone, as_heard, first_words, hang_up, start_line_binary, tag_of, tone_frequency, tone_wav};
+use common::audio::{as_heard, tone_frequency, tone_wav};
+use common::sip::{Phone, first_words, hang_up, start_line_binary, tag_of};
 use common::{Db, TestDb, start_binary};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -245,6 +246,19 @@ async fn an_operator_uploads_an_announcement_a_supervisor_approves_it_and_the_ne
         .unwrap_or_else(|| panic!("announce.mjs said the preview's duration: {said}"));
     let stored_ms = v2["duration_ms"].as_f64().unwrap();
     assert!((duration * 1000.0 - stored_ms).abs() < 50.0, "the preview plays {duration} s of {stored_ms} ms");
+
+    // The notice drafted and published in the browser is public, and was audited with who did it.
+    let public: serde_json::Value =
+        reqwest::get(format!("{}/notices.json", service.base)).await.unwrap().json().await.unwrap();
+    let notice = &public["notices"][0];
+    assert_eq!(notice["title"], "年末年始の停止 <img src=x onerror=alert(1)>", "{public}");
+    let store = madoguchi::store::Store::connect(&db.url, 1).await.unwrap();
+    let audit: Vec<(String, String)> =
+        store.audit_entries(100).await.unwrap().into_iter().map(|a| (a.actor, a.action)).collect();
+    for step in [("sota", "notice_drafted"), ("suzuki", "notice_published")] {
+        assert!(audit.contains(&(step.0.into(), step.1.into())), "{step:?} in {audit:?}");
+    }
+    store.close().await;
 
     // The next call hears the uploaded tone, as stored.
     let stored = service.client.get(format!("{}/api/prompts/welcome/versions/2/audio", service.base)).send().await;

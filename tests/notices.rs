@@ -8,16 +8,10 @@ mod common;
 
 use common::audio::{as_heard, b64, contains, tone_wav};
 use common::sip::{Phone, hear, spawn_line, tag_of};
-use common::{Db, authorised, grant};
+use common::{Db, authorised, grant, post};
 use madoguchi::domain::user::Role;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let r = client.post(url).json(&body).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// An RFC 3339 time `ms` from now, in JST.
 fn from_now(ms: i64) -> String {

@@ -5,26 +5,16 @@
 
 mod common;
 
-use base64::Engine;
-use common::sip::{Phone, as_heard, hear, spawn_line, tone_wav};
-use common::{authorised, grant};
+use common::audio::{as_heard, b64, tone_wav};
+use common::sip::{Phone, hear, spawn_line};
+use common::{authorised, grant, post};
 use madoguchi::domain::user::Role;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
 /// What a caller hears first: the first 1,600 samples (0.2 s) of a new call's welcome.
 async fn first_words(app: &common::TestApp, call_id: &str) -> (Phone, Vec<i16>, String) {
     common::sip::first_words(app.sip, call_id).await
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
-    let r = client.post(url).json(&body).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -268,6 +268,13 @@ pub async fn patch_with(client: &reqwest::Client, url: &str, body: serde_json::V
 }
 
 /// An HTTP client that sends `Authorization: Bearer <token>` with every request.
+/// POSTs `body` as JSON: the status and the JSON answer (null if there is none).
+pub async fn post(client: &reqwest::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = client.post(url).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 pub fn authorised(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());

@@ -4,10 +4,15 @@
 // scheduled version of their own (shown as 予定 in Japan time, and not theirs to approve), approves
 // the operator's with a comment, sees it playing, and the preview player reads its length.
 //
+// The operator also drafts a system operation notice (with audio for callers); the supervisor
+// publishes it and finds it, its markup as text, on the public page /notices.
+//
 // tests/console.rs then places a real call and checks the caller hears the uploaded tone. Prints
 // `DURATION <seconds>` (the preview's length as the browser read it) for it.
 
 import { expect, expectNoInlineCode, scenario, shot, signIn, signOut } from './lib.mjs';
+
+const NOTICE_TITLE = '年末年始の停止 <img src=x onerror=alert(1)>';
 
 const need = (name) => {
   const value = process.env[name];
@@ -68,6 +73,20 @@ await scenario('announce', async ({ page, env }) => {
   expect((await mine.locator('audio').count()) === 1, 'the pending version can be previewed');
   await untilPlaying(page, 'welcome', 1);
   await shot(page, 'announce-pending');
+
+  // A system operation notice, drafted here with audio for callers; the title carries markup.
+  const compose = page.locator('form.notice-compose');
+  await page.locator('details.notice-compose summary').click();
+  await compose.locator('select[name="kind"]').selectOption('maintenance');
+  await compose.locator('input[name="title"]').fill(NOTICE_TITLE);
+  await compose.locator('textarea[name="body"]').fill('12月28日 18時から 1月4日 8時30分まで停止します。');
+  await compose.locator('input[name="audio"]').setInputFiles(need('MADOGUCHI_WAV'));
+  await compose.locator('button[type="submit"]').click();
+  await page.locator('#flash .flash:not(.bad)', { hasText: '起案しました' }).waitFor();
+  const drafted = page.locator('li.notice[data-state="draft"]', { hasText: NOTICE_TITLE });
+  await drafted.waitFor();
+  expect((await drafted.locator('button.approve').count()) === 0, 'an operator cannot approve a notice');
+  expect((await drafted.locator('audio').count()) === 1, 'the notice\'s audio can be previewed');
   await signOut(page);
 
   // The supervisor.
@@ -112,6 +131,18 @@ await scenario('announce', async ({ page, env }) => {
   expect(Number.isFinite(duration) && duration > 0, `the preview has a length: ${duration}`);
   await expectNoInlineCode(page);
   await shot(page, 'announce-approved');
+
+  // The supervisor publishes the operator's notice; the public page shows it as text.
+  const notice = page.locator('li.notice[data-state="draft"]', { hasText: NOTICE_TITLE });
+  await notice.locator('button.approve').click();
+  await page.locator('li.notice[data-state="published"] .badge.public', { hasText: '公開中' }).waitFor();
+  expect((await page.locator('section.notices img').count()) === 0, 'the title\'s markup made no element');
+  await page.goto(`${env.url}/notices`);
+  const article = page.locator('article.notice.maintenance');
+  await article.waitFor();
+  expect((await article.locator('h2').textContent()).includes(NOTICE_TITLE), 'on the public page, as text');
+  expect((await article.locator('img').count()) === 0, 'no element from the title\'s markup');
+  await shot(page, 'notices-public');
   expect(dialogs.length === 0, `no dialogs: ${dialogs.join('; ')}`);
   console.log(`DURATION ${duration}`);
 });

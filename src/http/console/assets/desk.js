@@ -53,6 +53,19 @@ const WORDS = {
   own_request: ['自分の依頼は承認・却下できません', 'You cannot decide on your own request'],
   rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
   shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
+  notices: ['システム運用のお知らせ', 'System operation notices'], draft: ['下書き', 'Draft'],
+  published: ['公開', 'Published'], withdrawn: ['取り下げ', 'Withdrawn'], public_now: ['公開中', 'Public now'],
+  failure: ['障害', 'Failure'], maintenance: ['メンテナンス', 'Maintenance'], kind: ['種別', 'Kind'],
+  title: ['件名', 'Title'], title_en: ['件名（英語、任意）', 'Title in English (optional)'],
+  body_en: ['本文（英語、任意）', 'Text in English (optional)'], notice_text: ['本文', 'Text'],
+  drafted_by: ['起案者', 'Drafted by'], withdraw: ['取り下げる', 'Withdraw'],
+  draft_notice: ['お知らせを起案', 'Draft a notice'], save_draft: ['起案する', 'Save the draft'],
+  drafted: ['起案しました。承認されると公開されます', 'Drafted; it is published once approved'],
+  callers_hear: ['電話で流す音声（任意）', 'Audio callers hear (optional)'],
+  audio_text: ['または電話で読み上げる文章', 'or text spoken to callers'],
+  own_notice: ['自分の起案は承認・却下できません', 'You cannot decide on your own notice'],
+  public_page: ['公開ページ', 'Public page'], in_calls: ['電話で案内中', 'Played to callers'],
+  no_notices: ['お知らせはまだありません', 'No notices yet'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -528,6 +541,7 @@ const SLOTS = {
   welcome: ['最初の案内', 'Welcome'], menu: ['メニュー', 'Menu'], invalid: ['無効なキー', 'Invalid key'],
   transfer: ['転送の案内', 'Transfer'], closed: ['時間外', 'Closed'], holiday: ['休日', 'Holiday'],
   voicemail: ['留守番電話', 'Voicemail'], goodbye: ['終わりの案内', 'Goodbye'],
+  maintenance: ['保守・臨時の案内（メニューの前）', 'Maintenance notice (before the menu)'],
 };
 function slotName(slot) {
   const w = SLOTS[slot];
@@ -555,9 +569,114 @@ function promptPath(slot, version, action) {
 
 async function announcementsPage(main) {
   const me = await session();
+  const notices = el('section', { class: 'notices', 'aria-labelledby': 'notices-heading' });
   const section = el('section', { class: 'announcements', 'aria-label': t('announcements') });
-  main.append(section);
-  await announcementsSection(section, me);
+  main.append(notices, section);
+  await Promise.all([noticesSection(notices, me), announcementsSection(section, me)]);
+}
+
+// ---- system operation notices -------------------------------------------------------------------
+// Drafts, their review and publication (GET/POST /api/notices); what is public is on /notices.
+async function noticesSection(section, me) {
+  const decider = me.role === 'supervisor' || me.role === 'admin';
+  const list = el('ol', { class: 'notice-list' });
+  section.append(
+    el('h2', { id: 'notices-heading' }, t('notices'), ' ',
+      el('a', { href: '/notices', target: '_blank', rel: 'noopener', class: 'public-link' }, t('public_page'))),
+    list, draftForm());
+
+  async function act(run, done) {
+    try { await run(); flash(done); } catch (err) { failed(err); }
+    await load();
+  }
+
+  function draftForm() {
+    const kind = select('kind', ['failure', 'maintenance'], 'failure', t);
+    const title = el('input', { name: 'title', required: true, maxlength: 200, lang: 'ja' });
+    const titleEn = el('input', { name: 'title_en', maxlength: 200, lang: 'en' });
+    const body = el('textarea', { name: 'body', required: true, rows: 4, lang: 'ja' });
+    const bodyEn = el('textarea', { name: 'body_en', rows: 3, lang: 'en' });
+    const from = el('input', { type: 'datetime-local', name: 'valid_from' });
+    const until = el('input', { type: 'datetime-local', name: 'valid_until' });
+    const file = el('input', { type: 'file', name: 'audio', accept: '.wav,.mp3,audio/wav,audio/x-wav,audio/mpeg' });
+    const spoken = el('textarea', { name: 'audio_text', rows: 2, lang: 'ja' });
+    const send = el('button', { type: 'submit', class: 'primary' }, t('save_draft'));
+    const form = el('form', { class: 'notice-compose', onsubmit: async (e) => {
+      e.preventDefault();
+      const picked = file.files && file.files[0];
+      const words = spoken.value.trim();
+      if (picked && words) { flash(t('file_or_text'), true); return; }
+      send.disabled = true;
+      try {
+        const draft = { kind: kind.value, title: title.value, title_en: titleEn.value, body: body.value, body_en: bodyEn.value };
+        if (from.value) draft.valid_from = jstInstant(from.value);
+        if (until.value) draft.valid_until = jstInstant(until.value);
+        if (picked) draft.audio_base64 = await fileBase64(picked);
+        else if (words) draft.audio_text = words;
+        const made = await api('POST', '/api/notices', draft);
+        form.reset();
+        flash('#' + made.id + ': ' + t('drafted'));
+      } catch (err) {
+        failed(err);
+      } finally {
+        send.disabled = false;
+      }
+      await load();
+    } },
+    el('div', { class: 'row' }, field(t('kind'), kind), field(t('title'), title), field(t('title_en'), titleEn)),
+    el('div', { class: 'row' }, field(t('notice_text'), body), field(t('body_en'), bodyEn)),
+    el('div', { class: 'row' }, field(t('valid_from'), from), field(t('valid_until'), until)),
+    el('div', { class: 'row' }, field(t('callers_hear'), file), field(t('audio_text'), spoken)),
+    send);
+    return el('details', { class: 'notice-compose' }, el('summary', {}, t('draft_notice')), form);
+  }
+
+  function actions(n) {
+    if (!decider) return null;
+    const path = (action) => '/api/notices/' + n.id + '/' + action;
+    if (n.state === 'published') {
+      return el('button', { type: 'button', class: 'withdraw', onclick: () => act(() => api('POST', path('withdraw')), '#' + n.id + ': ' + t('withdrawn')) }, t('withdraw'));
+    }
+    if (n.state !== 'draft') return null;
+    if (n.drafted_by === me.login) return el('p', { class: 'own-request' }, t('own_notice'));
+    const comment = el('input', { name: 'comment', maxlength: 2000 });
+    const decide = (action) => act(() => api('POST', path(action), comment.value.trim() ? { comment: comment.value.trim() } : {}),
+      '#' + n.id + ': ' + t(action === 'approve' ? 'published' : 'rejected'));
+    return el('div', { class: 'decide row' }, field(t('comment'), comment),
+      el('button', { type: 'button', class: 'approve primary', onclick: () => decide('approve') }, t('approve')),
+      el('button', { type: 'button', class: 'reject', onclick: () => decide('reject') }, t('reject')));
+  }
+
+  function item(n, heard) {
+    const rows = [
+      [t('kind'), t(n.kind)], [t('window'), (n.valid_from || n.valid_until) ? (when(n.valid_from) || '…') + ' 〜 ' + (when(n.valid_until) || '…') + ' (JST)' : null],
+      [t('drafted_by'), n.drafted_by + ' (' + when(n.created_at) + ')'],
+      [t('decided_by'), n.decided_by ? n.decided_by + ' (' + when(n.decided_at) + ')' : null], [t('comment'), n.comment],
+      [t('withdrawn'), n.withdrawn_by ? n.withdrawn_by + ' (' + when(n.withdrawn_at) + ')' : null],
+      [t('audio_text'), n.audio_text || null], [t('duration'), n.duration_ms > 0 ? seconds(n.duration_ms) : null],
+    ].filter(([, value]) => value);
+    return el('li', { class: 'notice state-' + n.state, 'data-notice': n.id, 'data-state': n.state },
+      el('header', {}, el('strong', {}, '#' + n.id + ' ', n.title), ' ', badge('notice', n.state),
+        n.public ? [' ', el('span', { class: 'badge public' }, t('public_now'))] : null,
+        heard ? [' ', el('span', { class: 'badge playing' }, t('in_calls'))] : null),
+      n.title_en ? el('p', { class: 'en', lang: 'en' }, n.title_en) : null,
+      el('pre', { class: 'body' }, n.body),
+      n.body_en ? el('pre', { class: 'body en', lang: 'en' }, n.body_en) : null,
+      el('dl', {}, rows.flatMap(([k, value]) => [el('dt', {}, k), el('dd', {}, value)])),
+      n.has_audio ? el('audio', { controls: true, preload: 'metadata', src: '/api/notices/' + n.id + '/audio', 'aria-label': t('preview') + ': #' + n.id }) : null,
+      actions(n));
+  }
+
+  async function load() {
+    let data, heard = [];
+    try {
+      data = await api('GET', '/api/notices');
+      heard = (await api('GET', '/api/prompts')).notices_playing || [];
+    } catch (e) { return failed(e); }
+    clear(list).append(...(data.notices.length ? data.notices.map((n) => item(n, heard.includes(n.id)))
+      : [el('li', { class: 'none' }, t('no_notices'))]));
+  }
+  await load();
 }
 
 async function announcementsSection(section, me) {
