@@ -145,8 +145,13 @@ impl App {
     pub async fn build(settings: &Settings) -> Result<App, AppError> {
         let sip_settings = &settings.sip;
         let (dialplans, prompts) = (sip_settings.dialplans.clone(), sip_settings.prompts.clone());
+        let outgoing = crate::notify::Outgoing::prepare(&settings.notify)?;
+        let tls = tls_files(&settings.mail.tls_cert, &settings.mail.tls_key).map_err(AppError::Tls)?;
+        let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
+        let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
+        let slots = store.prompt_slots().await?;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
-            let plans = dialplan::load(&dialplans, &prompts)?;
+            let plans = dialplan::load(&dialplans, &prompts, &slots)?;
             let prompts = Prompts::load_configured(&prompts).map_err(AppError::Prompts)?;
             Ok::<_, AppError>((plans, prompts))
         })
@@ -154,10 +159,6 @@ impl App {
         .map_err(|e| {
             AppError::Prompts(Problems(vec![crate::diagnostic::Problem::new("announcements", None, e.to_string())]))
         })??;
-        let outgoing = crate::notify::Outgoing::prepare(&settings.notify)?;
-        let tls = tls_files(&settings.mail.tls_cert, &settings.mail.tls_key).map_err(AppError::Tls)?;
-        let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
-        let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
         }
@@ -373,8 +374,8 @@ impl Watched {
     }
 
     /// Loads everything again; a part with problems is reported and its running copy kept.
-    fn reload(&self) -> (Option<Reload>, Option<Rules>) {
-        let plans = dialplan::load(&self.sip.dialplans, &self.sip.prompts);
+    fn reload(&self, slots: &[String]) -> (Option<Reload>, Option<Rules>) {
+        let plans = dialplan::load(&self.sip.dialplans, &self.sip.prompts, slots);
         let prompts = Prompts::load_configured(&self.sip.prompts);
         let line = match (plans, prompts) {
             (Ok(plans), Ok(prompts)) => Some(Reload { plans, prompts }),
@@ -431,7 +432,14 @@ async fn watch_files(
         }
         seen = stamp(watched.clone()).await;
         let w = watched.clone();
-        let Ok((line, rules)) = tokio::task::spawn_blocking(move || w.reload()).await else { continue };
+        let slots = match intake.store().prompt_slots().await {
+            Ok(slots) => slots,
+            Err(e) => {
+                tracing::warn!(error = %e, "announcement slots not read; dialplans checked against the files only");
+                Vec::new()
+            }
+        };
+        let Ok((line, rules)) = tokio::task::spawn_blocking(move || w.reload(&slots)).await else { continue };
         if let Some(rules) = rules {
             tracing::info!(rules = rules.rules.len(), "routing rules reloaded");
             intake.replace_rules(rules);

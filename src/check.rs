@@ -54,8 +54,13 @@ pub async fn run(loaded: &Loaded) -> Report {
         None => report.ok(format!("data directory {}", absolute(&settings.data_dir).display())),
         Some(why) => report.problem(Problem::new(&file, at("", "data_dir"), why)),
     }
+    // The announcement slots admins added, which dialplans may name.
+    let mut slots = Vec::new();
     match database(settings).await {
-        Ok(state) => report.ok(format!("database {} ({state})", settings.database_label())),
+        Ok((state, known)) => {
+            slots = known;
+            report.ok(format!("database {} ({state})", settings.database_label()))
+        }
         Err(why) => report.problem(Problem::new(&file, at("database", "url"), why)),
     }
     match load_rules(settings) {
@@ -70,7 +75,7 @@ pub async fn run(loaded: &Loaded) -> Report {
         Err(problems) => report.problems(problems),
     }
     let sip = &settings.sip;
-    match crate::ivr::dialplan::load(&sip.dialplans, &sip.prompts) {
+    match crate::ivr::dialplan::load(&sip.dialplans, &sip.prompts, &slots) {
         Ok(plans) => {
             let files: Vec<&str> = plans.iter().map(|p| p.file.as_str()).collect();
             report.ok(format!("dialplans {} ({} lines)", files.join(", "), plans.len()));
@@ -148,11 +153,11 @@ fn data_dir_problem(dir: &Path) -> Option<String> {
 
 /// Opens the database without creating it: whether it answers, and whether `serve` will have to
 /// set it up.
-async fn database(settings: &Settings) -> Result<&'static str, String> {
+async fn database(settings: &Settings) -> Result<(&'static str, Vec<String>), String> {
     if let Some(file) = settings.sqlite_file()
         && !file.exists()
     {
-        return Ok("not there yet: `serve` or `migrate` creates it");
+        return Ok(("not there yet: `serve` or `migrate` creates it", Vec::new()));
     }
     let url = settings.database_url_opening(crate::config::OpenMode::Existing);
     let opened = tokio::time::timeout(DATABASE_TIMEOUT, async {
@@ -162,13 +167,17 @@ async fn database(settings: &Settings) -> Result<&'static str, String> {
             Ok(has_schema) => Ok(has_schema.await),
             Err(e) => Err(e),
         };
+        let slots = match state {
+            Ok(true) => store.prompt_slots().await.unwrap_or_default(),
+            _ => Vec::new(),
+        };
         store.close().await;
-        state
+        state.map(|s| (s, slots))
     })
     .await;
     match opened {
-        Ok(Ok(true)) => Ok("answers, set up"),
-        Ok(Ok(false)) => Ok("answers, empty: `serve` or `migrate` sets it up"),
+        Ok(Ok((true, slots))) => Ok(("answers, set up", slots)),
+        Ok(Ok((false, _))) => Ok(("answers, empty: `serve` or `migrate` sets it up", Vec::new())),
         Ok(Err(e)) => Err(format!(
             "database {} cannot be used: {}",
             settings.database_label(),

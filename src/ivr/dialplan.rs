@@ -203,6 +203,13 @@ impl PromptNames {
         PromptNames { names, place: dir.display().to_string() }
     }
 
+    /// These and `slots` too: the slots of the store's announcement versions (those an admin
+    /// added play their approved version).
+    pub fn with_slots(mut self, slots: &[String]) -> PromptNames {
+        self.names.extend(slots.iter().cloned());
+        self
+    }
+
     /// `[sip] prompts` as configured: the directory, or the built-in set (see [`builtin`]).
     pub fn configured(prompts: &str) -> PromptNames {
         if builtin::serves(prompts, &SipSettings::default().prompts) {
@@ -214,9 +221,10 @@ impl PromptNames {
 }
 
 /// `[sip] dialplans` and `[sip] prompts` as configured: every `*.toml` in the directory, or the
-/// built-in dialplan when the default directory is not there (see [`builtin`]).
-pub fn load(dialplans: &str, prompts: &str) -> Result<Vec<Dialplan>, Problems> {
-    let names = PromptNames::configured(prompts);
+/// built-in dialplan when the default directory is not there (see [`builtin`]). A dialplan may
+/// name an announcement file or one of `slots` (announcement slots kept in the store).
+pub fn load(dialplans: &str, prompts: &str, slots: &[String]) -> Result<Vec<Dialplan>, Problems> {
+    let names = PromptNames::configured(prompts).with_slots(slots);
     if builtin::serves(dialplans, &SipSettings::default().dialplans) {
         return Ok(vec![parse(builtin::DIALPLAN_FILE, builtin::DIALPLAN, &names)?]);
     }
@@ -339,7 +347,8 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
         ("closed", "goodbye", &raw.closed.goodbye),
     ];
     for (table, key, name) in named {
-        if !prompts.names.contains(name.as_str()) {
+        // The maintenance slot ships silent: it needs no file.
+        if !prompts.names.contains(name.as_str()) && name != super::announcer::MAINTENANCE {
             problem(table, key, format!("prompt '{name}' not found ({}/{name}.wav)", prompts.place));
         }
     }
@@ -405,6 +414,20 @@ mod tests {
         }
         assert!(plan.answers(Some("+81 3-1234-5678")) || plan.numbers.contains(&"*".to_owned()));
         assert_eq!((plan.notices_open, plan.notices_closed), (NoticeAt::BeforeChoice, NoticeAt::BeforeChoice));
+    }
+
+    #[test]
+    fn a_dialplan_may_name_a_slot_an_admin_added_and_the_maintenance_slot() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let src = std::fs::read_to_string(root.join("dialplans/helpdesk.toml"))
+            .unwrap()
+            .replace("goodbye = \"goodbye\"", "goodbye = \"nenmatsu\"")
+            .replace("transfer = \"transfer\"", "transfer = \"maintenance\"");
+        let files = || PromptNames::in_dir(&root.join("prompts"));
+        let err = parse("x.toml", &src, &files()).unwrap_err().to_string();
+        assert!(err.contains("prompt 'nenmatsu' not found") && !err.contains("'maintenance'"), "{err}");
+        let plan = parse("x.toml", &src, &files().with_slots(&["nenmatsu".to_owned()])).unwrap();
+        assert_eq!((plan.goodbye.as_str(), plan.transfer.as_str()), ("nenmatsu", "maintenance"));
     }
 
     #[test]

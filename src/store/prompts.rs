@@ -144,6 +144,13 @@ impl Store {
         rows.into_iter().map(version_of).collect()
     }
 
+    /// The slots there are versions of (the shipped ones, and those an admin added).
+    pub async fn prompt_slots(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT slot FROM prompt_versions ORDER BY slot").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
     /// Each slot's versions as the rules see them.
     pub async fn prompt_facts(&self) -> Result<BTreeMap<String, Vec<Facts>>, StoreError> {
         let mut slots: BTreeMap<String, Vec<Facts>> = BTreeMap::new();
