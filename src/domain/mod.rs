@@ -1,6 +1,7 @@
 //! Pure helpdesk types: no I/O, no clocks, no database. Everything here is table-tested.
 
 pub(crate) mod ack;
+pub mod calendar;
 pub(crate) mod calls;
 pub mod contact;
 pub(crate) mod content;

@@ -7,8 +7,10 @@
 use super::builtin;
 use crate::config::SipSettings;
 use crate::diagnostic::{Problem, Problems, TomlLines};
+use crate::domain::calendar::Calendar;
+pub use crate::domain::calendar::Opening;
 use crate::domain::phone;
-use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
+use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -124,12 +126,8 @@ pub struct Dialplan {
     pub file: String,
     /// Normalised numbers; `*` answers any.
     pub numbers: Vec<String>,
-    pub open_at: NaiveTime,
-    pub close_at: NaiveTime,
-    pub days: Vec<Weekday>,
-    pub public_holidays: bool,
-    pub year_end: bool,
-    pub closed_dates: Vec<NaiveDate>,
+    /// Hours, working days, holidays, the year-end closure and special closed days.
+    pub calendar: Calendar,
     pub welcome: String,
     pub menu: String,
     /// Digit → target name.
@@ -152,15 +150,6 @@ pub struct Dialplan {
     pub notices_closed: NoticeAt,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Opening {
-    Open,
-    /// Outside the hours of a working day.
-    AfterHours,
-    /// A public holiday, the year-end closure, a special closed day, or a day not in `days`.
-    ClosedDay,
-}
-
 impl Dialplan {
     pub fn answers(&self, dialled: Option<&str>) -> bool {
         let n = dialled.and_then(phone::normalize);
@@ -169,16 +158,7 @@ impl Dialplan {
 
     /// Whether the line is open at a JST date and time.
     pub fn opening(&self, date: NaiveDate, time: NaiveTime) -> Opening {
-        let (m, d) = (date.month(), date.day());
-        let year_end = self.year_end && ((m == 12 && d >= 29) || (m == 1 && d <= 3));
-        let holiday = self.public_holidays
-            && jpholiday::chrono::NaiveDate::from_ymd_opt(date.year(), m, d)
-                .is_some_and(|day| jpholiday::jpholiday::JPHoliday::new().is_holiday(&day));
-        if year_end || holiday || self.closed_dates.contains(&date) || !self.days.contains(&date.weekday()) {
-            return Opening::ClosedDay;
-        }
-        let t = NaiveTime::from_hms_opt(time.hour(), time.minute(), time.second()).unwrap_or(time);
-        if t >= self.open_at && t < self.close_at { Opening::Open } else { Opening::AfterHours }
+        self.calendar.opening(date, time)
     }
 }
 
@@ -358,12 +338,15 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
     Ok(Dialplan {
         file: file.to_owned(),
         numbers,
-        open_at: open_at.expect("checked"),
-        close_at: close_at.expect("checked"),
-        days,
-        public_holidays: raw.hours.public_holidays,
-        year_end: raw.hours.year_end,
-        closed_dates,
+        calendar: Calendar {
+            open_at: open_at.expect("checked"),
+            close_at: close_at.expect("checked"),
+            days,
+            public_holidays: raw.hours.public_holidays,
+            year_end: raw.hours.year_end,
+            closed_dates,
+            always: false,
+        },
         welcome: raw.open.welcome,
         menu: raw.open.menu,
         choices: raw.open.choices,

@@ -543,6 +543,8 @@ const SLOTS = {
   voicemail: ['留守番電話', 'Voicemail'], goodbye: ['終わりの案内', 'Goodbye'],
   maintenance: ['保守・臨時の案内（メニューの前）', 'Maintenance notice (before the menu)'],
 };
+// Slots whose shipped version is silence (they play only once a version is approved).
+const SHIPS_SILENT = ['maintenance'];
 function slotName(slot) {
   const w = SLOTS[slot];
   return w ? w[LANG === 'ja' ? 0 : 1] + ' (' + slot + ')' : slot;
@@ -775,7 +777,7 @@ async function announcementsSection(section, me) {
       el('header', {}, el('strong', {}, versionName(v.version)), ' ', badge('prompt', v.state),
         live ? [' ', el('span', { class: 'badge playing' }, t('playing'))] : null, ' ', windowOf(v, now)),
       el('dl', {}, rows.flatMap(([k, value]) => [el('dt', {}, k), el('dd', {}, value)])),
-      v.shipped ? el('p', { class: 'shipped' }, t('shipped_audio'))
+      v.shipped ? el('p', { class: 'shipped' }, SHIPS_SILENT.includes(slot) ? t('silent') : t('shipped_audio'))
         : el('audio', { controls: true, preload: 'metadata', src: promptPath(slot, v.version, 'audio'), 'aria-label': t('preview') + ': ' + label }),
       decision(slot, v),
       decider && v.state === 'approved' && !live && inWindow
@@ -797,7 +799,8 @@ async function announcementsSection(section, me) {
       const playing = data.playing[slot];
       b.node.dataset.playing = playing === undefined ? '' : String(playing);
       clear(b.playing).append(t('playing_now') + ': ',
-        el('strong', {}, playing ? versionName(playing) + (playing === 1 ? ' (' + t('shipped') + ')' : '') : t('silent')));
+        el('strong', {}, playing && !(playing === 1 && SHIPS_SILENT.includes(slot))
+          ? versionName(playing) + (playing === 1 ? ' (' + t('shipped') + ')' : '') : t('silent')));
       const newest = [...versions].sort((a, b2) => b2.version - a.version);
       clear(b.versions).append(...newest.map((v) => versionItem(slot, v, playing, now)));
       for (const v of versions) {
