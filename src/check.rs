@@ -74,6 +74,20 @@ pub async fn run(loaded: &Loaded) -> Report {
         }
         Err(problems) => report.problems(problems),
     }
+    match settings.sla_path() {
+        Some(path) => match crate::escalation::load_sla(&path) {
+            Ok(p) => report.ok(format!("SLA policies {} ({} policies)", path.display(), p.policies.len())),
+            Err(problems) => report.problems(problems),
+        },
+        None => report.ok("SLA policies built-in".into()),
+    }
+    match settings.contacts_path() {
+        Some(path) => match crate::escalation::load_contacts(&path) {
+            Ok(list) => report.ok(format!("contact list {} ({} groups)", path.display(), list.groups.len())),
+            Err(problems) => report.problems(problems),
+        },
+        None => report.ok("contact list built-in".into()),
+    }
     let sip = &settings.sip;
     match crate::ivr::dialplan::load(&sip.dialplans, &sip.prompts, &slots) {
         Ok(plans) => {

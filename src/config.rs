@@ -29,6 +29,7 @@ pub struct Settings {
     pub sip: SipSettings,
     pub mail: MailSettings,
     pub routing: RoutingSettings,
+    pub escalation: EscalationSettings,
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
     pub fax: FaxSettings,
@@ -228,6 +229,43 @@ impl Default for RoutingSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// The contact list (連絡先一覧). Left at the default and not there, the shipped
+    /// `contacts.toml` built into the binary serves; a list edited in the console replaces either.
+    pub contacts: String,
+    /// The SLA policies and their calendar; the same fallback to the shipped `sla.toml`.
+    pub sla: String,
+    /// Whether the scheduler in this service warns and escalates on SLA deadlines. Several
+    /// services on one database may all run it: each deadline is claimed by exactly one.
+    pub scheduler: bool,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings { contacts: "contacts.toml".into(), sla: "sla.toml".into(), scheduler: true }
+    }
+}
+
+impl Settings {
+    /// The contact list file in use; `None` when the built-in copy serves.
+    pub fn contacts_path(&self) -> Option<PathBuf> {
+        configured_file(&self.escalation.contacts, &EscalationSettings::default().contacts)
+    }
+
+    /// The SLA file in use; `None` when the built-in copy serves.
+    pub fn sla_path(&self) -> Option<PathBuf> {
+        configured_file(&self.escalation.sla, &EscalationSettings::default().sla)
+    }
+}
+
+/// A file setting: `None` when left empty, or at its default and not there (the built-in serves).
+fn configured_file(value: &str, default: &str) -> Option<PathBuf> {
+    let builtin = value.is_empty() || (value == default && !Path::new(value).exists());
+    (!builtin).then(|| PathBuf::from(value))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct IntakeSettings {
     /// Contacts written to the store in one transaction at most (group commit).
     pub batch_max: u32,
@@ -277,6 +315,7 @@ impl Default for Settings {
             sip: SipSettings::default(),
             mail: MailSettings::default(),
             routing: RoutingSettings::default(),
+            escalation: EscalationSettings::default(),
             intake: IntakeSettings::default(),
             notify: NotifySettings::default(),
             fax: FaxSettings::default(),
@@ -477,9 +516,7 @@ list the helpdesk's addresses in recipients",
     /// The routing rules file in use; `None` when the built-in copy routes (the setting left at
     /// its default, or empty, and no such file where madoguchi runs).
     pub fn rules_path(&self) -> Option<PathBuf> {
-        let rules = &self.routing.rules;
-        let builtin = rules.is_empty() || (*rules == RoutingSettings::default().rules && !Path::new(rules).exists());
-        (!builtin).then(|| PathBuf::from(rules))
+        configured_file(&self.routing.rules, &RoutingSettings::default().rules)
     }
 }
 

@@ -40,6 +40,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod directory;
 pub mod domain;
+pub mod escalation;
 pub mod events;
 pub(crate) mod fax_pages;
 pub(crate) mod http;

@@ -29,6 +29,72 @@ pub enum Opening {
 
 const DAY_MS: i64 = 86_400_000;
 
+/// A business calendar as configuration files write it (`[hours]` of a dialplan, `[calendar]`
+/// of `sla.toml`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    pub open: String,
+    pub close: String,
+    pub days: Vec<String>,
+    #[serde(default = "yes")]
+    pub public_holidays: bool,
+    #[serde(default = "yes")]
+    pub year_end: bool,
+    #[serde(default)]
+    pub closed_dates: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl CalendarSpec {
+    /// The calendar, or each problem as (the key it is in, what is wrong).
+    pub fn build(&self) -> Result<Calendar, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let time = |s: &str| NaiveTime::parse_from_str(s.trim(), "%H:%M").ok();
+        let (open_at, close_at) = (time(&self.open), time(&self.close));
+        if open_at.is_none() {
+            problems.push(("open", format!("'{}' is not a time like 08:30", self.open)));
+        }
+        if close_at.is_none() {
+            problems.push(("close", format!("'{}' is not a time like 17:15", self.close)));
+        }
+        if let (Some(o), Some(c)) = (open_at, close_at)
+            && o >= c
+        {
+            problems.push(("close", "close must be after open".into()));
+        }
+        let mut days = Vec::new();
+        for d in &self.days {
+            match d.parse::<Weekday>() {
+                Ok(w) => days.push(w),
+                Err(_) => problems.push(("days", format!("'{d}' is not a day (mon, tue, …)"))),
+            }
+        }
+        let mut closed_dates = Vec::new();
+        for d in &self.closed_dates {
+            match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                Ok(date) => closed_dates.push(date),
+                Err(_) => problems.push(("closed_dates", format!("'{d}' is not a date like 2026-12-28"))),
+            }
+        }
+        match (open_at, close_at) {
+            (Some(open_at), Some(close_at)) if problems.is_empty() => Ok(Calendar {
+                open_at,
+                close_at,
+                days,
+                public_holidays: self.public_holidays,
+                year_end: self.year_end,
+                closed_dates,
+                always: false,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
 impl Calendar {
     /// 08:30–17:15, Monday to Friday, closed on public holidays and 12/29–1/3.
     pub fn government() -> Calendar {

@@ -17,6 +17,7 @@ pub(crate) mod rate;
 pub(crate) mod reply;
 pub(crate) mod search;
 pub mod session;
+pub mod sla;
 pub mod text;
 pub(crate) mod thread;
 pub mod ticket;

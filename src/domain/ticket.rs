@@ -84,6 +84,8 @@ string_enum!(
         Acknowledged => "acknowledged",
         InProgress => "in_progress",
         Escalated => "escalated",
+        WaitingReporter => "waiting_reporter",
+        WaitingVendor => "waiting_vendor",
         Resolved => "resolved",
         Closed => "closed",
     }
@@ -157,6 +159,8 @@ impl Status {
             Status::Acknowledged => "受付済",
             Status::InProgress => "対応中",
             Status::Escalated => "エスカレーション中",
+            Status::WaitingReporter => "回答待ち（依頼者）",
+            Status::WaitingVendor => "回答待ち（業者）",
             Status::Resolved => "解決",
             Status::Closed => "完了",
         }

@@ -7,10 +7,10 @@
 use super::builtin;
 use crate::config::SipSettings;
 use crate::diagnostic::{Problem, Problems, TomlLines};
-use crate::domain::calendar::Calendar;
 pub use crate::domain::calendar::Opening;
+use crate::domain::calendar::{Calendar, CalendarSpec};
 use crate::domain::phone;
-use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono::{NaiveDate, NaiveTime};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +19,7 @@ use std::path::Path;
 #[serde(deny_unknown_fields)]
 struct RawPlan {
     numbers: Vec<String>,
-    hours: RawHours,
+    hours: CalendarSpec,
     open: RawOpen,
     closed: RawClosed,
     targets: BTreeMap<String, String>,
@@ -58,24 +58,6 @@ pub enum NoticeAt {
     /// In hours: after the welcome, before the menu; out of hours: before the voicemail prompt.
     BeforeChoice,
     Nowhere,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHours {
-    open: String,
-    close: String,
-    days: Vec<String>,
-    #[serde(default = "yes")]
-    public_holidays: bool,
-    #[serde(default = "yes")]
-    year_end: bool,
-    #[serde(default)]
-    closed_dates: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,34 +228,15 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
     let mut problem = |table: &str, key: &str, message: String| {
         problems.push(Problem::new(file, lines.find(table, None, Some(key)), message));
     };
-    let time = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").ok();
-    let open_at = time(&raw.hours.open);
-    let close_at = time(&raw.hours.close);
-    if open_at.is_none() {
-        problem("hours", "open", format!("'{}' is not a time like 08:30", raw.hours.open));
-    }
-    if close_at.is_none() {
-        problem("hours", "close", format!("'{}' is not a time like 17:15", raw.hours.close));
-    }
-    if let (Some(o), Some(c)) = (open_at, close_at)
-        && o >= c
-    {
-        problem("hours", "close", "close must be after open".into());
-    }
-    let mut days = Vec::new();
-    for d in &raw.hours.days {
-        match d.parse::<Weekday>() {
-            Ok(w) => days.push(w),
-            Err(_) => problem("hours", "days", format!("'{d}' is not a day (mon, tue, …)")),
+    let calendar = match raw.hours.build() {
+        Ok(calendar) => Some(calendar),
+        Err(found) => {
+            for (key, message) in found {
+                problem("hours", key, message);
+            }
+            None
         }
-    }
-    let mut closed_dates = Vec::new();
-    for d in &raw.hours.closed_dates {
-        match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-            Ok(date) => closed_dates.push(date),
-            Err(_) => problem("hours", "closed_dates", format!("'{d}' is not a date like 2026-12-28")),
-        }
-    }
+    };
     let mut numbers = Vec::new();
     for n in &raw.numbers {
         match (n.as_str(), phone::normalize(n)) {
@@ -338,15 +301,7 @@ pub fn parse(file: &str, source: &str, prompts: &PromptNames) -> Result<Dialplan
     Ok(Dialplan {
         file: file.to_owned(),
         numbers,
-        calendar: Calendar {
-            open_at: open_at.expect("checked"),
-            close_at: close_at.expect("checked"),
-            days,
-            public_holidays: raw.hours.public_holidays,
-            year_end: raw.hours.year_end,
-            closed_dates,
-            always: false,
-        },
+        calendar: calendar.expect("checked"),
         welcome: raw.open.welcome,
         menu: raw.open.menu,
         choices: raw.open.choices,

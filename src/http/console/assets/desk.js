@@ -8,6 +8,7 @@
 const LANG = document.documentElement.lang === 'en' ? 'en' : 'ja';
 const WORDS = {
   new: ['新規', 'New'], acknowledged: ['受付済', 'Acknowledged'], in_progress: ['対応中', 'In progress'],
+  waiting_reporter: ['回答待ち（依頼者）', 'Waiting on the reporter'], waiting_vendor: ['回答待ち（業者）', 'Waiting on a vendor'],
   escalated: ['エスカレーション', 'Escalated'], resolved: ['解決済', 'Resolved'], closed: ['完了', 'Closed'],
   low: ['低', 'Low'], normal: ['通常', 'Normal'], high: ['高', 'High'], urgent: ['緊急', 'Urgent'],
   phone: ['電話', 'Phone'], email: ['メール', 'E-mail'], fax: ['FAX', 'Fax'], manual: ['手入力', 'By hand'],
@@ -99,7 +100,7 @@ function actionText(h) {
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
   return label;
 }
-const STATUSES = ['new', 'acknowledged', 'in_progress', 'escalated', 'resolved', 'closed'];
+const STATUSES = ['new', 'acknowledged', 'in_progress', 'escalated', 'waiting_reporter', 'waiting_vendor', 'resolved', 'closed'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
 // ---- small DOM helpers: text only -------------------------------------------------------------
@@ -249,7 +250,7 @@ function ticketTable(tickets) {
 }
 
 const COLUMNS = [
-  ['new', 'new'], ['in_progress', 'acknowledged,in_progress'], ['escalated', 'escalated'], ['waiting', 'resolved'],
+  ['new', 'new'], ['in_progress', 'acknowledged,in_progress,waiting_reporter,waiting_vendor'], ['escalated', 'escalated'], ['waiting', 'resolved'],
 ];
 async function queuePage(main) {
   const tierSelect = el('select', { id: 'queue-tier', 'aria-label': t('tier') },
