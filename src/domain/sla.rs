@@ -215,6 +215,110 @@ impl Default for Calendars {
     }
 }
 
+/// What a policy asks of a ticket (business milliseconds; `None`: not measured).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Targets {
+    pub first_response: Option<i64>,
+    pub next_update: Option<i64>,
+    pub resolution: Option<i64>,
+    pub around_the_clock: bool,
+}
+
+impl Targets {
+    fn of(&self, kind: Kind) -> Option<i64> {
+        match kind {
+            Kind::FirstResponse => self.first_response,
+            Kind::NextUpdate => self.next_update,
+            Kind::Resolution => self.resolution,
+            Kind::Callback => None,
+        }
+    }
+}
+
+/// A clock after [`sync`], and whether it began a new run (its warning and breach are still to
+/// come, whatever happened in an earlier run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    pub clock: Clock,
+    pub fresh: bool,
+}
+
+/// The least a reopened ticket gets before its resolution clock can breach.
+const REOPEN_GRACE_MS: i64 = 3_600_000;
+
+/// Brings a ticket's clocks (first response, next update, resolution) in line with its state:
+/// started when it opens, met when a person responds or it is resolved, reset by each update,
+/// paused while it waits on someone else, given new targets when its policy changes, restarted
+/// (never already breached) when it reopens. `responded`: a person just worked on the ticket.
+pub fn sync(
+    clocks: &[Clock],
+    targets: Option<&Targets>,
+    status: Status,
+    responded: bool,
+    warn_before_ms: i64,
+    cal: &Calendars,
+    now: i64,
+) -> Vec<Synced> {
+    let mut out = Vec::new();
+    let open = status.is_open();
+    for kind in [Kind::FirstResponse, Kind::NextUpdate, Kind::Resolution] {
+        let existing = clocks.iter().find(|c| c.kind == kind).cloned();
+        let target = targets.and_then(|t| t.of(kind));
+        let around = targets.is_some_and(|t| t.around_the_clock);
+        let Some(target) = target else {
+            // The policy no longer measures it.
+            if let Some(mut clock) = existing {
+                clock.end(State::Stopped, cal, now);
+                out.push(Synced { clock, fresh: false });
+            }
+            continue;
+        };
+        let mut fresh = false;
+        let mut clock = match existing {
+            Some(mut clock) => {
+                if clock.target_ms != target || clock.around_the_clock != around {
+                    clock.retarget(target, around, warn_before_ms, cal, now);
+                }
+                clock
+            }
+            None => {
+                let starts = match kind {
+                    Kind::FirstResponse => open && !responded,
+                    Kind::NextUpdate => open && responded,
+                    _ => open,
+                };
+                if !starts {
+                    continue;
+                }
+                fresh = true;
+                Clock::start(kind, target, around, warn_before_ms, cal, now)
+            }
+        };
+        let live = matches!(clock.state, State::Running | State::Paused);
+        match kind {
+            Kind::FirstResponse if responded && live => clock.end(State::Met, cal, now),
+            Kind::NextUpdate if !open => clock.end(State::Stopped, cal, now),
+            Kind::NextUpdate if responded && !fresh => {
+                clock.reset(warn_before_ms, cal, now);
+                fresh = true;
+            }
+            Kind::Resolution if !open => clock.end(State::Met, cal, now),
+            Kind::Resolution if !live => {
+                clock.restart(REOPEN_GRACE_MS.min(target), warn_before_ms, cal, now);
+                fresh = true;
+            }
+            _ => {}
+        }
+        if pauses(status) {
+            clock.pause(cal, now);
+        } else if open {
+            clock.resume(warn_before_ms, cal, now);
+        }
+        out.push(Synced { clock, fresh });
+    }
+    out
+}
+
 /// "15m", "4h", "90s", "1h30m": a target in milliseconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
@@ -313,6 +417,57 @@ mod tests {
         let mut next = Clock::start(Kind::NextUpdate, HOUR, false, 0, &cal, at(2026, 11, 20, 9, 0));
         next.reset(0, &cal, at(2026, 11, 20, 9, 50));
         assert_eq!(next.due_at, Some(at(2026, 11, 20, 10, 50)));
+    }
+
+    #[test]
+    fn a_tickets_clocks_follow_its_life() {
+        let cal = Calendars::default();
+        let targets = Targets {
+            first_response: Some(HOUR),
+            next_update: Some(2 * HOUR),
+            resolution: Some(8 * HOUR),
+            around_the_clock: false,
+        };
+        let t0 = at(2026, 11, 20, 9, 0);
+        let kinds = |s: &[Synced]| s.iter().map(|c| (c.clock.kind, c.clock.state, c.fresh)).collect::<Vec<_>>();
+        let clocks = |s: &[Synced]| s.iter().map(|c| c.clock.clone()).collect::<Vec<_>>();
+        // A new ticket: first response and resolution run.
+        let created = sync(&[], Some(&targets), Status::New, false, 0, &cal, t0);
+        assert_eq!(
+            kinds(&created),
+            [(Kind::FirstResponse, State::Running, true), (Kind::Resolution, State::Running, true)]
+        );
+        // A person takes it up: first response met, the next-update clock starts.
+        let taken = sync(&clocks(&created), Some(&targets), Status::InProgress, true, 0, &cal, t0 + 10 * MIN);
+        assert_eq!(
+            kinds(&taken),
+            [
+                (Kind::FirstResponse, State::Met, false),
+                (Kind::NextUpdate, State::Running, true),
+                (Kind::Resolution, State::Running, false)
+            ]
+        );
+        // Waiting on the reporter: everything stands still.
+        let waiting = sync(&clocks(&taken), Some(&targets), Status::WaitingReporter, true, 0, &cal, t0 + 20 * MIN);
+        assert!(waiting.iter().filter(|c| c.clock.kind != Kind::FirstResponse).all(|c| c.clock.state == State::Paused));
+        // The reporter answers (no person's action): the clocks go on where they were.
+        let back = sync(&clocks(&waiting), Some(&targets), Status::InProgress, false, 0, &cal, t0 + 80 * MIN);
+        let resolution = back.iter().find(|c| c.clock.kind == Kind::Resolution).unwrap();
+        assert_eq!(resolution.clock.due_at, Some(at(2026, 11, 24, 9, 15)), "7h40m left from Friday 10:20");
+        // Resolved: resolution met, next update stopped.
+        let done = sync(&clocks(&back), Some(&targets), Status::Resolved, true, 0, &cal, t0 + 2 * HOUR);
+        assert_eq!(
+            kinds(&done)[1..],
+            [(Kind::NextUpdate, State::Stopped, false), (Kind::Resolution, State::Met, false)]
+        );
+        // Reopened days later by a new mail: resolution runs again with its time left, fresh.
+        let reopened = sync(&clocks(&done), Some(&targets), Status::InProgress, false, 0, &cal, at(2026, 11, 27, 9, 0));
+        let resolution = reopened.iter().find(|c| c.clock.kind == Kind::Resolution).unwrap();
+        assert!(resolution.fresh && resolution.clock.state == State::Running);
+        assert!(resolution.clock.due_at.unwrap() >= at(2026, 11, 27, 10, 0), "never due at once");
+        // A policy that measures less stops the rest.
+        let none = sync(&clocks(&reopened), None, Status::InProgress, false, 0, &cal, at(2026, 11, 27, 9, 5));
+        assert!(none.iter().all(|c| matches!(c.clock.state, State::Stopped | State::Met)));
     }
 
     #[test]
