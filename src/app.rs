@@ -66,6 +66,8 @@ pub struct App {
     state: AppState,
     max_body_bytes: usize,
     tracker: TaskTracker,
+    /// `[escalation] scheduler`.
+    scheduler: bool,
 }
 
 /// The telephony side, bound and configured, not yet running.
@@ -110,10 +112,48 @@ pub async fn open_store(settings: &Settings, mode: OpenMode, max_connections: u3
     Ok(store)
 }
 
+/// The announcement slots an existing database knows (those an admin added), without creating
+/// or changing anything; none when there is no database yet.
+pub async fn stored_slots(settings: &Settings) -> Vec<String> {
+    if settings.sqlite_file().is_some_and(|f| !f.exists()) {
+        return Vec::new();
+    }
+    let url = settings.database_url_opening(OpenMode::Existing);
+    // A database that does not answer is reported by the start that follows.
+    let read = async {
+        let store = Store::connect(&url, 1).await.ok()?;
+        let slots = if store.has_schema().await { store.prompt_slots().await.unwrap_or_default() } else { Vec::new() };
+        store.close().await;
+        Some(slots)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(2), read).await.ok().flatten().unwrap_or_default()
+}
+
+/// The SLA policies and the contact list in use (the configured files, or the built-in ones),
+/// and the console's address for links in mails.
+pub fn load_escalation(settings: &Settings) -> Result<crate::store::Escalation, Problems> {
+    use crate::escalation::{ContactList, Policies, load_contacts, load_sla};
+    let policies = match settings.sla_path() {
+        Some(path) => load_sla(&path)?,
+        None => Policies::builtin(),
+    };
+    let contacts = match settings.contacts_path() {
+        Some(path) => load_contacts(&path)?,
+        None => ContactList::builtin(),
+    };
+    Ok(crate::store::Escalation {
+        policies: Arc::new(policies),
+        contacts: Arc::new(contacts),
+        console: settings.http.public_url.trim_end_matches('/').to_owned(),
+    })
+}
+
 impl Core {
     pub async fn start(settings: &Settings, mode: OpenMode) -> Result<Core, AppError> {
         let rules = Arc::new(load_rules(settings)?);
+        let escalation = load_escalation(settings)?;
         let store = open_store(settings, mode, settings.database.max_connections).await?;
+        store.set_escalation(escalation);
         if let Err(source) = std::fs::create_dir_all(&settings.data_dir) {
             store.close().await;
             return Err(AppError::DataDir { path: settings.data_dir.display().to_string(), source });
@@ -148,8 +188,9 @@ impl App {
         let outgoing = crate::notify::Outgoing::prepare(&settings.notify)?;
         let tls = tls_files(&settings.mail.tls_cert, &settings.mail.tls_key).map_err(AppError::Tls)?;
         let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
-        let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
-        let slots = store.prompt_slots().await?;
+        load_escalation(settings)?;
+        // Everything that can be wrong is found before a database is created.
+        let slots = stored_slots(settings).await;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
             let plans = dialplan::load(&dialplans, &prompts, &slots)?;
             let prompts = Prompts::load_configured(&prompts).map_err(AppError::Prompts)?;
@@ -159,6 +200,7 @@ impl App {
         .map_err(|e| {
             AppError::Prompts(Problems(vec![crate::diagnostic::Problem::new("announcements", None, e.to_string())]))
         })??;
+        let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
         }
@@ -192,6 +234,7 @@ impl App {
                 announcements: Default::default(),
             },
             max_body_bytes: settings.http.max_body_bytes as usize,
+            scheduler: settings.escalation.scheduler,
             tracker,
         })
     }
@@ -209,7 +252,7 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker } = self;
+        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker, scheduler } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
@@ -248,6 +291,9 @@ impl App {
             tracker.clone(),
         ));
         tracker.spawn(notifier.run(stop.clone()));
+        if scheduler {
+            tracker.spawn(crate::escalation::scheduler::run(state.intake.clone(), stop.clone()));
+        }
         let signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;

@@ -199,6 +199,48 @@ impl Intake {
         }
     }
 
+    /// Relays a ticket to a group of the contact list (the next tier's first when `group` is
+    /// `None`), with the reason; the group's contacts are mailed.
+    pub async fn escalate(
+        &self,
+        number: TicketNumber,
+        group: Option<String>,
+        reason: String,
+        actor: String,
+    ) -> Result<TicketUpdate, IntakeError> {
+        let op = WriteOp::Escalate { number, group: group.clone(), reason, actor: actor.clone() };
+        match self.send(op).await? {
+            WriteOutcome::Updated(u) => {
+                tracing::info!(ticket = %u.ticket.number, tier = %u.ticket.tier, group = ?group, "ticket escalated");
+                self.publish_update(&u, &actor);
+                Ok(u)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
+    /// Acts on an SLA clock that fell due at `now`: a warning, or a breach that escalates its ticket.
+    pub async fn fire_sla(&self, clock: i64, now: i64) -> Result<crate::store::Fired, IntakeError> {
+        match self.send(WriteOp::SlaFire { clock, now }).await? {
+            WriteOutcome::SlaFired(fired) => {
+                match &fired {
+                    crate::store::Fired::Warned { ticket, kind } => {
+                        tracing::info!(ticket = %ticket, clock = kind.as_str(), "SLA warning sent");
+                    }
+                    crate::store::Fired::Breached { kind, update } => {
+                        tracing::warn!(ticket = %update.ticket.number, clock = kind.as_str(), tier = %update.ticket.tier, "SLA breached; ticket escalated");
+                        self.publish_update(update, "sla");
+                    }
+                    crate::store::Fired::Nothing => {}
+                }
+                Ok(fired)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
     /// Records something that happened to a ticket (one history entry).
     pub async fn event(
         &self,

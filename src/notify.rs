@@ -20,7 +20,7 @@ pub const BUILTIN_ACK_TEMPLATE: &str = include_str!("../templates/ack.txt");
 /// Items sent per round before the outbox is looked at again.
 const ROUND: i64 = 20;
 /// The longest the worker sleeps without looking at the outbox.
-const IDLE: Duration = Duration::from_secs(60);
+const IDLE: Duration = Duration::from_secs(5);
 /// How long a claimed item is left to the worker that claimed it (one message's SMTP exchange,
 /// with its 30-second timeouts), before another worker may take it over.
 const CLAIM_LEASE_MS: i64 = 5 * 60_000;
@@ -212,6 +212,9 @@ impl Notifier {
             };
             if !held {
                 tracing::warn!(ticket = %item.ticket, "the outbox item's claim ran out before its result was recorded");
+            } else if matches!(item.kind.as_str(), "escalation" | "sla_warning") {
+                // A relay's delivery is part of the relay: the ticket's history says how it went.
+                self.store.note_delivery(&item, now_millis()).await?;
             }
         }
         Ok(sent)
@@ -222,6 +225,8 @@ impl Notifier {
         // An operator's reply is a person's mail, sent as written; the rest are automatic.
         let (subject, body, automatic) = match (item.kind.as_str(), &item.body) {
             ("reply", Some(body)) => (item.subject.clone(), body.clone(), false),
+            // Relays and SLA warnings come rendered, from the service.
+            (_, Some(body)) => (item.subject.clone(), body.clone(), true),
             _ => {
                 let (subject, body) = self.template.render(item);
                 (subject, body, true)

@@ -67,6 +67,10 @@ pub enum Refusal {
     AlreadyMerged(TicketNumber, TicketNumber),
     #[error(transparent)]
     Reply(#[from] super::reply::ReplyRefusal),
+    #[error("連絡先一覧に「{0}」というグループはありません / there is no group {0} in the contact list")]
+    UnknownGroup(String),
+    #[error("解決・完了したチケット {0} はエスカレーションできません / ticket {0} is resolved or closed")]
+    NotOpen(TicketNumber),
 }
 
 /// Where to look for the ticket a contact belongs to, in order; the first that finds a ticket

@@ -4,6 +4,8 @@
 //! built in and used until others are configured.
 
 mod files;
+pub mod mail;
+pub mod scheduler;
 
 pub use files::{BUILTIN_CONTACTS, BUILTIN_SLA, load_contacts, load_sla, parse_contacts, parse_sla};
 

@@ -117,7 +117,9 @@ impl From<IntakeError> for ApiError {
                 Refusal::Closed(_)
                 | Refusal::Transition(_)
                 | Refusal::MergeTargetClosed(_)
-                | Refusal::AlreadyMerged(..) => ApiError::Conflict(r.to_string()),
+                | Refusal::AlreadyMerged(..)
+                | Refusal::NotOpen(_) => ApiError::Conflict(r.to_string()),
+                Refusal::UnknownGroup(_) => ApiError::Invalid(r.to_string()),
                 Refusal::ResolutionRequired | Refusal::UnknownOwner | Refusal::MergeIntoItself => {
                     ApiError::Invalid(r.to_string())
                 }

@@ -8,6 +8,7 @@ mod console;
 mod contacts;
 mod cookie;
 mod error;
+mod escalation;
 mod events;
 mod extract;
 mod health;
@@ -119,6 +120,10 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/prompts/{slot}/versions/{version}/reject", axum::routing::post(prompts::reject))
         .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
         .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
+        .route("/api/groups", get(escalation::groups))
+        .route("/api/tickets/{number}/escalate", axum::routing::post(escalation::escalate))
+        .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
+        .route("/api/tickets/{number}/sla", get(escalation::clocks))
         .route("/api/notices", get(notices::list).post(notices::draft))
         .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))

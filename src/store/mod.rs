@@ -19,6 +19,7 @@ mod read;
 mod reply;
 mod search;
 mod sessions;
+mod sla;
 mod users;
 mod write;
 
@@ -31,6 +32,7 @@ pub use notices::{Notice, NoticeChange, NoticeDraft};
 pub use outbox::OutboxItem;
 pub use prompts::{PromptChange, PromptRequest, PromptVersion};
 pub use sessions::SessionRecord;
+pub use sla::{Escalation, Fired, SlaClock, is_person};
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -65,6 +67,8 @@ pub struct Store {
     backend: Backend,
     /// Every read through [`Store::read`] is stopped after this long (`[http] query_timeout_ms`).
     read_timeout: Option<Duration>,
+    /// The SLA policies and the contact list clocks and escalations follow.
+    escalation: sla::Shared,
 }
 
 impl Store {
@@ -75,7 +79,7 @@ impl Store {
         backend.prepare(url)?;
         let pool = Self::pool(url, backend, max_connections.max(1), true).await?;
         let writer = Self::pool(url, backend, 1, false).await?;
-        Ok(Store { pool, writer, backend, read_timeout: None })
+        Ok(Store { pool, writer, backend, read_timeout: None, escalation: sla::Shared::default() })
     }
 
     async fn pool(url: &str, backend: Backend, size: u32, reads: bool) -> Result<AnyPool, StoreError> {

@@ -92,6 +92,19 @@ pub enum WriteOp {
     },
     /// An operator's e-mail to the requester: queued in the outbox and recorded in the history.
     Reply(Box<ReplyDraft>),
+    /// Relays the ticket to a group of the contact list (the next tier's first when `None`):
+    /// it moves to the group's tier, escalated, and the group is mailed.
+    Escalate {
+        number: TicketNumber,
+        group: Option<String>,
+        reason: String,
+        actor: String,
+    },
+    /// Acts on an SLA clock that fell due at `now` (claimed in this batch): a warning or a breach.
+    SlaFire {
+        clock: i64,
+        now: i64,
+    },
 }
 
 /// A reply as the operator wrote it, before the store picks its recipient.
@@ -137,6 +150,7 @@ pub enum WriteOutcome {
     Noted,
     Refused(Refusal),
     Replied(ReplyQueued),
+    SlaFired(crate::store::Fired),
 }
 
 /// A ticket after a write, and what the write changed (empty when nothing did), for the answer

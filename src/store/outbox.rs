@@ -111,6 +111,37 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Writes the outcome of an item's last attempt into its ticket's history: `relay_delivered`,
+    /// or `relay_failed` with the error and whether it will be tried again.
+    pub async fn note_delivery(&self, item: &OutboxItem, now: i64) -> Result<(), StoreError> {
+        let row: Option<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT status, attempts, last_error FROM outbox WHERE id = $1")
+                .bind(item.id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((status, attempts, error)) = row else { return Ok(()) };
+        let (action, detail) = match status.as_str() {
+            "sent" => {
+                ("relay_delivered", serde_json::json!({"to": item.to_addr, "kind": item.kind, "attempts": attempts}))
+            }
+            other => (
+                "relay_failed",
+                serde_json::json!({"to": item.to_addr, "kind": item.kind, "attempts": attempts, "error": error,
+                    "retrying": other == "pending"}),
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO history (ticket_id, at, actor, action, detail) SELECT ticket_id, $1, 'mail', $2, $3              FROM outbox WHERE id = $4",
+        )
+        .bind(now)
+        .bind(action)
+        .bind(detail.to_string())
+        .bind(item.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// `(status, attempts)` of every outbox item of a ticket, oldest first (for the console and tests).
     pub async fn outbox_of(&self, ticket: &TicketNumber) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as(

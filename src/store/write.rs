@@ -4,6 +4,7 @@
 //! decision written down.
 
 use super::search::{SUMMARY_COLUMNS, Value};
+use super::sla::is_person as sla_is_person;
 use super::{
     Recorded, Refusal, RoutedContact, Store, StoreError, TicketChange, TicketSummary, TicketUpdate, WriteOp,
     WriteOutcome,
@@ -14,6 +15,7 @@ use crate::domain::thread::Standing;
 use crate::domain::time::{jst_day, now_millis};
 use crate::domain::user::Role;
 use crate::domain::{NewContact, Priority, Status, TicketNumber, Tier, phone, text};
+use crate::escalation::mail::Why;
 use serde_json::json;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -91,7 +93,46 @@ impl Store {
                     None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
                 },
                 WriteOp::Reply(draft) => self.reply(&mut tx, &mut pending, draft, now).await?,
+                WriteOp::Escalate { number, group, reason, actor } => match self.find_ticket(&mut tx, number).await? {
+                    Some(found) => {
+                        let why = Why::Operator { by: actor, reason };
+                        match self
+                            .escalate_in(&mut tx, &mut pending, found.ticket, group.as_deref(), why, actor, now)
+                            .await?
+                        {
+                            Ok(update) => WriteOutcome::Updated(update),
+                            Err(why) => WriteOutcome::Refused(why),
+                        }
+                    }
+                    None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
+                },
+                WriteOp::SlaFire { clock, now: at } => {
+                    WriteOutcome::SlaFired(self.sla_fire(&mut tx, &mut pending, *clock, *at).await?)
+                }
             };
+            // The ticket's SLA clocks follow what happened to it, in the same transaction.
+            match (&outcome, op) {
+                (WriteOutcome::Recorded(r), _) if !r.duplicate => {
+                    self.sla_sync(&mut tx, &mut pending, r.ticket_id, false, now).await?;
+                }
+                (WriteOutcome::Updated(u), WriteOp::Update { actor, .. }) if !u.changes.is_empty() => {
+                    self.sla_sync(&mut tx, &mut pending, u.ticket.id, sla_is_person(actor), now).await?;
+                }
+                (WriteOutcome::Updated(u), WriteOp::Escalate { actor, .. }) => {
+                    self.sla_sync(&mut tx, &mut pending, u.ticket.id, sla_is_person(actor), now).await?;
+                }
+                (WriteOutcome::Replied(_), WriteOp::Reply(draft)) => {
+                    if let Some(found) = self.find_ticket(&mut tx, &draft.number).await? {
+                        self.sla_sync(&mut tx, &mut pending, found.ticket, true, now).await?;
+                    }
+                }
+                (WriteOutcome::Merged(m), _) => {
+                    for id in [m.source.ticket.id, m.target.ticket.id] {
+                        self.sla_sync(&mut tx, &mut pending, id, false, now).await?;
+                    }
+                }
+                _ => {}
+            }
             outcomes.push(outcome);
         }
         self.release_numbers(&mut tx, now, pending.numbers.len()).await?;
