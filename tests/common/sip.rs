@@ -308,6 +308,26 @@ Contact: <sip:caller@{}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
     }
 }
 
+/// Takes the transfer the service asks for: 202 to its REFER, a NOTIFY saying the transferee
+/// answered, and 200 to the BYE that follows.
+pub async fn accept_transfer(phone: &mut Phone, server: SocketAddr, tag: &str) {
+    let refer = phone.expect("REFER", |m| m.method() == "REFER").await;
+    phone.answer(&refer, 202).await;
+    let notify = format!(
+        "NOTIFY sip:madoguchi@{server} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bKnot-{}\r\nMax-Forwards: 70\r\n\
+         From: <sip:0312345678@pbx.test>;tag=caller1\r\nTo: <sip:0120000111@madoguchi>;tag={tag}\r\nCall-ID: {}\r\n\
+         CSeq: 9 NOTIFY\r\nEvent: refer\r\nSubscription-State: terminated\r\nContent-Type: message/sipfrag\r\n\
+         Content-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
+        phone.transport(),
+        phone.local,
+        phone.call_id,
+        phone.call_id
+    );
+    phone.send(&notify).await;
+    let bye = phone.expect("BYE after the transfer", |m| m.method() == "BYE").await;
+    phone.answer(&bye, 200).await;
+}
+
 pub fn tag_of(m: &Msg) -> String {
     let to = m.header("To").unwrap();
     to.split(";tag=").nth(1).unwrap().split(';').next().unwrap().to_owned()
