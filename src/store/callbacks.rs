@@ -269,3 +269,83 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Channel, NewContact, Priority};
+    use crate::routing::Decision;
+    use crate::store::{RoutedContact, WriteOp, WriteOutcome};
+
+    async fn store_with_ticket(dir: &std::path::Path, tier: Tier) -> (Store, TicketNumber) {
+        let url = format!("sqlite://{}?mode=rwc", dir.join("t.db").display());
+        let store = Store::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let contact = NewContact {
+            channel: Channel::Phone,
+            subject: Some("着信".into()),
+            source_ref: Some("call-1".into()),
+            actor: "sip".into(),
+            ..Default::default()
+        };
+        let decision = Decision { category: "general".into(), priority: Priority::Normal, tier, rule: None };
+        let op = WriteOp::Record(Box::new(RoutedContact::new(contact, decision, vec![])));
+        let Ok(outcomes) = store.write_batch(&[op]).await else { panic!("the ticket is stored") };
+        let Some(WriteOutcome::Recorded(r)) = outcomes.into_iter().next() else { panic!("recorded") };
+        (store, r.ticket)
+    }
+
+    fn new<'a>(ticket: &'a TicketNumber, call_id: &'a str, reason: Reason) -> NewCallback<'a> {
+        let (caller_number, caller_name) = (Some("+81 3-1234-5678"), Some("山田"));
+        NewCallback { ticket, call_id, caller_number, caller_name, reason, actor: "ivr" }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_makes_its_task_once_and_the_open_ones_are_listed_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, ticket) = store_with_ticket(dir.path(), Tier::OPERATIONS).await;
+        let Created::New(first) =
+            store.create_callback(&new(&ticket, "call-1", Reason::Abandoned), 1_000).await.unwrap()
+        else {
+            panic!("a new task")
+        };
+        assert_eq!((first.tier, first.state, first.attempts), (Tier::OPERATIONS, State::Open, 0));
+        assert_eq!(
+            (first.number.as_deref(), first.normalised.as_deref()),
+            (Some("+81 3-1234-5678"), Some("0312345678"))
+        );
+        let again = store.create_callback(&new(&ticket, "call-1", Reason::Abandoned), 2_000).await.unwrap();
+        assert_eq!(again, Created::Existing(first.clone()), "a retried write finds the task it made");
+        let Created::New(later) =
+            store.create_callback(&new(&ticket, "call-2", Reason::Voicemail), 3_000).await.unwrap()
+        else {
+            panic!("another call's task")
+        };
+        let nowhere: TicketNumber = "20000101-0001".parse().unwrap();
+        assert_eq!(
+            store.create_callback(&new(&nowhere, "call-3", Reason::Abandoned), 4_000).await.unwrap(),
+            Created::NoSuchTicket
+        );
+        let history = store.history(&ticket, None, 50).await.unwrap().unwrap().items;
+        assert_eq!(history.iter().filter(|h| h.action == "callback_created").count(), 2);
+
+        let open = |tier, created_before| CallbackFilter { tier, state: State::Open, created_before, limit: 10 };
+        let ids = |list: Vec<Callback>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.callbacks(&open(None, None)).await.unwrap()), [first.id, later.id], "oldest first");
+        assert_eq!(ids(store.callbacks(&open(None, Some(3_000))).await.unwrap()), [first.id]);
+        assert_eq!(ids(store.callbacks(&open(Some(Tier::HELPDESK), None)).await.unwrap()), Vec::<i64>::new());
+
+        let attempt = Attempt { id: first.id, outcome: Outcome::WrongNumber, note: None, by: "sato" };
+        let Attempted::Recorded(done) = store.record_callback_attempt(&attempt, 5_000).await.unwrap() else {
+            panic!("recorded")
+        };
+        assert_eq!((done.state, done.closed_at, done.closed_by.as_deref()), (State::Done, Some(5_000), Some("sato")));
+        assert_eq!(store.record_callback_attempt(&attempt, 6_000).await.unwrap(), Attempted::Refused(Refusal::Done));
+        let missing = Attempt { id: 999, ..attempt };
+        assert_eq!(store.record_callback_attempt(&missing, 6_000).await.unwrap(), Attempted::Missing);
+        assert_eq!(ids(store.callbacks(&open(None, None)).await.unwrap()), [later.id]);
+        let done_list = CallbackFilter { state: State::Done, ..open(None, None) };
+        assert_eq!(ids(store.callbacks(&done_list).await.unwrap()), [first.id]);
+        store.close().await;
+    }
+}
