@@ -67,6 +67,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/".into()),
         ("GET", "/mine".into()),
         ("GET", "/calls".into()),
+        ("GET", "/callbacks".into()),
         ("GET", "/new".into()),
         ("GET", "/admin".into()),
         ("GET", format!("/tickets/{number}")),
