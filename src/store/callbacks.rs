@@ -136,7 +136,7 @@ async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Callback>, St
     sqlx::query_as::<_, Row>(AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?.map(callback_of).transpose()
 }
 
-async fn history(
+async fn add_history(
     conn: &mut AnyConnection,
     ticket_id: i64,
     at: i64,
@@ -190,7 +190,7 @@ impl Store {
             return Ok(Created::Existing(Box::new(callback_of(row)?)));
         };
         let detail = json!({"callback": id, "reason": new.reason, "tier": tier});
-        history(&mut tx, found.ticket, now, new.actor, "callback_created", detail).await?;
+        add_history(&mut tx, found.ticket, now, new.actor, "callback_created", detail).await?;
         let task = by_id(&mut tx, id).await?.ok_or_else(|| StoreError::Corrupt("a new callback vanished".into()))?;
         tx.commit().await?;
         Ok(Created::New(Box::new(task)))
@@ -226,7 +226,7 @@ impl Store {
         let detail = json!({
             "callback": a.id, "result": a.outcome, "note": a.note, "attempt": attempts + 1, "state": next,
         });
-        history(&mut tx, ticket_id, now, a.by, "callback_attempt", detail).await?;
+        add_history(&mut tx, ticket_id, now, a.by, "callback_attempt", detail).await?;
         let task = by_id(&mut tx, a.id).await?.ok_or_else(|| StoreError::Corrupt("a callback vanished".into()))?;
         tx.commit().await?;
         Ok(Attempted::Recorded(Box::new(task)))
