@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::sip::{Phone, accept_transfer, hear, tag_of, write_line};
+use common::sip::{Phone, accept_transfer, hear, line_on, tag_of};
 use common::sse::EventStream;
-use common::{Db, TestApp, TestDb, authorised, grant, post, spawn_with};
+use common::{Db, TestApp, authorised, grant, post};
 use madoguchi::domain::user::Role;
 use madoguchi::media::g711::Codec;
 use serde_json::{Value, json};
@@ -29,17 +29,7 @@ async fn line(db: Db, open: bool, test: &str) -> Option<TestApp> {
         (Db::Postgres, true) => "56450-56474",
         (Db::Postgres, false) => "56475-56499",
     };
-    let db = TestDb::new(db, test).await?;
-    write_line(db.dir.path(), open);
-    let dir = db.dir.path().to_owned();
-    Some(
-        spawn_with(db, move |s| {
-            s.sip.dialplans = dir.join("dialplans").display().to_string();
-            s.sip.prompts = dir.join("prompts").display().to_string();
-            s.sip.rtp_ports = ports.parse().unwrap();
-        })
-        .await,
-    )
+    line_on(db, open, ports, test).await
 }
 
 /// Places a call and acknowledges the 200 OK: the ticket number and the dialog's tag.

@@ -43,6 +43,23 @@ pub fn write_line(dir: &Path, open: bool) {
     .unwrap();
 }
 
+/// The whole service on a fresh database of `db` (None: PostgreSQL is not there) with the test
+/// line of [`write_line`] and `ports` for RTP.
+pub async fn line_on(db: super::Db, open: bool, ports: &str, test: &str) -> Option<super::TestApp> {
+    let db = super::TestDb::new(db, test).await?;
+    write_line(db.dir.path(), open);
+    let dir = db.dir.path().to_owned();
+    let ports = ports.to_owned();
+    Some(
+        super::spawn_with(db, move |s| {
+            s.sip.dialplans = dir.join("dialplans").display().to_string();
+            s.sip.prompts = dir.join("prompts").display().to_string();
+            s.sip.rtp_ports = ports.parse().unwrap();
+        })
+        .await,
+    )
+}
+
 /// The whole service with the test line of [`write_line`] and `ports` for RTP.
 pub async fn spawn_line(
     open: bool,
