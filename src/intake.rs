@@ -266,6 +266,16 @@ impl Intake {
         self.events.publish(Kind::TicketUpdated, Some(t.tier), data);
     }
 
+    /// `ticket.updated` for `change`, made by `actor` (a reply queued, a callback task's work):
+    /// the ticket as it is now.
+    pub(crate) async fn publish_change(&self, number: &TicketNumber, change: FieldChange, actor: &str) {
+        match self.store.ticket_summary(number).await {
+            Ok(Some(ticket)) => self.publish_update(&TicketUpdate { ticket, changes: vec![change] }, actor),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(ticket = %number, error = %e, "ticket.updated not published"),
+        }
+    }
+
     /// `ticket.created` for a new ticket; `ticket.updated` for one a contact joined.
     async fn publish_recorded(
         &self,
@@ -301,15 +311,8 @@ impl Intake {
         match self.send(WriteOp::Reply(Box::new(draft))).await? {
             WriteOutcome::Replied(queued) => {
                 tracing::info!(ticket = %number, outbox_id = queued.outbox_id, "reply queued");
-                match self.store.ticket_summary(&number).await {
-                    Ok(Some(ticket)) => {
-                        let changes =
-                            vec![FieldChange { field: "reply", from: json!(null), to: json!(queued.subject) }];
-                        self.publish_update(&TicketUpdate { ticket, changes }, &actor);
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(ticket = %number, error = %e, "ticket.updated not published"),
-                }
+                let change = FieldChange { field: "reply", from: json!(null), to: json!(queued.subject) };
+                self.publish_change(&number, change, &actor).await;
                 Ok(queued)
             }
             WriteOutcome::Refused(why) => Err(why.into()),

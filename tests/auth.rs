@@ -57,6 +57,10 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", "/api/notices/9/withdraw".into(), Some(json!({}))),
         ("GET", "/api/notices/9/audio".into(), None),
         ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
+        ("GET", "/api/callbacks".into(), None),
+        ("GET", "/api/callbacks?tier=1&state=open".into(), None),
+        ("GET", "/api/callbacks/999999".into(), None),
+        ("POST", "/api/callbacks/999999/attempts".into(), Some(json!({"result": "reached"}))),
         ("GET", "/api/session".into(), None),
     ]
 }
@@ -67,6 +71,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/".into()),
         ("GET", "/mine".into()),
         ("GET", "/calls".into()),
+        ("GET", "/callbacks".into()),
         ("GET", "/new".into()),
         ("GET", "/admin".into()),
         ("GET", format!("/tickets/{number}")),

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::sip::{Phone, tag_of, write_line};
-use common::{Db, TestApp, TestDb, spawn_with};
+use common::sip::{Phone, line_on, tag_of};
+use common::{Db, TestApp};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,17 +15,7 @@ on_both_backends!(calls_are_listed_with_their_outcome_and_found_by_the_callers_n
 /// The test line of `common::sip` (always open), on its own RTP ports per backend.
 async fn line(db: Db, test: &str) -> Option<TestApp> {
     let ports = if db == Db::Sqlite { "41000-41499" } else { "41500-41999" };
-    let db = TestDb::new(db, test).await?;
-    write_line(db.dir.path(), true);
-    let dir = db.dir.path().to_owned();
-    Some(
-        spawn_with(db, move |s| {
-            s.sip.dialplans = dir.join("dialplans").display().to_string();
-            s.sip.prompts = dir.join("prompts").display().to_string();
-            s.sip.rtp_ports = ports.parse().unwrap();
-        })
-        .await,
-    )
+    line_on(db, true, ports, test).await
 }
 
 /// Places a call and acknowledges the 200 OK; returns its ticket number and the dialog's tag.

@@ -40,9 +40,9 @@ fn missing() -> Option<String> {
     None
 }
 
-/// Runs `node tests/e2e/<script>` against the service with `env` besides the URL, the user and
-/// the screenshot directory; its output is shown if it fails, and returned.
-async fn scenario(script: &str, base: &str, login: &str, password: &str, env: &[(&str, &str)]) -> String {
+/// `node tests/e2e/<script>` against the service, with `env` besides the URL, the user and the
+/// screenshot directory.
+fn node(script: &str, base: &str, (login, password): (&str, &str), env: &[(&str, &str)]) -> tokio::process::Command {
     let mut node = tokio::process::Command::new("node");
     node.arg(root().join("tests/e2e").join(script))
         .current_dir(root())
@@ -52,6 +52,12 @@ async fn scenario(script: &str, base: &str, login: &str, password: &str, env: &[
         .env("MADOGUCHI_SHOTS", shots())
         .envs(env.iter().copied())
         .kill_on_drop(true);
+    node
+}
+
+/// Runs a scenario to its end; its output is shown if it fails, and returned.
+async fn scenario(script: &str, base: &str, login: &str, password: &str, env: &[(&str, &str)]) -> String {
+    let mut node = node(script, base, (login, password), env);
     let out = tokio::time::timeout(SCENARIO_LIMIT, node.output())
         .await
         .unwrap_or_else(|_| panic!("{script} did not finish in {SCENARIO_LIMIT:?}"))
@@ -59,6 +65,80 @@ async fn scenario(script: &str, base: &str, login: &str, password: &str, env: &[
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{script} failed (screenshots in {}):\n{text}", shots().display());
     text
+}
+
+/// A scenario that talks with the test as it goes: it prints READY when it waits for the test
+/// to act, reads what the test says on its standard input, and prints DONE at the end.
+struct Interactive {
+    script: &'static str,
+    node: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    out: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    said: Vec<String>,
+}
+
+impl Interactive {
+    fn start(script: &'static str, base: &str, user: (&str, &str), env: &[(&str, &str)]) -> Interactive {
+        let mut node = node(script, base, user, env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("node starts");
+        let stdin = node.stdin.take();
+        let out = BufReader::new(node.stdout.take().unwrap()).lines();
+        Interactive { script, node, stdin, out, said: Vec::new() }
+    }
+
+    /// Waits for READY; fails with what the scenario said if it ends first.
+    async fn ready(&mut self) {
+        let ready = tokio::time::timeout(SCENARIO_LIMIT, async {
+            while let Some(line) = self.out.next_line().await.unwrap() {
+                self.said.push(line.clone());
+                if line == "READY" {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        if !ready {
+            let _ = self.node.start_kill();
+            let mut err = String::new();
+            if let Some(mut stderr) = self.node.stderr.take() {
+                let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut err).await;
+            }
+            panic!("{} never got ready: {:?}\n{err}", self.script, self.said);
+        }
+    }
+
+    async fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    /// Closes its input and waits for it to end, having said DONE.
+    async fn done(mut self) {
+        drop(self.stdin.take());
+        let rest = tokio::time::timeout(SCENARIO_LIMIT, async {
+            while let Some(line) = self.out.next_line().await.unwrap() {
+                self.said.push(line);
+            }
+            self.node.wait_with_output().await.unwrap()
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{} finishes", self.script));
+        assert!(
+            rest.status.success() && self.said.iter().any(|l| l == "DONE"),
+            "{} failed (screenshots in {}):\n{}\n{}",
+            self.script,
+            shots().display(),
+            self.said.join("\n"),
+            String::from_utf8_lossy(&rest.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,65 +191,25 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
     assert_eq!(r.status(), 201);
     let hostile: serde_json::Value = r.json().await.unwrap();
 
-    let mut node = tokio::process::Command::new("node")
-        .arg(root().join("tests/e2e/screenpop.mjs"))
-        .current_dir(root())
-        .env("MADOGUCHI_URL", &service.base)
-        .env("MADOGUCHI_LOGIN", "sota")
-        .env("MADOGUCHI_PASSWORD", first)
-        .env("MADOGUCHI_LOGIN2", "misaki")
-        .env("MADOGUCHI_PASSWORD2", second)
-        .env("MADOGUCHI_HOSTILE_TICKET", hostile["ticket"].as_str().unwrap())
-        .env("MADOGUCHI_SHOTS", shots())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node starts");
-    let mut stdin = node.stdin.take().unwrap();
-    let mut out = BufReader::new(node.stdout.take().unwrap()).lines();
-    let mut said = Vec::new();
-    let ready = tokio::time::timeout(SCENARIO_LIMIT, async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            said.push(line.clone());
-            if line == "READY" {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    if !ready {
-        let err = node.wait_with_output().await.unwrap();
-        panic!("screenpop.mjs never got ready: {said:?}\n{}", String::from_utf8_lossy(&err.stderr));
-    }
+    let mut node = Interactive::start(
+        "screenpop.mjs",
+        &service.base,
+        ("sota", first),
+        &[
+            ("MADOGUCHI_LOGIN2", "misaki"),
+            ("MADOGUCHI_PASSWORD2", second),
+            ("MADOGUCHI_HOSTILE_TICKET", hostile["ticket"].as_str().unwrap()),
+        ],
+    );
+    node.ready().await;
 
     let mut phone = Phone::udp(service.sip, "e2e-screenpop").await;
     let (ok, _) = phone.call("P-Asserted-Identity: \"山田\" <sip:+81312345678@trunk>\r\n").await;
     assert_eq!(ok.code(), 200, "{}", ok.text);
     let ticket = ok.header("X-Madoguchi-Ticket").expect("the ticket rides on the 200 OK");
     phone.ack(&tag_of(&ok)).await;
-    stdin.write_all(format!("CALL {ticket}\n").as_bytes()).await.unwrap();
-    stdin.flush().await.unwrap();
-    drop(stdin);
-
-    let rest = tokio::time::timeout(SCENARIO_LIMIT, async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            said.push(line);
-        }
-        node.wait_with_output().await.unwrap()
-    })
-    .await
-    .expect("screenpop.mjs finishes");
-    assert!(
-        rest.status.success() && said.iter().any(|l| l == "DONE"),
-        "screenpop.mjs failed (screenshots in {}):\n{}\n{}",
-        shots().display(),
-        said.join("\n"),
-        String::from_utf8_lossy(&rest.stderr)
-    );
+    node.say(&format!("CALL {ticket}")).await;
+    node.done().await;
     let bye = phone.request("BYE", "z9hG4bKbye-e2e", Some(&tag_of(&ok)), "", "");
     phone.send(&bye).await;
     let _ = service.child.start_kill();
@@ -270,6 +310,51 @@ async fn an_operator_uploads_an_announcement_a_supervisor_approves_it_and_the_ne
     let hz = tone_frequency(&heard);
     assert!((hz - TONE_HZ).abs() < TONE_HZ * 0.05, "the caller hears the uploaded {TONE_HZ} Hz tone, not {hz} Hz");
     hang_up(&mut phone, &tag).await;
+
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_hung_up_in_the_menu_is_called_back_from_the_work_list() {
+    if let Some(why) = missing() {
+        common::skip("console::a_call_hung_up_in_the_menu_is_called_back_from_the_work_list", &why);
+        return;
+    }
+    let Some(db) = TestDb::new(Db::Sqlite, "console_callbacks").await else { return };
+    let mut service = start_line_binary(&db, "56400-56424").await;
+    let password = "颯太さんの長いパスワード 2026";
+    let args = ["user", "add", "sota", "--role", "operator", "--name", "佐藤 颯太"];
+    common::cli::run(&db, &args, &format!("{password}\n")).await;
+
+    let mut node = Interactive::start("callbacks.mjs", &service.base, ("sota", password), &[]);
+    node.ready().await;
+    let mut phone = Phone::udp(service.sip, "e2e-callback").await;
+    let (ok, _) = phone.call("P-Asserted-Identity: \"山田 &lt;b&gt;\" <sip:+81312345678@trunk>\r\n").await;
+    assert_eq!(ok.code(), 200, "{}", ok.text);
+    let ticket = ok.header("X-Madoguchi-Ticket").expect("the ticket rides on the 200 OK");
+    let tag = tag_of(&ok);
+    phone.ack(&tag).await;
+    common::sip::hear(&phone, 20).await;
+    let bye = phone.request("BYE", "z9hG4bKbye-e2e-cb", Some(&tag), "", "");
+    assert_eq!(phone.transact(&bye).await.code(), 200);
+    node.say(&format!("CALL {ticket}")).await;
+    node.done().await;
+
+    // What the page did is what the API holds.
+    let done: serde_json::Value = service
+        .client
+        .get(format!("{}/api/callbacks?state=done", service.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = &done["callbacks"][0];
+    assert_eq!((task["ticket"].as_str(), task["attempts"].as_i64()), (Some(ticket.as_str()), Some(2)), "{done}");
+    assert_eq!((task["closed_by"].as_str(), task["last_result"].as_str()), (Some("sota"), Some("reached")));
 
     let _ = service.child.start_kill();
     let _ = service.child.wait().await;

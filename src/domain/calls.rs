@@ -2,6 +2,30 @@
 //! ticket's history (`call_ended`, `ending`: "caller hung up", "no ACK for the 200 OK", …); the
 //! log shows and filters them as short names (`caller_hung_up`, `no_ack`).
 
+/// How a call the line answered (and whose call task ran) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Transferred,
+    TransferRefused,
+    /// Out of hours, after the voicemail prompt: a message may or may not have been stored.
+    Voicemail,
+    CallerHungUp,
+    MediaTimeout,
+}
+
+impl Ending {
+    /// As the ticket's history records it (`call_ended`, `ending`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Transferred => "transferred",
+            Ending::TransferRefused => "transfer refused",
+            Ending::Voicemail => "voicemail",
+            Ending::CallerHungUp => "caller hung up",
+            Ending::MediaTimeout => "media timeout",
+        }
+    }
+}
+
 /// Each outcome and the endings recorded for it. `ongoing` is a call with no ending yet.
 pub const OUTCOMES: [(&str, &[&str]); 13] = [
     ("transferred", &["transferred"]),

@@ -2,6 +2,7 @@
 
 pub(crate) mod ack;
 pub mod calendar;
+pub(crate) mod callback;
 pub(crate) mod calls;
 pub mod contact;
 pub(crate) mod content;

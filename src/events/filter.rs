@@ -19,7 +19,7 @@ pub enum FilterError {
 }
 
 const KINDS: &str = "call.ringing call.answered call.menu call.transferred call.voicemail call.ended \
-ticket.created ticket.updated";
+ticket.created ticket.updated callback.created callback.updated";
 
 impl Filter {
     pub fn parse(kinds: Option<&str>, tiers: Option<&str>) -> Result<Filter, FilterError> {
@@ -78,6 +78,9 @@ mod tests {
             (None, Some("1"), event(CallRinging, None), false),
             (Some("call"), Some("3"), event(CallMenu, Some(3)), true),
             (Some("ticket"), Some("3"), Item::Resync(5), true),
+            (Some("callback"), Some("2"), event(CallbackCreated, Some(2)), true),
+            (Some("callback"), Some("1"), event(CallbackUpdated, Some(2)), false),
+            (Some("ticket"), None, event(CallbackCreated, Some(1)), false),
             (Some(""), Some(" "), event(TicketUpdated, None), true),
         ];
         for (kinds, tiers, item, passes) in cases {

@@ -27,10 +27,12 @@ pub enum Kind {
     CallEnded,
     TicketCreated,
     TicketUpdated,
+    CallbackCreated,
+    CallbackUpdated,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::CallRinging,
         Kind::CallAnswered,
         Kind::CallMenu,
@@ -39,6 +41,8 @@ impl Kind {
         Kind::CallEnded,
         Kind::TicketCreated,
         Kind::TicketUpdated,
+        Kind::CallbackCreated,
+        Kind::CallbackUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,8 @@ impl Kind {
             Kind::CallEnded => "call.ended",
             Kind::TicketCreated => "ticket.created",
             Kind::TicketUpdated => "ticket.updated",
+            Kind::CallbackCreated => "callback.created",
+            Kind::CallbackUpdated => "callback.updated",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! map each typed failure to a status code in [`error`].
 
 mod auth;
+mod callbacks;
 mod calls;
 mod console;
 mod contacts;
@@ -114,6 +115,9 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/attachments/{id}/pages", get(pages::count))
         .route("/api/attachments/{id}/pages/{page}", get(pages::page))
         .route("/api/calls", get(calls::list))
+        .route("/api/callbacks", get(callbacks::list))
+        .route("/api/callbacks/{id}", get(callbacks::show))
+        .route("/api/callbacks/{id}/attempts", axum::routing::post(callbacks::attempt))
         .route("/api/prompts", get(prompts::list))
         .route("/api/prompts/{slot}/versions", axum::routing::post(prompts::request))
         .route("/api/prompts/{slot}/versions/{version}/approve", axum::routing::post(prompts::approve))

@@ -7,9 +7,11 @@
 use super::announcer::{MAINTENANCE, NOTICES};
 use super::dialplan::{Dialplan, NoticeAt, Opening};
 use crate::diagnostic::{Problem, Problems};
-use crate::domain::TicketChange;
+use crate::domain::callback;
+use crate::domain::calls::Ending;
 use crate::domain::time::{jst, now_millis};
 use crate::domain::{AttachmentUpload, CallerInfo, Channel, NewContact, Status, TicketNumber, Tier};
+use crate::domain::{FieldChange, TicketChange};
 use crate::events::Kind;
 use crate::intake::Intake;
 use crate::media::audio::{self, RATE};
@@ -18,6 +20,7 @@ use crate::media::pacer::{Pacer, RemoteSetter, Stream};
 use crate::media::ports::RtpSocket;
 use crate::media::rtp::{Inbound, Receiver, SourceFilter};
 use crate::sip::endpoint::{CallRef, Command};
+use crate::store::{Created, NewCallback};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -96,27 +99,6 @@ impl Prompts {
 /// The header that carries the ticket number to the operator's phone or CTI client.
 pub const TICKET_HEADER: &str = "X-Madoguchi-Ticket";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    Transferred,
-    TransferRefused,
-    Voicemail,
-    CallerHungUp,
-    MediaTimeout,
-}
-
-impl Ending {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ending::Transferred => "transferred",
-            Ending::TransferRefused => "transfer refused",
-            Ending::Voicemail => "voicemail",
-            Ending::CallerHungUp => "caller hung up",
-            Ending::MediaTimeout => "media timeout",
-        }
-    }
-}
-
 pub struct Call {
     pub call: CallRef,
     pub call_id: String,
@@ -148,6 +130,8 @@ pub struct Call {
     pub cancel: CancellationToken,
     pub intake: Intake,
     pub media_timeout: Duration,
+    /// Whether the caller's message was stored (false until then).
+    pub voicemail_stored: bool,
 }
 
 enum Stop {
@@ -366,7 +350,36 @@ impl Call {
             }
         };
         self.note("call_ended", json!({"ending": ending.as_str()})).await;
+        self.leave_callback(ending).await;
         ending
+    }
+
+    /// A callback task on the ticket when the call reached nobody or left a message, and
+    /// `callback.created` for the tier's operators.
+    async fn leave_callback(&self, ending: Ending) {
+        let Some(ticket) = &self.ticket else { return };
+        let number = self.caller.number.as_deref();
+        let Some(reason) = callback::task_for(ending, self.voicemail_stored, number) else { return };
+        let new = NewCallback {
+            ticket,
+            call_id: &self.call_id,
+            caller_number: number,
+            caller_name: self.caller.name.as_deref(),
+            reason,
+            actor: "ivr",
+        };
+        match self.intake.store().create_callback(&new, now_millis()).await {
+            Ok(Created::New(task)) => {
+                tracing::info!(ticket = %task.ticket, callback = task.id, reason = reason.as_str(), "callback task created");
+                let data = json!({"callback": task, "ticket": task.ticket});
+                self.intake.events().publish(Kind::CallbackCreated, Some(task.tier), data);
+                let change = FieldChange { field: "callback", from: json!(null), to: json!(reason) };
+                self.intake.publish_change(&task.ticket, change, "ivr").await;
+            }
+            Ok(Created::Existing(_)) => {}
+            Ok(Created::NoSuchTicket) => tracing::warn!(ticket = %ticket, "callback task not created: no such ticket"),
+            Err(e) => tracing::warn!(ticket = %ticket, error = %e, "callback task not created"),
+        }
     }
 
     async fn hang_up(&self) {
@@ -518,7 +531,7 @@ impl Call {
             .record(Duration::from_secs(plan.voicemail_max_secs), Duration::from_secs(plan.voicemail_silence_secs))
             .await;
         media.recording.store(false, Ordering::Relaxed);
-        self.save_voicemail(&recording).await;
+        self.voicemail_stored = self.save_voicemail(&recording).await;
         match stopped {
             Some(Stop::MediaTimeout) => return Err(Stop::MediaTimeout),
             Some(Stop::Cancelled) => return Ok(Ending::Voicemail),
@@ -529,11 +542,12 @@ impl Call {
         Ok(Ending::Voicemail)
     }
 
-    async fn save_voicemail(&self, samples: &[i16]) {
-        let Some(ticket) = &self.ticket else { return };
+    /// Whether the recording was stored on the ticket.
+    async fn save_voicemail(&self, samples: &[i16]) -> bool {
+        let Some(ticket) = &self.ticket else { return false };
         if samples.is_empty() {
             self.note("voicemail_empty", json!({})).await;
-            return;
+            return false;
         }
         let mut wav = std::io::Cursor::new(Vec::new());
         let spec = hound::WavSpec {
@@ -549,7 +563,7 @@ impl Call {
             w.finalize()
         });
         if written.is_err() {
-            return;
+            return false;
         }
         let seconds = samples.len() as f64 / RATE as f64;
         let contact = NewContact {
@@ -574,8 +588,12 @@ impl Call {
             Ok(_) => {
                 let data = json!({"call": self.call, "ticket": ticket, "seconds": (seconds * 10.0).round() / 10.0});
                 self.intake.events().publish(Kind::CallVoicemail, self.tier, data);
+                true
             }
-            Err(e) => tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored"),
+            Err(e) => {
+                tracing::warn!(ticket = %ticket, error = %e, "voicemail not stored");
+                false
+            }
         }
     }
 }

@@ -5,9 +5,10 @@
 //! calls' helpdesk state and the RTP ports.
 
 use super::announcer::Overrides;
-use super::call::{Call, Ending, Prompts, TICKET_HEADER};
+use super::call::{Call, Prompts, TICKET_HEADER};
 use super::dialplan::Dialplan;
 use super::screen;
+use crate::domain::calls::Ending;
 use crate::domain::time::now_millis;
 use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber, Tier};
 use crate::events::Kind;
@@ -369,6 +370,7 @@ impl Line {
             cancel: cancel.clone(),
             intake: self.intake.clone(),
             media_timeout: self.config.media_timeout,
+            voicemail_stored: false,
         };
         c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx, media: media_tx });
         let internal = self.internal.clone();

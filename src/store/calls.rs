@@ -63,15 +63,7 @@ impl Store {
         self.timed(async {
             let mut r = self.begin_read().await?;
             let sql = call_query(self.backend, filter);
-            let mut query = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql.text));
-            for v in sql.values {
-                query = match v {
-                    Value::Int(i) => query.bind(i),
-                    Value::Text(s) => query.bind(s),
-                    Value::Bytes(b) => query.bind(b),
-                };
-            }
-            let mut rows = query.fetch_all(r.conn()).await?;
+            let mut rows = sql.query_as::<CallRow>().fetch_all(r.conn()).await?;
             let next = if rows.len() > filter.limit as usize {
                 rows.truncate(filter.limit as usize);
                 rows.last().map(|c| c.id.to_string())

@@ -5,6 +5,7 @@
 //! are the methods of [`Backend`] in `dialect.rs`. Writes go through [`Store::write_batch`], which the intake's single
 //! writer calls with many writes at once: one transaction, one fsync.
 
+mod callbacks;
 mod calls;
 mod dialect;
 mod directory;
@@ -24,6 +25,7 @@ mod users;
 mod write;
 
 pub use crate::domain::DirectoryEntry;
+pub(crate) use callbacks::{Attempt, Attempted, Callback, CallbackFilter, Created, NewCallback};
 pub use calls::{CallFilter, CallPage, CallRecord};
 pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};

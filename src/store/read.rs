@@ -4,7 +4,7 @@
 //! on SQLite the statement is interrupted (see [`super::interrupt`]); either way the caller
 //! gets [`StoreError::TimedOut`] at the limit.
 
-use super::search::{SUMMARY_COLUMNS, Value, list_query};
+use super::search::{SUMMARY_COLUMNS, list_query};
 use super::{
     AttachmentRecord, ContactRecord, ContactView, DetailLimits, HistoryEntry, Page, Store, StoreError, TicketDetail,
     TicketFilter, TicketPage, TicketSummary,
@@ -66,15 +66,7 @@ impl Store {
         self.timed(async {
             let mut r = self.begin_read().await?;
             let sql = list_query(self.backend, filter);
-            let mut query = sqlx::query_as::<_, TicketSummary>(AssertSqlSafe(sql.text));
-            for v in sql.values {
-                query = match v {
-                    Value::Int(i) => query.bind(i),
-                    Value::Text(s) => query.bind(s),
-                    Value::Bytes(b) => query.bind(b),
-                };
-            }
-            let mut tickets = query.fetch_all(r.conn()).await?;
+            let mut tickets = sql.query_as::<TicketSummary>().fetch_all(r.conn()).await?;
             r.finish().await?;
             let next = if tickets.len() > filter.limit as usize {
                 tickets.truncate(filter.limit as usize);

@@ -23,6 +23,22 @@ impl Sql {
         self.values.push(v);
         format!("${}", self.values.len())
     }
+
+    /// The query with its values bound, its rows read as `T`.
+    pub(super) fn query_as<'q, T>(self) -> sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(self.text));
+        for v in self.values {
+            query = match v {
+                Value::Int(i) => query.bind(i),
+                Value::Text(s) => query.bind(s),
+                Value::Bytes(b) => query.bind(b),
+            };
+        }
+        query
+    }
 }
 
 pub(super) const SUMMARY_COLUMNS: &str = "t.id, t.number, t.subject, t.channel, t.category, t.priority, t.tier, \

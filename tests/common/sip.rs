@@ -43,6 +43,23 @@ pub fn write_line(dir: &Path, open: bool) {
     .unwrap();
 }
 
+/// The whole service on a fresh database of `db` (None: PostgreSQL is not there) with the test
+/// line of [`write_line`] and `ports` for RTP.
+pub async fn line_on(db: super::Db, open: bool, ports: &str, test: &str) -> Option<super::TestApp> {
+    let db = super::TestDb::new(db, test).await?;
+    write_line(db.dir.path(), open);
+    let dir = db.dir.path().to_owned();
+    let ports = ports.to_owned();
+    Some(
+        super::spawn_with(db, move |s| {
+            s.sip.dialplans = dir.join("dialplans").display().to_string();
+            s.sip.prompts = dir.join("prompts").display().to_string();
+            s.sip.rtp_ports = ports.parse().unwrap();
+        })
+        .await,
+    )
+}
+
 /// The whole service with the test line of [`write_line`] and `ports` for RTP.
 pub async fn spawn_line(
     open: bool,
@@ -306,6 +323,26 @@ Contact: <sip:caller@{}>\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             self.rtp.send_to(&p, to).await.unwrap();
         }
     }
+}
+
+/// Takes the transfer the service asks for: 202 to its REFER, a NOTIFY saying the transferee
+/// answered, and 200 to the BYE that follows.
+pub async fn accept_transfer(phone: &mut Phone, server: SocketAddr, tag: &str) {
+    let refer = phone.expect("REFER", |m| m.method() == "REFER").await;
+    phone.answer(&refer, 202).await;
+    let notify = format!(
+        "NOTIFY sip:madoguchi@{server} SIP/2.0\r\nVia: SIP/2.0/{} {};branch=z9hG4bKnot-{}\r\nMax-Forwards: 70\r\n\
+         From: <sip:0312345678@pbx.test>;tag=caller1\r\nTo: <sip:0120000111@madoguchi>;tag={tag}\r\nCall-ID: {}\r\n\
+         CSeq: 9 NOTIFY\r\nEvent: refer\r\nSubscription-State: terminated\r\nContent-Type: message/sipfrag\r\n\
+         Content-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
+        phone.transport(),
+        phone.local,
+        phone.call_id,
+        phone.call_id
+    );
+    phone.send(&notify).await;
+    let bye = phone.expect("BYE after the transfer", |m| m.method() == "BYE").await;
+    phone.answer(&bye, 200).await;
 }
 
 pub fn tag_of(m: &Msg) -> String {

@@ -80,6 +80,7 @@ pub enum Nav {
     Queue,
     Mine,
     Calls,
+    Callbacks,
     New,
     Announcements,
     Admin,
@@ -93,6 +94,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::Queue, "/", t(lang, "キュー", "Queue")),
         (Nav::Mine, "/mine", t(lang, "自分の担当", "My tickets")),
         (Nav::Calls, "/calls", t(lang, "通話履歴", "Calls")),
+        (Nav::Callbacks, "/callbacks", t(lang, "折り返し", "Callbacks")),
         (Nav::New, "/new", t(lang, "受付を記録", "Log a contact")),
         (Nav::Announcements, "/announcements", t(lang, "アナウンス", "Announcements")),
     ];

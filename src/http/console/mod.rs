@@ -38,6 +38,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(queue))
         .route("/mine", get(mine))
         .route("/calls", get(calls))
+        .route("/callbacks", get(callbacks))
         .route("/new", get(new_contact))
         .route("/announcements", get(announcements))
         .route("/admin", get(admin))
@@ -88,6 +89,12 @@ async fn mine(viewer: Viewer) -> Response {
 /// `GET /calls`: recent calls with number, name, time, outcome and ticket.
 async fn calls(viewer: Viewer) -> Response {
     desk_page(&viewer, t(viewer.lang, "通話履歴", "Calls"), Nav::Calls, "calls", None)
+}
+
+/// `GET /callbacks`: each tier's open callback tasks, oldest first, with a form per task to
+/// record an attempt.
+async fn callbacks(viewer: Viewer) -> Response {
+    desk_page(&viewer, t(viewer.lang, "折り返し", "Callbacks"), Nav::Callbacks, "callbacks", None)
 }
 
 /// `GET /new`: log a contact by hand (a walk-in, a call on an ordinary phone).
@@ -150,5 +157,15 @@ mod tests {
         }
         let page = body(announcements(viewer(Role::Operator, Lang::En)).await).await;
         assert!(page.contains("<title>Announcements — 窓口 madoguchi</title>"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_callbacks_page_is_a_desk_page_with_its_nav_link() {
+        let page = body(callbacks(viewer(Role::Operator, Lang::Ja)).await).await;
+        assert!(page.contains("<h1>折り返し</h1>"), "{page}");
+        assert!(page.contains("<div class=\"desk\" data-page=\"callbacks\">"), "{page}");
+        assert!(page.contains("<a href=\"/callbacks\" aria-current=\"page\">折り返し</a>"), "{page}");
+        let page = body(callbacks(viewer(Role::Supervisor, Lang::En)).await).await;
+        assert!(page.contains("<a href=\"/callbacks\" aria-current=\"page\">Callbacks</a>"), "{page}");
     }
 }

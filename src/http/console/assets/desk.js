@@ -1,5 +1,5 @@
-// madoguchi console: the queue, the screen-pop, the ticket view, the caller log, announcements,
-// the admin pages.
+// madoguchi console: the queue, the screen-pop, the ticket view, the caller log, callbacks,
+// announcements, the admin pages.
 // Everything from outside (mail bodies, names, subjects) goes into the page as text nodes, never
 // as HTML. The server renders the frame; this script fills <main data-page="…"> from the JSON API
 // and follows GET /api/events.
@@ -67,6 +67,12 @@ const WORDS = {
   own_notice: ['自分の起案は承認・却下できません', 'You cannot decide on your own notice'],
   public_page: ['公開ページ', 'Public page'], in_calls: ['電話で案内中', 'Played to callers'],
   no_notices: ['お知らせはまだありません', 'No notices yet'],
+  abandoned: ['不在着信', 'Missed call'], reached: ['通話できた', 'Reached'], no_answer: ['不在', 'No answer'],
+  busy: ['話し中', 'Busy'], left_message: ['伝言を残した', 'Left a message'], wrong_number: ['番号違い', 'Wrong number'],
+  not_needed: ['不要', 'Not needed'], result: ['結果', 'Result'], record: ['記録', 'Record'],
+  attempts: ['試行', 'Attempts'], last_result: ['前回', 'Last'], callback_done: ['完了', 'done'],
+  recently_done: ['最近完了した折り返し', 'Recently done'], anonymous: ['非通知', 'Anonymous'],
+  closes: ['完了にする', 'closes it'], closed_by: ['完了者', 'Closed by'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -84,6 +90,7 @@ const ACTIONS = {
   resolution_set: ['解決内容', 'Resolution'], reply_sent: ['メールで返信', 'Reply sent'],
   ticket_reopened: ['再開', 'Reopened'], merged_into: ['統合', 'Merged into'], merged_from: ['統合元', 'Merged from'],
   mentions_ticket: ['関連チケット', 'Mentions ticket'],
+  callback_created: ['折り返し登録', 'Callback task'], callback_attempt: ['折り返し', 'Callback attempt'],
 };
 function actionText(h) {
   const w = ACTIONS[h.action];
@@ -98,6 +105,8 @@ function actionText(h) {
   if (h.action === 'call_ended') return label + (d.ending ? ' (' + d.ending + ')' : '');
   if (h.action === 'reply_sent') return label + ': ' + (d.subject || '');
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
+  if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
+  if (h.action === 'callback_attempt') return label + ': ' + word(d.result) + (d.state === 'done' ? ' — ' + t('callback_done') : '');
   return label;
 }
 const STATUSES = ['new', 'acknowledged', 'in_progress', 'escalated', 'waiting_reporter', 'waiting_vendor', 'resolved', 'closed'];
@@ -171,7 +180,7 @@ function follow() {
   source.onopen = () => { if (state) { state.textContent = t('live'); state.className = 'live on'; } };
   source.onerror = () => { if (state) { state.textContent = t('offline'); state.className = 'live off'; } };
   const kinds = ['call.ringing', 'call.answered', 'call.menu', 'call.transferred', 'call.voicemail', 'call.ended',
-    'ticket.created', 'ticket.updated', 'resync'];
+    'ticket.created', 'ticket.updated', 'callback.created', 'callback.updated', 'resync'];
   for (const kind of kinds) {
     source.addEventListener(kind, (m) => {
       let data;
@@ -455,6 +464,110 @@ async function callsPage(main) {
     } catch (e) { failed(e); }
   }
   onEvent((kind) => { if (kind === 'call.ringing' || kind === 'call.ended') load(); });
+  await load();
+}
+
+// ---- callbacks ----------------------------------------------------------------------------------
+// The work list (GET /api/callbacks): each tier's open tasks, oldest first, with one form per task
+// to record an attempt (POST /api/callbacks/{id}/attempts); which results close a task, the API says.
+function age(jst, now) {
+  const minutes = Math.max(0, Math.floor((now - Date.parse(jst)) / 60000));
+  const [d, h, m] = [Math.floor(minutes / 1440), Math.floor((minutes % 1440) / 60), minutes % 60];
+  if (LANG === 'ja') return d ? d + '日' + h + '時間' : h ? h + '時間' + m + '分' : m + '分';
+  return d ? d + ' d ' + h + ' h' : h ? h + ' h ' + m + ' min' : m + ' min';
+}
+async function callbacksPage(main) {
+  const tierSelect = el('select', { id: 'callback-tier', 'aria-label': t('tier') },
+    el('option', { value: '' }, t('all_tiers')), [1, 2, 3].map((n) => el('option', { value: n }, t('tier') + ' ' + n)));
+  tierSelect.value = localStorage.getItem('madoguchi.tier') || '';
+  const lists = el('div', { class: 'callbacks' });
+  const recent = el('ol', { class: 'callbacks-done' });
+  main.append(el('form', { class: 'toolbar', onsubmit: (e) => { e.preventDefault(); load(); } }, tierSelect), lists,
+    el('details', { class: 'callbacks-done' }, el('summary', {}, t('recently_done')), recent));
+  tierSelect.addEventListener('change', () => { localStorage.setItem('madoguchi.tier', tierSelect.value); drawPops(); load(); });
+  let results = [];
+
+  function attemptForm(c, draft) {
+    // No result is chosen for the operator: a hasty click must not close a task.
+    const result = el('select', { name: 'result', required: true, 'aria-label': t('result') },
+      el('option', { value: '' }, t('result') + '…'),
+      results.map((r) => el('option', { value: r.result }, t(r.result) + (r.closes ? ' (' + t('closes') + ')' : ''))));
+    const note = el('input', { name: 'note', maxlength: 2000, placeholder: t('note'), 'aria-label': t('note') });
+    if (draft) { result.value = draft.result; note.value = draft.note; }
+    const send = el('button', { type: 'submit', class: 'primary' }, t('record'));
+    return el('form', { class: 'attempt row', 'data-callback': c.id, onsubmit: async (e) => {
+      e.preventDefault();
+      send.disabled = true;
+      try {
+        const body = { result: result.value };
+        if (note.value.trim()) body.note = note.value.trim();
+        const after = await api('POST', '/api/callbacks/' + c.id + '/attempts', body);
+        note.value = '';
+        flash(c.ticket + ': ' + t(after.last_result) + (after.state === 'done' ? ' — ' + t('callback_done') : ''));
+      } catch (err) {
+        failed(err);
+      } finally {
+        send.disabled = false;
+      }
+      await load();
+    } }, result, note, send);
+  }
+
+  function caller(c) {
+    if (!c.number) return el('span', { class: 'tel none' }, t('anonymous'));
+    // The link dials the normalised digits; the number is shown as the PBX sent it.
+    return c.normalised ? el('a', { href: 'tel:' + c.normalised, class: 'tel' }, c.number) : el('span', { class: 'tel' }, c.number);
+  }
+
+  function item(c, now, draft) {
+    return el('li', { class: 'callback reason-' + c.reason, 'data-callback': c.id, 'data-ticket': c.ticket },
+      el('header', {}, el('span', { class: 'age', 'data-created': c.created_at, title: when(c.created_at) }, age(c.created_at, now)),
+        ' ', caller(c), c.name ? [' ', el('span', { class: 'caller-name' }, c.name)] : null,
+        ' ', el('span', { class: 'badge reason-' + c.reason }, t(c.reason))),
+      el('p', { class: 'callback-ticket' }, ticketLink(c.ticket), ' ', c.subject),
+      el('p', { class: 'callback-meta' }, t('attempts') + ': ' + c.attempts,
+        c.last_result ? ' · ' + t('last_result') + ': ' + t(c.last_result) + ' (' + when(c.last_attempt_at) + ')' : ''),
+      c.last_note ? el('p', { class: 'callback-note' }, c.last_note) : null,
+      attemptForm(c, draft));
+  }
+
+  async function load() {
+    const tier = tierSelect.value ? '&tier=' + tierSelect.value : '';
+    let open, done;
+    try {
+      [open, done] = await Promise.all([api('GET', '/api/callbacks?state=open' + tier),
+        api('GET', '/api/callbacks?state=done&limit=20' + tier)]);
+    } catch (e) { return failed(e); }
+    results = open.results;
+    // What an operator was writing survives a reload.
+    const drafts = new Map();
+    for (const f of lists.querySelectorAll('form.attempt')) {
+      drafts.set(f.dataset.callback, { result: f.elements.result.value, note: f.elements.note.value });
+    }
+    const focused = document.activeElement && document.activeElement.closest('form.attempt');
+    const now = Date.now();
+    clear(lists);
+    for (const n of tierSelect.value ? [Number(tierSelect.value)] : [1, 2, 3]) {
+      const tasks = open.callbacks.filter((c) => c.tier === n);
+      lists.append(el('section', { class: 'column callback-tier', 'data-tier': n },
+        el('h2', {}, t('tier') + ' ' + n, ' ', el('span', { class: 'count' }, String(tasks.length))),
+        tasks.length ? el('ol', { class: 'callback-list' }, tasks.map((c) => item(c, now, drafts.get(String(c.id)))))
+          : el('p', { class: 'empty' }, t('nothing'))));
+    }
+    if (focused) lists.querySelector('form.attempt[data-callback="' + focused.dataset.callback + '"] input')?.focus();
+    clear(recent).append(...done.callbacks.map((c) => el('li', { 'data-callback': c.id }, when(c.closed_at), ' ',
+      ticketLink(c.ticket), ' ', c.number || t('anonymous'), ' — ', t(c.last_result), ' (' + t('closed_by') + ': ', c.closed_by || '', ')')));
+  }
+  let pending = null;
+  onEvent((kind) => {
+    if (kind.startsWith('callback.') || kind === 'resync') {
+      clearTimeout(pending);
+      pending = setTimeout(load, 150);
+    }
+  });
+  setInterval(() => {
+    for (const a of lists.querySelectorAll('.age')) a.textContent = age(a.dataset.created, Date.now());
+  }, 60000);
   await load();
 }
 
@@ -842,7 +955,7 @@ document.addEventListener('keydown', (e) => {
   const page = main.dataset.page;
   const pages = {
     queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
-    announcements: announcementsPage,
+    announcements: announcementsPage, callbacks: callbacksPage,
     mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
   };
   if (pages[page]) await pages[page](main);
