@@ -134,6 +134,12 @@ async fn a_call_hung_up_in_the_menu_leaves_one_task_a_transferred_call_none_and_
     assert_eq!(entries(&app, &abandoned, "callback_created").await.len(), 1);
     assert!(entries(&app, &transferred, "callback_created").await.is_empty());
 
+    // An open task runs the ticket's callback clock ([sla] callback_within of business time).
+    let clock = |v: &Value| v["clocks"].as_array().unwrap().iter().find(|c| c["kind"] == "callback").cloned();
+    let (_, sla) = get(&sato, &app.url(&format!("/api/tickets/{abandoned}/sla"))).await;
+    let running = clock(&sla).unwrap_or_else(|| panic!("a callback clock: {sla}"));
+    assert_eq!((running["state"].as_str(), running["target_ms"].as_i64()), (Some("running"), Some(7_200_000)));
+
     // Work it: no answer keeps it open; nonsense is refused and changes nothing.
     let attempts = app.url(&format!("/api/callbacks/{id}/attempts"));
     let (status, kept) =
@@ -167,6 +173,8 @@ async fn a_call_hung_up_in_the_menu_leaves_one_task_a_transferred_call_none_and_
     assert!(done["closed_at"].as_str().unwrap().ends_with("+09:00"));
     let (status, refused) = post(&sato, &attempts, json!({"result": "busy"})).await;
     assert_eq!(status, 409, "{refused}");
+    let (_, sla) = get(&sato, &app.url(&format!("/api/tickets/{abandoned}/sla"))).await;
+    assert_eq!(clock(&sla).unwrap()["state"], "met", "the last open task closed: {sla}");
     let (status, _) = post(&sato, &app.url("/api/callbacks/999999/attempts"), json!({"result": "reached"})).await;
     assert_eq!(status, 404);
     assert_eq!(get(&sato, &app.url("/api/callbacks/999999")).await.0, 404);

@@ -191,6 +191,7 @@ impl Store {
         };
         let detail = json!({"callback": id, "reason": new.reason, "tier": tier});
         add_history(&mut tx, found.ticket, now, new.actor, "callback_created", detail).await?;
+        self.sla_callback_sync(&mut tx, found.ticket, now).await?;
         let task = by_id(&mut tx, id).await?.ok_or_else(|| StoreError::Corrupt("a new callback vanished".into()))?;
         tx.commit().await?;
         Ok(Created::New(Box::new(task)))
@@ -227,6 +228,7 @@ impl Store {
             "callback": a.id, "result": a.outcome, "note": a.note, "attempt": attempts + 1, "state": next,
         });
         add_history(&mut tx, ticket_id, now, a.by, "callback_attempt", detail).await?;
+        self.sla_callback_sync(&mut tx, ticket_id, now).await?;
         let task = by_id(&mut tx, a.id).await?.ok_or_else(|| StoreError::Corrupt("a callback vanished".into()))?;
         tx.commit().await?;
         Ok(Attempted::Recorded(Box::new(task)))

@@ -249,6 +249,42 @@ impl Store {
         Ok(())
     }
 
+    /// The ticket's callback clock after its callback tasks changed (in their transaction): it
+    /// runs while any task is open (`[sla] callback_within` of business time, or around the
+    /// clock under such a policy) and is met when the last one closes.
+    pub(super) async fn sla_callback_sync(
+        &self,
+        conn: &mut AnyConnection,
+        ticket_id: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let e = self.escalation();
+        let (open,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM callbacks WHERE ticket_id = $1 AND state = 'open'")
+            .bind(ticket_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let sql = format!("SELECT {CLOCK_COLUMNS} FROM sla_clocks WHERE ticket_id = $1 AND kind = 'callback'");
+        let row: Option<ClockRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(&mut *conn).await?;
+        let before = row.as_ref().map(ClockRow::clock).transpose()?;
+        let facts = self.ticket_facts(conn, ticket_id).await?;
+        let around = e.policies.for_ticket(facts.priority, &facts.category).is_some_and(|p| p.around_the_clock);
+        let (cal, warn, target) = (&e.policies.calendars, e.policies.warn_before_ms, e.policies.callback_within_ms);
+        let live = |c: &Clock| matches!(c.state, State::Running | State::Paused);
+        let (clock, fresh) = match before {
+            Some(c) if open > 0 && live(&c) => return Ok(()),
+            Some(mut c) if open == 0 && live(&c) => {
+                c.end(State::Met, cal, now);
+                (c, false)
+            }
+            _ if open > 0 => (Clock::start(Kind::Callback, target, around, warn, cal, now), true),
+            _ => return Ok(()),
+        };
+        let mut pending = Pending::new(Vec::new());
+        self.save_clock(conn, &mut pending, ticket_id, "callback", &clock, fresh, row.as_ref(), now).await?;
+        pending.flush(conn).await
+    }
+
     /// Clocks whose warning or breach is due at `now`, soonest first.
     pub async fn sla_due(&self, now: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
         Ok(sqlx::query_scalar("SELECT id FROM sla_clocks WHERE next_at <= $1 ORDER BY next_at LIMIT $2")

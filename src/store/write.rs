@@ -649,7 +649,7 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    fn new(numbers: Vec<TicketNumber>) -> Pending {
+    pub(super) fn new(numbers: Vec<TicketNumber>) -> Pending {
         Pending {
             numbers: numbers.into_iter(),
             history: Vec::new(),
@@ -670,7 +670,7 @@ impl Pending {
         self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
     }
 
-    async fn flush(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+    pub(super) async fn flush(self, conn: &mut AnyConnection) -> Result<(), StoreError> {
         let history = self
             .history
             .into_iter()
