@@ -360,3 +360,42 @@ async fn a_call_hung_up_in_the_menu_is_called_back_from_the_work_list() {
     let _ = service.child.wait().await;
     db.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_escalates_a_ticket_to_a_group_and_logs_a_phone_relay() {
+    if let Some(why) = missing() {
+        common::skip("console::an_operator_escalates_a_ticket_to_a_group", &why);
+        return;
+    }
+    let Some(db) = TestDb::new(Db::Sqlite, "console_escalate").await else { return };
+    let mut service = start_binary(&db, db.dir.path()).await;
+    let password = "颯太さんの長いパスワード 2026";
+    let args = ["user", "add", "sota", "--role", "operator", "--name", "佐藤 颯太"];
+    common::cli::run(&db, &args, &format!("{password}\n")).await;
+    let body = serde_json::json!({"subject": "共有フォルダに接続できない", "caller": {"name": "山田"}});
+    let r = service.client.post(format!("{}/api/contacts", service.base)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    scenario("escalate.mjs", &service.base, "sota", password, &[("MADOGUCHI_TICKET", &number)]).await;
+    let history: serde_json::Value = service
+        .client
+        .get(format!("{}/api/tickets/{number}/history", service.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let relays: Vec<&serde_json::Value> =
+        history["history"].as_array().unwrap().iter().filter(|e| e["action"] == "relay").collect();
+    assert_eq!(relays.len(), 2, "{history}");
+    assert_eq!(
+        (relays[0]["actor"].as_str(), relays[0]["detail"]["group"].as_str()),
+        (Some("sota"), Some("operations"))
+    );
+    assert_eq!(relays[1]["detail"]["at"], "2026-11-20T10:15:00+09:00");
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
+}

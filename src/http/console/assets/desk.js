@@ -55,6 +55,11 @@ const WORDS = {
   rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
   shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
   notices: ['システム運用のお知らせ', 'System operation notices'], draft: ['下書き', 'Draft'],
+  sla: ['対応目標 (SLA)', 'Service levels'], due: ['期限', 'due'], running: ['計測中', 'Running'], paused: ['停止中', 'Paused'],
+  met: ['達成', 'Met'], breached: ['超過', 'Breached'], stopped: ['対象外', 'Stopped'], used: ['経過', 'Used'],
+  escalate: ['エスカレーション', 'Escalate'], group: ['連絡先グループ', 'Group'], next_tier: ['次の階層へ', 'Next tier'],
+  log_relay: ['電話連絡を記録', 'Log a phone relay'], relay_to: ['相手', 'Whom'], relay_at: ['日時 (日本時間)', 'When (JST)'],
+  mail: ['メール', 'Mail'], in_person: ['対面', 'In person'], escalated_to: ['エスカレーションしました', 'Escalated'],
   published: ['公開', 'Published'], withdrawn: ['取り下げ', 'Withdrawn'], public_now: ['公開中', 'Public now'],
   failure: ['障害', 'Failure'], maintenance: ['メンテナンス', 'Maintenance'], kind: ['種別', 'Kind'],
   title: ['件名', 'Title'], title_en: ['件名（英語、任意）', 'Title in English (optional)'],
@@ -91,6 +96,14 @@ const ACTIONS = {
   ticket_reopened: ['再開', 'Reopened'], merged_into: ['統合', 'Merged into'], merged_from: ['統合元', 'Merged from'],
   mentions_ticket: ['関連チケット', 'Mentions ticket'],
   callback_created: ['折り返し登録', 'Callback task'], callback_attempt: ['折り返し', 'Callback attempt'],
+  sla_started: ['SLA 計測開始', 'SLA clock started'], sla_paused: ['SLA 一時停止', 'SLA clock paused'],
+  sla_resumed: ['SLA 再開', 'SLA clock resumed'], sla_met: ['SLA 達成', 'SLA met'],
+  sla_warning: ['SLA 期限間近', 'SLA warning'], sla_breached: ['SLA 超過', 'SLA breached'],
+  relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
+};
+const CLOCKS = {
+  first_response: ['初回応答', 'First response'], next_update: ['次回更新', 'Next update'],
+  resolution: ['解決', 'Resolution'], callback: ['折り返し', 'Callback'],
 };
 function actionText(h) {
   const w = ACTIONS[h.action];
@@ -106,6 +119,13 @@ function actionText(h) {
   if (h.action === 'reply_sent') return label + ': ' + (d.subject || '');
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
   if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
+  if (h.action.startsWith('sla_')) return label + ': ' + clockName(d.kind) + (d.due_at ? ' — ' + t('due') + ' ' + when(d.due_at) : '');
+  if (h.action === 'relay') {
+    const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
+    return label + ' → ' + (d.group_name || d.group || '') + (to ? ' (' + to + ')' : '') + ' · ' + word(d.how) +
+      (d.at ? ' ' + when(d.at) : '') + (d.reason ? ' — ' + d.reason : '');
+  }
+  if (h.action === 'relay_delivered' || h.action === 'relay_failed') return label + ': ' + (d.to || '') + (d.error ? ' — ' + d.error : '');
   if (h.action === 'callback_attempt') return label + ': ' + word(d.result) + (d.state === 'done' ? ' — ' + t('callback_done') : '');
   return label;
 }
@@ -130,6 +150,7 @@ function el(tag, attrs, ...children) {
 }
 function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
 function when(jst) { return jst ? jst.slice(0, 16).replace('T', ' ') : ''; }
+function clockName(kind) { const w = CLOCKS[kind]; return w ? w[LANG === 'ja' ? 0 : 1] : (kind || ''); }
 function ticketLink(number) { return el('a', { href: '/tickets/' + encodeURIComponent(number), class: 'ticket-no' }, number); }
 function badge(kind, value) { return el('span', { class: 'badge ' + kind + '-' + value }, t(value)); }
 
@@ -335,7 +356,52 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(workForm(x), timeline(x), replyForm(x), mergeForm(x));
+    view.append(workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+  }
+  let groups = [];
+  try { groups = (await api('GET', '/api/groups')).groups; } catch (_) { groups = []; }
+  const groupName = (g) => (LANG === 'ja' ? g.name : (g.name_en || g.name)) + ' (' + t('tier') + ' ' + g.tier + ')';
+  function slaPanel() {
+    const list = el('ul', { class: 'sla-clocks' });
+    api('GET', '/api/tickets/' + encodeURIComponent(number) + '/sla').then((s) => {
+      list.append(...s.clocks.map((c) => el('li', { class: 'sla-clock state-' + c.state, 'data-kind': c.kind },
+        el('strong', {}, clockName(c.kind)), ' ', el('span', { class: 'badge sla-' + c.state }, t(c.state)),
+        c.due_at && (c.state === 'running' || c.state === 'breached') ? ' ' + t('due') + ' ' + when(c.due_at) : '',
+        ' · ' + t('used') + ' ' + Math.round(c.used_ms / 60000) + ' / ' + Math.round(c.target_ms / 60000) + (LANG === 'ja' ? ' 分' : ' min'))));
+    }).catch(() => {});
+    return el('section', { class: 'sla' }, el('h2', {}, t('sla')), list);
+  }
+  function escalateForm(x) {
+    const options = [''].concat(groups.map((g) => g.id));
+    const label = (id) => (id ? groupName(groups.find((g) => g.id === id)) : t('next_tier'));
+    const group = select('group', options, '', label);
+    const reason = el('input', { name: 'reason', required: true, maxlength: 2000 });
+    const escalate = el('form', { class: 'escalate', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api('POST', '/api/tickets/' + encodeURIComponent(number) + '/escalate', { group: group.value || null, reason: reason.value });
+        flash(t('escalated_to'));
+        await load();
+      } catch (err) { failed(err); }
+    } }, el('h2', {}, t('escalate')), el('div', { class: 'row' }, field(t('group'), group), field(t('reason'), reason),
+      el('button', { type: 'submit', class: 'primary' }, t('escalate'))));
+    const relayGroup = select('relay_group', groups.map((g) => g.id), groups[0] ? groups[0].id : '', (id) => groupName(groups.find((g) => g.id === id)));
+    const whom = el('input', { name: 'contact', maxlength: 200 });
+    const how = select('how', ['phone', 'mail', 'in_person'], 'phone');
+    const at = el('input', { type: 'datetime-local', name: 'at' });
+    const note = el('input', { name: 'relay_note', required: true, maxlength: 2000 });
+    const relay = el('form', { class: 'relay', onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const body = { group: relayGroup.value, contact: whom.value, how: how.value, note: note.value };
+        if (at.value) body.at = jstInstant(at.value);
+        await api('POST', '/api/tickets/' + encodeURIComponent(number) + '/relays', body);
+        flash(t('saved'));
+        await load();
+      } catch (err) { failed(err); }
+    } }, el('h3', {}, t('log_relay')), el('div', { class: 'row' }, field(t('group'), relayGroup), field(t('relay_to'), whom),
+      field(t('channel'), how), field(t('relay_at'), at), field(t('note'), note), el('button', { type: 'submit' }, t('save'))));
+    return el('section', { class: 'escalation' }, x.status === 'resolved' || x.status === 'closed' ? null : escalate, relay);
   }
   function workForm(x) {
     const status = select('status', STATUSES, x.status);
