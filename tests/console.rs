@@ -141,21 +141,32 @@ impl Interactive {
     }
 }
 
+/// The real binary on a fresh SQLite database with one operator `(login, name, password)`;
+/// `None`, said SKIPPED, without a browser to drive.
+async fn with_operator(
+    test: &str,
+    db_name: &str,
+    (login, name, password): (&str, &str, &str),
+) -> Option<(TestDb, common::Process)> {
+    if let Some(why) = missing() {
+        common::skip(test, &why);
+        return None;
+    }
+    let db = TestDb::new(Db::Sqlite, db_name).await?;
+    let service = start_binary(&db, db.dir.path()).await;
+    common::cli::run(&db, &["user", "add", login, "--role", "operator", "--name", name], &format!("{password}\n"))
+        .await;
+    Some((db, service))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_signs_in_and_out_in_a_real_browser() {
-    if let Some(why) = missing() {
-        common::skip("console::an_operator_signs_in_and_out_in_a_real_browser", &why);
-        return;
-    }
-    let Some(db) = TestDb::new(Db::Sqlite, "console_signin").await else { return };
-    let mut service = start_binary(&db, db.dir.path()).await;
     let password = "山田さんの長いパスワード 2026";
-    common::cli::run(
-        &db,
-        &["user", "add", "yamada", "--role", "operator", "--name", "山田 太郎"],
-        &format!("{password}\n"),
-    )
-    .await;
+    let test = "console::an_operator_signs_in_and_out_in_a_real_browser";
+    let Some((db, mut service)) = with_operator(test, "console_signin", ("yamada", "山田 太郎", password)).await
+    else {
+        return;
+    };
 
     scenario("signin.mjs", &service.base, "yamada", password, &[("MADOGUCHI_NAME", "山田 太郎")]).await;
 
@@ -363,15 +374,12 @@ async fn a_call_hung_up_in_the_menu_is_called_back_from_the_work_list() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_escalates_a_ticket_to_a_group_and_logs_a_phone_relay() {
-    if let Some(why) = missing() {
-        common::skip("console::an_operator_escalates_a_ticket_to_a_group", &why);
-        return;
-    }
-    let Some(db) = TestDb::new(Db::Sqlite, "console_escalate").await else { return };
-    let mut service = start_binary(&db, db.dir.path()).await;
     let password = "颯太さんの長いパスワード 2026";
-    let args = ["user", "add", "sota", "--role", "operator", "--name", "佐藤 颯太"];
-    common::cli::run(&db, &args, &format!("{password}\n")).await;
+    let test = "console::an_operator_escalates_a_ticket_to_a_group";
+    let Some((db, mut service)) = with_operator(test, "console_escalate", ("sota", "佐藤 颯太", password)).await
+    else {
+        return;
+    };
     let body = serde_json::json!({"subject": "共有フォルダに接続できない", "caller": {"name": "山田"}});
     let r = service.client.post(format!("{}/api/contacts", service.base)).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 201);
