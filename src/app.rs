@@ -219,7 +219,7 @@ impl App {
             Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", section: "sip", addr, source })?;
         let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
         Ok(App {
-            watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path() },
+            watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path(), settings: settings.clone() },
             http,
             http_server: crate::http::server::ServerConfig::of(&settings.http, https),
             mail,
@@ -399,6 +399,8 @@ struct Watched {
     sip: crate::config::SipSettings,
     /// The rules file in use; `None` when the built-in copy routes.
     rules: Option<std::path::PathBuf>,
+    /// The settings the SLA policies and the contact list are read with.
+    settings: Settings,
 }
 
 impl Watched {
@@ -412,8 +414,10 @@ impl Watched {
                 }
             }
         }
-        if let Some(rules) = &self.rules {
-            seen.push((rules.clone(), std::fs::metadata(rules).and_then(|m| m.modified()).ok()));
+        let files = [self.rules.clone(), self.settings.sla_path(), self.settings.contacts_path()];
+        for file in files.into_iter().flatten() {
+            let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            seen.push((file, modified));
         }
         seen.sort();
         seen
@@ -492,6 +496,22 @@ async fn watch_files(
         }
         if let Some(line) = line {
             let _ = reload.send(line).await;
+        }
+        match load_escalation(&watched.settings) {
+            Ok(escalation) => {
+                let store = intake.store();
+                if store.escalation().policies != escalation.policies
+                    || store.escalation().contacts != escalation.contacts
+                {
+                    tracing::info!(
+                        groups = escalation.contacts.groups.len(),
+                        policies = escalation.policies.policies.len(),
+                        "SLA policies and contact list reloaded"
+                    );
+                }
+                store.set_escalation(escalation);
+            }
+            Err(problems) => tracing::error!("SLA policies and contact list not reloaded:\n{problems}"),
         }
     }
 }

@@ -256,3 +256,21 @@ async fn an_operator_relays_a_ticket_to_a_chosen_group_and_logs_a_phone_relay() 
     assert_eq!(relays[1]["detail"]["to"], "田中様");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_contact_list_is_used_without_a_restart() {
+    let Some(db) = TestDb::new(Db::Sqlite, "sla_reload").await else { return };
+    let files = write_policies(db.dir.path());
+    let f = files.clone();
+    let app = common::spawn_with(db, move |s| adjust(s, &f, "")).await;
+    let emails = |groups: &Value| groups["groups"][1]["contacts"][0]["email"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(emails(&app.get_json("/api/groups").await.1), "ops@example.go.jp");
+    let edited = std::fs::read_to_string(&files.1).unwrap().replace("ops@example.go.jp", "ops-desk@example.go.jp");
+    std::fs::write(&files.1, edited).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while emails(&app.get_json("/api/groups").await.1) != "ops-desk@example.go.jp" {
+        assert!(tokio::time::Instant::now() < deadline, "the edited list is read within seconds");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
