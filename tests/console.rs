@@ -147,32 +147,41 @@ async fn with_operator(
     test: &str,
     db_name: &str,
     (login, name, password): (&str, &str, &str),
+    line: Option<&str>,
 ) -> Option<(TestDb, common::Process)> {
     if let Some(why) = missing() {
         common::skip(test, &why);
         return None;
     }
     let db = TestDb::new(Db::Sqlite, db_name).await?;
-    let service = start_binary(&db, db.dir.path()).await;
+    let service = match line {
+        Some(ports) => start_line_binary(&db, ports).await,
+        None => start_binary(&db, db.dir.path()).await,
+    };
     common::cli::run(&db, &["user", "add", login, "--role", "operator", "--name", name], &format!("{password}\n"))
         .await;
     Some((db, service))
+}
+
+/// Stops the service and removes its database.
+async fn finish(mut service: common::Process, db: TestDb) {
+    let _ = service.child.start_kill();
+    let _ = service.child.wait().await;
+    db.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_signs_in_and_out_in_a_real_browser() {
     let password = "山田さんの長いパスワード 2026";
     let test = "console::an_operator_signs_in_and_out_in_a_real_browser";
-    let Some((db, mut service)) = with_operator(test, "console_signin", ("yamada", "山田 太郎", password)).await
+    let Some((db, service)) = with_operator(test, "console_signin", ("yamada", "山田 太郎", password), None).await
     else {
         return;
     };
 
     scenario("signin.mjs", &service.base, "yamada", password, &[("MADOGUCHI_NAME", "山田 太郎")]).await;
 
-    let _ = service.child.start_kill();
-    let _ = service.child.wait().await;
-    db.cleanup().await;
+    finish(service, db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +191,7 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
         return;
     }
     let Some(db) = TestDb::new(Db::Sqlite, "console_screenpop").await else { return };
-    let mut service = start_binary(&db, db.dir.path()).await;
+    let service = start_binary(&db, db.dir.path()).await;
     let (first, second) = ("颯太さんの長いパスワード 2026", "美咲さんの長いパスワード 2026");
     for (login, name, password) in [("sota", "佐藤 颯太", first), ("misaki", "鈴木 美咲", second)] {
         let args = ["user", "add", login, "--role", "operator", "--name", name];
@@ -223,9 +232,7 @@ async fn a_ringing_call_pops_on_two_operators_screens_and_an_escalation_shows_on
     node.done().await;
     let bye = phone.request("BYE", "z9hG4bKbye-e2e", Some(&tag_of(&ok)), "", "");
     phone.send(&bye).await;
-    let _ = service.child.start_kill();
-    let _ = service.child.wait().await;
-    db.cleanup().await;
+    finish(service, db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +242,7 @@ async fn an_operator_uploads_an_announcement_a_supervisor_approves_it_and_the_ne
         return;
     }
     let Some(db) = TestDb::new(Db::Sqlite, "console_announce").await else { return };
-    let mut service = start_line_binary(&db, "56300-56349").await;
+    let service = start_line_binary(&db, "56300-56349").await;
     let (operator, supervisor) = ("颯太さんの長いパスワード 2026", "鈴木さんの長いパスワード 2026");
     for (login, role, name, password) in
         [("sota", "operator", "佐藤 颯太", operator), ("suzuki", "supervisor", "鈴木 一郎", supervisor)]
@@ -322,22 +329,17 @@ async fn an_operator_uploads_an_announcement_a_supervisor_approves_it_and_the_ne
     assert!((hz - TONE_HZ).abs() < TONE_HZ * 0.05, "the caller hears the uploaded {TONE_HZ} Hz tone, not {hz} Hz");
     hang_up(&mut phone, &tag).await;
 
-    let _ = service.child.start_kill();
-    let _ = service.child.wait().await;
-    db.cleanup().await;
+    finish(service, db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_hung_up_in_the_menu_is_called_back_from_the_work_list() {
-    if let Some(why) = missing() {
-        common::skip("console::a_call_hung_up_in_the_menu_is_called_back_from_the_work_list", &why);
-        return;
-    }
-    let Some(db) = TestDb::new(Db::Sqlite, "console_callbacks").await else { return };
-    let mut service = start_line_binary(&db, "56400-56424").await;
     let password = "颯太さんの長いパスワード 2026";
-    let args = ["user", "add", "sota", "--role", "operator", "--name", "佐藤 颯太"];
-    common::cli::run(&db, &args, &format!("{password}\n")).await;
+    let test = "console::a_call_hung_up_in_the_menu_is_called_back_from_the_work_list";
+    let operator = ("sota", "佐藤 颯太", password);
+    let Some((db, service)) = with_operator(test, "console_callbacks", operator, Some("56400-56424")).await else {
+        return;
+    };
 
     let mut node = Interactive::start("callbacks.mjs", &service.base, ("sota", password), &[]);
     node.ready().await;
@@ -367,16 +369,14 @@ async fn a_call_hung_up_in_the_menu_is_called_back_from_the_work_list() {
     assert_eq!((task["ticket"].as_str(), task["attempts"].as_i64()), (Some(ticket.as_str()), Some(2)), "{done}");
     assert_eq!((task["closed_by"].as_str(), task["last_result"].as_str()), (Some("sota"), Some("reached")));
 
-    let _ = service.child.start_kill();
-    let _ = service.child.wait().await;
-    db.cleanup().await;
+    finish(service, db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_escalates_a_ticket_to_a_group_and_logs_a_phone_relay() {
     let password = "颯太さんの長いパスワード 2026";
     let test = "console::an_operator_escalates_a_ticket_to_a_group";
-    let Some((db, mut service)) = with_operator(test, "console_escalate", ("sota", "佐藤 颯太", password)).await
+    let Some((db, service)) = with_operator(test, "console_escalate", ("sota", "佐藤 颯太", password), None).await
     else {
         return;
     };
@@ -403,7 +403,5 @@ async fn an_operator_escalates_a_ticket_to_a_group_and_logs_a_phone_relay() {
         (Some("sota"), Some("operations"))
     );
     assert_eq!(relays[1]["detail"]["at"], "2026-11-20T10:15:00+09:00");
-    let _ = service.child.start_kill();
-    let _ = service.child.wait().await;
-    db.cleanup().await;
+    finish(service, db).await;
 }

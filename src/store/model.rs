@@ -140,6 +140,9 @@ pub struct Recorded {
     pub created: bool,
     /// True when this contact had been stored before (same Message-ID); nothing was written.
     pub duplicate: bool,
+    /// True when it joined a resolved ticket and so reopened it.
+    #[serde(skip)]
+    pub reopened: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

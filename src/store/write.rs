@@ -112,7 +112,8 @@ impl Store {
             };
             // The ticket's SLA clocks follow what happened to it, in the same transaction.
             match (&outcome, op) {
-                (WriteOutcome::Recorded(r), _) if !r.duplicate => {
+                // A contact joining an open ticket changes none of its clocks.
+                (WriteOutcome::Recorded(r), _) if r.created || r.reopened => {
                     self.sla_sync(&mut tx, &mut pending, r.ticket_id, false, now).await?;
                 }
                 (WriteOutcome::Updated(u), WriteOp::Update { actor, .. }) if !u.changes.is_empty() => {
@@ -211,13 +212,16 @@ impl Store {
                     contact_id: seen.id,
                     created: false,
                     duplicate: true,
+                    reopened: false,
                 }));
             }
         }
 
+        let mut reopened = false;
         let (ticket_id, number, created) = match self.placement(conn, c).await? {
             Placement::Refused(why) => return Ok(WriteOutcome::Refused(why)),
             Placement::Join { ticket, number, reopen } => {
+                reopened = reopen.is_some();
                 if let Some(change) = reopen {
                     sqlx::query("UPDATE tickets SET status = $1 WHERE id = $2")
                         .bind(change.to.as_str())
@@ -335,7 +339,14 @@ impl Store {
         pending.history(ticket_id, now, "routing", "routed", &detail);
 
         self.queue_ack(conn, pending, c, ticket_id, now).await?;
-        Ok(WriteOutcome::Recorded(Recorded { ticket: number, ticket_id, contact_id, created, duplicate: false }))
+        Ok(WriteOutcome::Recorded(Recorded {
+            ticket: number,
+            ticket_id,
+            contact_id,
+            created,
+            duplicate: false,
+            reopened,
+        }))
     }
 
     /// The ticket with this number or, when it was merged, the one it was merged into.
