@@ -23,7 +23,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -132,28 +131,56 @@ pub async fn stored_slots(settings: &Settings) -> Vec<String> {
 /// The SLA policies and the contact list in use (the configured files, or the built-in ones),
 /// and the console's address for links in mails.
 pub fn load_escalation(settings: &Settings) -> Result<crate::store::Escalation, Problems> {
-    use crate::escalation::{ContactList, Policies, load_contacts, load_sla};
+    use crate::escalation::{ContactList, Policies, load_sla, read_contacts};
     let policies = match settings.sla_path() {
         Some(path) => load_sla(&path)?,
         None => Policies::builtin(),
     };
-    let contacts = match settings.contacts_path() {
-        Some(path) => load_contacts(&path)?,
-        None => ContactList::builtin(),
+    let (contacts, source) = match settings.contacts_path() {
+        Some(path) => read_contacts(&path)?,
+        None => (ContactList::builtin(), crate::escalation::BUILTIN_CONTACTS.to_owned()),
     };
     Ok(crate::store::Escalation {
         policies: Arc::new(policies),
         contacts: Arc::new(contacts),
+        contacts_version: None,
+        contacts_file: settings.contacts_path().map(|p| p.display().to_string()),
+        contacts_source: Arc::from(source),
         console: settings.http.public_url.trim_end_matches('/').to_owned(),
     })
+}
+
+/// [`load_escalation`] with the contact list an admin saved in the console, if any, in place of
+/// the file's.
+pub async fn load_escalation_stored(settings: &Settings, store: &Store) -> Result<crate::store::Escalation, Problems> {
+    let mut escalation = load_escalation(settings)?;
+    match store.current_contact_list().await {
+        Ok(Some(saved)) => match crate::escalation::parse_contacts(&saved.label(), &saved.source) {
+            Ok(list) => {
+                escalation.contacts = Arc::new(list);
+                escalation.contacts_version = Some(saved.version);
+                escalation.contacts_source = Arc::from(saved.source);
+            }
+            Err(problems) => tracing::error!("the contact list saved in the console is not used:\n{problems}"),
+        },
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "the contact list saved in the console was not read; the file's is used"),
+    }
+    Ok(escalation)
 }
 
 impl Core {
     pub async fn start(settings: &Settings, mode: OpenMode) -> Result<Core, AppError> {
         let rules = Arc::new(load_rules(settings)?);
-        let escalation = load_escalation(settings)?;
+        load_escalation(settings)?;
         let store = open_store(settings, mode, settings.database.max_connections).await?;
-        store.set_escalation(escalation);
+        match load_escalation_stored(settings, &store).await {
+            Ok(escalation) => store.set_escalation(escalation),
+            Err(problems) => {
+                store.close().await;
+                return Err(problems.into());
+            }
+        }
         if let Err(source) = std::fs::create_dir_all(&settings.data_dir) {
             store.close().await;
             return Err(AppError::DataDir { path: settings.data_dir.display().to_string(), source });
@@ -207,7 +234,7 @@ impl App {
         let addr = settings.http.listen;
         let http = bind_tcp("HTTP", "http", addr).await?;
 
-        let outbox = Arc::new(Notify::new());
+        let outbox = store.outbox_ready();
         let notifier = Notifier::new(store.clone(), &settings.notify, outgoing, outbox.clone());
         let mail_intake = MailIntake::new(settings, intake.clone(), store.clone(), outbox.clone());
         let addr = settings.mail.listen;
@@ -476,6 +503,13 @@ async fn watch_files(
             _ = signalled => {}
             _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
                 if stamp(watched.clone()).await == seen {
+                    // An admin may have saved the contact list on this node or another.
+                    let store = intake.store();
+                    if let Ok(saved) = store.contact_list_version().await
+                        && saved != store.escalation().contacts_version
+                    {
+                        reload_escalation(&watched.settings, store).await;
+                    }
                     continue;
                 }
             }
@@ -497,21 +531,25 @@ async fn watch_files(
         if let Some(line) = line {
             let _ = reload.send(line).await;
         }
-        match load_escalation(&watched.settings) {
-            Ok(escalation) => {
-                let store = intake.store();
-                if store.escalation().policies != escalation.policies
-                    || store.escalation().contacts != escalation.contacts
-                {
-                    tracing::info!(
-                        groups = escalation.contacts.groups.len(),
-                        policies = escalation.policies.policies.len(),
-                        "SLA policies and contact list reloaded"
-                    );
-                }
-                store.set_escalation(escalation);
+        reload_escalation(&watched.settings, intake.store()).await;
+    }
+}
+
+/// Puts the SLA policies and contact list now configured (or saved in the console) in force.
+async fn reload_escalation(settings: &Settings, store: &Store) {
+    match load_escalation_stored(settings, store).await {
+        Ok(escalation) => {
+            let running = store.escalation();
+            if running.policies != escalation.policies || running.contacts != escalation.contacts {
+                tracing::info!(
+                    groups = escalation.contacts.groups.len(),
+                    policies = escalation.policies.policies.len(),
+                    version = escalation.contacts_version,
+                    "SLA policies and contact list reloaded"
+                );
             }
-            Err(problems) => tracing::error!("SLA policies and contact list not reloaded:\n{problems}"),
+            store.set_escalation(escalation);
         }
+        Err(problems) => tracing::error!("SLA policies and contact list not reloaded:\n{problems}"),
     }
 }

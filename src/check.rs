@@ -55,10 +55,10 @@ pub async fn run(loaded: &Loaded) -> Report {
         Some(why) => report.problem(Problem::new(&file, at("", "data_dir"), why)),
     }
     // The announcement slots admins added, which dialplans may name.
-    let mut slots = Vec::new();
+    let mut stored = Stored::default();
     match database(settings).await {
-        Ok((state, known)) => {
-            slots = known;
+        Ok((state, found)) => {
+            stored = found;
             report.ok(format!("database {} ({state})", settings.database_label()))
         }
         Err(why) => report.problem(Problem::new(&file, at("database", "url"), why)),
@@ -88,6 +88,18 @@ pub async fn run(loaded: &Loaded) -> Report {
         },
         None => report.ok("contact list built-in".into()),
     }
+    if let Some(saved) = &stored.contact_list {
+        match crate::escalation::parse_contacts(&saved.label(), &saved.source) {
+            Ok(list) => report.ok(format!(
+                "contact list saved in the console by {} (version {}, {} groups), used instead of the file",
+                saved.edited_by,
+                saved.version,
+                list.groups.len()
+            )),
+            Err(problems) => report.problems(problems),
+        }
+    }
+    let slots = stored.slots;
     let sip = &settings.sip;
     match crate::ivr::dialplan::load(&sip.dialplans, &sip.prompts, &slots) {
         Ok(plans) => {
@@ -165,13 +177,22 @@ fn data_dir_problem(dir: &Path) -> Option<String> {
     }
 }
 
+/// What an existing database holds that `serve` reads with the files.
+#[derive(Default)]
+struct Stored {
+    /// The announcement slots admins added, which dialplans may name.
+    slots: Vec<String>,
+    /// The contact list as last saved in the console.
+    contact_list: Option<crate::store::ContactListVersion>,
+}
+
 /// Opens the database without creating it: whether it answers, and whether `serve` will have to
 /// set it up.
-async fn database(settings: &Settings) -> Result<(&'static str, Vec<String>), String> {
+async fn database(settings: &Settings) -> Result<(&'static str, Stored), String> {
     if let Some(file) = settings.sqlite_file()
         && !file.exists()
     {
-        return Ok(("not there yet: `serve` or `migrate` creates it", Vec::new()));
+        return Ok(("not there yet: `serve` or `migrate` creates it", Stored::default()));
     }
     let url = settings.database_url_opening(crate::config::OpenMode::Existing);
     let opened = tokio::time::timeout(DATABASE_TIMEOUT, async {
@@ -181,17 +202,21 @@ async fn database(settings: &Settings) -> Result<(&'static str, Vec<String>), St
             Ok(has_schema) => Ok(has_schema.await),
             Err(e) => Err(e),
         };
-        let slots = match state {
-            Ok(true) => store.prompt_slots().await.unwrap_or_default(),
-            _ => Vec::new(),
+        let stored = match state {
+            Ok(true) => Stored {
+                slots: store.prompt_slots().await.unwrap_or_default(),
+                // A database from before console-edited lists has no table for them: none saved.
+                contact_list: store.current_contact_list().await.ok().flatten(),
+            },
+            _ => Stored::default(),
         };
         store.close().await;
-        state.map(|s| (s, slots))
+        state.map(|s| (s, stored))
     })
     .await;
     match opened {
-        Ok(Ok((true, slots))) => Ok(("answers, set up", slots)),
-        Ok(Ok((false, _))) => Ok(("answers, empty: `serve` or `migrate` sets it up", Vec::new())),
+        Ok(Ok((true, stored))) => Ok(("answers, set up", stored)),
+        Ok(Ok((false, _))) => Ok(("answers, empty: `serve` or `migrate` sets it up", Stored::default())),
         Ok(Err(e)) => Err(format!(
             "database {} cannot be used: {}",
             settings.database_label(),

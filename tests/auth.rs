@@ -47,6 +47,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", "/api/prompts/welcome/versions/9/rollback".into(), Some(json!({}))),
         ("GET", "/api/prompts/welcome/versions/1/audio".into(), None),
         ("GET", "/api/groups".into(), None),
+        ("GET", "/api/contact-list".into(), None),
+        ("PUT", "/api/contact-list".into(), Some(json!({"source": "", "reason": "点検", "base_version": null}))),
         ("POST", format!("/api/tickets/{number}/escalate"), Some(json!({"reason": "調査依頼"}))),
         ("POST", format!("/api/tickets/{number}/relays"), Some(json!({"group": "operations", "note": "電話で依頼"}))),
         ("GET", format!("/api/tickets/{number}/sla"), None),
@@ -74,6 +76,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/callbacks".into()),
         ("GET", "/new".into()),
         ("GET", "/admin".into()),
+        ("GET", "/contact-list".into()),
         ("GET", format!("/tickets/{number}")),
         ("POST", "/logout".into()),
     ]
@@ -96,6 +99,7 @@ async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str
     let request = match *method {
         "GET" => client.get(url),
         "PATCH" => client.patch(url),
+        "PUT" => client.put(url),
         "DELETE" => client.delete(url),
         _ => client.post(url),
     };
@@ -130,7 +134,9 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
         reqwest::Client::builder().default_headers(h).build().unwrap()
     };
     for route in routes(&number, &other) {
-        let admin_only = route.1.starts_with("/api/users") || route.1.starts_with("/api/tokens");
+        let admin_only = route.1.starts_with("/api/users")
+            || route.1.starts_with("/api/tokens")
+            || (route.0 == "PUT" && route.1 == "/api/contact-list");
         let supervisor_only =
             ["/approve", "/reject", "/rollback", "/withdraw"].iter().any(|end| route.1.ends_with(end));
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
@@ -138,6 +144,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
             let response = match route.0 {
                 "GET" => client.get(&url),
                 "PATCH" => client.patch(&url).json(route.2.as_ref().unwrap()),
+                "PUT" => client.put(&url).json(route.2.as_ref().unwrap()),
                 "DELETE" => client.delete(&url),
                 _ => client.post(&url).json(route.2.as_ref().unwrap()),
             }

@@ -146,7 +146,17 @@ impl Interactive {
 async fn with_operator(
     test: &str,
     db_name: &str,
+    user: (&str, &str, &str),
+    line: Option<&str>,
+) -> Option<(TestDb, common::Process)> {
+    with_user(test, db_name, user, "operator", line).await
+}
+
+async fn with_user(
+    test: &str,
+    db_name: &str,
     (login, name, password): (&str, &str, &str),
+    role: &str,
     line: Option<&str>,
 ) -> Option<(TestDb, common::Process)> {
     if let Some(why) = missing() {
@@ -158,8 +168,7 @@ async fn with_operator(
         Some(ports) => start_line_binary(&db, ports).await,
         None => start_binary(&db, db.dir.path()).await,
     };
-    common::cli::run(&db, &["user", "add", login, "--role", "operator", "--name", name], &format!("{password}\n"))
-        .await;
+    common::cli::run(&db, &["user", "add", login, "--role", role, "--name", name], &format!("{password}\n")).await;
     Some((db, service))
 }
 
@@ -403,5 +412,21 @@ async fn an_operator_escalates_a_ticket_to_a_group_and_logs_a_phone_relay() {
         (Some("sota"), Some("operations"))
     );
     assert_eq!(relays[1]["detail"]["at"], "2026-11-20T10:15:00+09:00");
+    finish(service, db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_edits_the_contact_list_and_a_wrong_line_is_named() {
+    let password = "管理者の長いパスワード 2026";
+    let test = "console::an_admin_edits_the_contact_list";
+    let user = ("kanri", "管理 花子", password);
+    let Some((db, service)) = with_user(test, "console_contact_list", user, "admin", None).await else {
+        return;
+    };
+    scenario("contact_list.mjs", &service.base, "kanri", password, &[]).await;
+    let groups: serde_json::Value =
+        service.client.get(format!("{}/api/groups", service.base)).send().await.unwrap().json().await.unwrap();
+    let ops = groups["groups"].as_array().unwrap().iter().find(|g| g["id"] == "operations").unwrap();
+    assert_eq!(ops["contacts"][0]["email"], "ops-desk@example.go.jp", "{ops}");
     finish(service, db).await;
 }

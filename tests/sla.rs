@@ -274,3 +274,195 @@ async fn an_edited_contact_list_is_used_without_a_restart() {
     }
     app.stop().await;
 }
+
+/// Waits (at most 15 s) until `fetch` gives what `done` wants; the last answer.
+async fn eventually<F, Fut>(what: &str, mut fetch: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = fetch().await;
+        if done(&v) {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn put(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let r = client.put(url).json(&body).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn ops_email(groups: &Value) -> String {
+    let ops = groups["groups"].as_array().unwrap().iter().find(|g| g["id"] == "operations").cloned();
+    ops.map(|g| g["contacts"][0]["email"].as_str().unwrap_or_default().to_owned()).unwrap_or_default()
+}
+
+async fn admins_edit_the_contact_list_in_the_console(db: Db) {
+    let Some(db) = TestDb::new(db, "contact_list_edit").await else { return };
+    let files = write_policies(db.dir.path());
+    let mut settings = db.settings();
+    adjust(&mut settings, &files, "");
+    let f = files.clone();
+    let app = common::spawn_with(db, move |s| adjust(s, &f, "")).await;
+    let operator = authorised(&grant(&settings.database_url(), "sato", Role::Operator).await);
+    let url = app.url("/api/contact-list");
+
+    let list: Value = operator.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!((list["from"].as_str(), list["editable"].as_bool()), (Some("file"), Some(false)), "{list}");
+    assert_eq!(list["file"].as_str(), Some(files.1.as_str()));
+    let source = list["source"].as_str().unwrap().to_owned();
+    assert!(source.contains("ops@example.go.jp"), "the file's text is what the editor starts from");
+    let edited = source.replace("ops@example.go.jp", "ops-desk@example.go.jp");
+    let body = json!({"source": edited, "reason": "運用担当の窓口変更", "base_version": null});
+    assert_eq!(put(&operator, &url, body.clone()).await.0, 403, "only admins edit the list");
+
+    // A broken list is refused with each wrong line, and nothing changes.
+    let broken = edited
+        .replace("email = \"helpdesk@example.go.jp\"", "email = \"helpdesk\"")
+        .replace("id = \"other-systems\"", "id = \"helpdesk\"");
+    let (status, refused) =
+        put(&app.client, &url, json!({"source": broken, "reason": "x", "base_version": null})).await;
+    assert_eq!(status, 422, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    let line = broken.lines().position(|l| l == "email = \"helpdesk\"").unwrap() + 1;
+    assert!(message.contains(&format!("contacts.toml:{line}: 'helpdesk' is not an e-mail address")), "{message}");
+    assert!(message.lines().count() >= 2, "every problem is named: {message}");
+    let (status, refused) = put(
+        &app.client,
+        &url,
+        json!({"source": edited.replace("tier = 3", "tier = 4"), "reason": "x", "base_version": null}),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("'4' is not a valid tier"), "{refused}");
+    let (status, _) =
+        put(&app.client, &url, json!({"source": "[[group]\n", "reason": "x", "base_version": null})).await;
+    assert_eq!(status, 422, "not TOML");
+    let (status, _) = put(&app.client, &url, json!({"source": edited, "reason": " ", "base_version": null})).await;
+    assert_eq!(status, 422, "a reason is required");
+    assert_eq!(ops_email(&app.get_json("/api/groups").await.1), "ops@example.go.jp");
+    assert_eq!(app.get_json("/api/contact-list").await.1["versions"], json!([]));
+
+    let (status, saved) = put(&app.client, &url, body.clone()).await;
+    assert_eq!((status, saved["version"].as_i64()), (200, Some(1)), "{saved}");
+    assert_eq!(ops_email(&app.get_json("/api/groups").await.1), "ops-desk@example.go.jp", "in force at once");
+    let (status, _) = put(&app.client, &url, body).await;
+    assert_eq!(status, 409, "a save on top of a version the editor did not see is refused");
+    let list = app.get_json("/api/contact-list").await.1;
+    assert_eq!((list["from"].as_str(), list["version"].as_i64()), (Some("console"), Some(1)), "{list}");
+    assert_eq!(list["versions"][0]["edited_by"], "tester");
+    assert_eq!(list["versions"][0]["reason"], "運用担当の窓口変更");
+
+    // The audit says who changed which group, and why.
+    let store = madoguchi::store::Store::connect(&settings.database_url(), 1).await.unwrap();
+    let audit = store.audit_entries(20).await.unwrap();
+    let line = audit.iter().find(|a| a.action == "contact_list_saved").expect("the save is audited");
+    assert_eq!((line.actor.as_str(), line.subject.as_str()), ("tester", "contacts v1"));
+    let detail: Value = serde_json::from_str(&line.detail).unwrap();
+    assert_eq!(
+        (detail["changed"].clone(), detail["reason"].clone()),
+        (json!(["operations"]), json!("運用担当の窓口変更"))
+    );
+    store.close().await;
+
+    // An escalation mails the group's new address.
+    let (number, _) = new_ticket(&app, "共有フォルダに接続できない").await;
+    let escalate = app.url(&format!("/api/tickets/{number}/escalate"));
+    let (status, _) =
+        common::post(&operator, &escalate, json!({"group": "operations", "reason": "権限設定の確認"})).await;
+    assert_eq!(status, 200);
+    let h = history(&app, &number).await;
+    let relay = h.iter().find(|e| e["action"] == "relay").expect("relayed");
+    assert_eq!(relay["detail"]["to"], json!(["ops-desk@example.go.jp"]), "{relay}");
+
+    // A restart keeps the saved list in force over the file.
+    let core = Core::start(&settings, OpenMode::Existing).await.unwrap();
+    let restarted = core.store.escalation();
+    assert_eq!(restarted.contacts_version, Some(1));
+    assert_eq!(restarted.contacts.group("operations").unwrap().emails(), ["ops-desk@example.go.jp"]);
+    core.finish().await;
+    app.stop().await;
+}
+
+on_both_backends!(admins_edit_the_contact_list_in_the_console);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_list_saved_on_one_node_is_used_by_the_other() {
+    let Some(db) = TestDb::new(Db::Postgres, "contact_list_nodes").await else { return };
+    let files = write_policies(db.dir.path());
+    let mut settings = db.settings();
+    adjust(&mut settings, &files, "");
+    let f = files.clone();
+    let app = common::spawn_with(db, move |s| adjust(s, &f, "")).await;
+    let other = common::spawn_node(&settings).await;
+    let source = app.get_json("/api/contact-list").await.1["source"].as_str().unwrap().to_owned();
+    let body = json!({"source": source.replace("ops@example.go.jp", "ops-b@example.go.jp"), "reason": "異動", "base_version": null});
+    assert_eq!(put(&app.client, &app.url("/api/contact-list"), body).await.0, 200);
+    let groups = format!("{}/api/groups", other.base);
+    let fetch = || async { app.client.get(&groups).send().await.unwrap().json::<Value>().await.unwrap() };
+    eventually("the other node reads the saved list", fetch, |g| ops_email(g) == "ops-b@example.go.jp").await;
+    other.stop().await;
+    app.stop().await;
+}
+
+/// JST wall-clock time as epoch milliseconds.
+fn jst(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+    use chrono::TimeZone;
+    chrono::FixedOffset::east_opt(9 * 3600).unwrap().with_ymd_and_hms(y, m, d, h, min, 0).unwrap().timestamp_millis()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_outside_the_groups_hours_waits_for_its_opening_unless_urgent() {
+    let Some(db) = TestDb::new(Db::Sqlite, "sla_group_hours").await else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = listener.local_addr().unwrap().to_string();
+    let mut sink = common::smtp::sink(listener).await;
+    let files = write_policies(db.dir.path());
+    // The groups keep their office hours (the SLA still counts around the clock).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("contacts.toml"), &files.1).unwrap();
+    let mut settings = db.settings();
+    adjust(&mut settings, &files, &relay);
+    let (f, r) = (files.clone(), relay.clone());
+    let app = common::spawn_with(db, move |s| adjust(s, &f, &r)).await;
+    let core = Core::start(&settings, OpenMode::Existing).await.unwrap();
+    let (waiting, _) = new_ticket(&app, "プリンタが動かない").await;
+    let (urgent, _) = new_ticket(&app, "基幹システムに全員ログインできない").await;
+    assert_eq!(app.patch(&urgent, json!({"priority": "urgent"})).await.0, 200);
+
+    // Saturday 03:00 JST: every clock of both tickets is past due.
+    let fired = tick(&core.intake, jst(2027, 2, 6, 3, 0)).await;
+    assert!(fired.iter().any(|f| matches!(f, Fired::Breached { .. })), "{fired:?}");
+    let relays = |h: Vec<Value>| h.into_iter().filter(|e| e["action"] == "relay").collect::<Vec<_>>();
+    let held = relays(history(&app, &waiting).await);
+    let groups = app.get_json("/api/groups").await.1;
+    let hours = |id: &Value| {
+        let g = groups["groups"].as_array().unwrap().iter().find(|g| g["id"] == *id).unwrap();
+        g["hours"].as_str().unwrap().to_owned()
+    };
+    assert!(!held.is_empty(), "{fired:?}");
+    for r in &held {
+        let opens = hours(&r["detail"]["group"]);
+        assert_ne!(opens, "24x7", "this ticket's tiers keep office hours: {r}");
+        let monday = format!("2027-02-08T{}:00+09:00", &opens[..5]);
+        assert_eq!(r["detail"]["send_at"], monday.as_str(), "held for Monday's opening: {r}");
+        assert_eq!(r["detail"]["waits_for_hours"], true);
+    }
+    let sent = relays(history(&app, &urgent).await);
+    assert!(!sent.is_empty() && sent.iter().all(|r| r["detail"]["waits_for_hours"] == false), "{sent:?}");
+
+    // The urgent ticket's mails arrive now; the other's are held until Monday.
+    let mails = received(&mut sink, sent.len()).await;
+    assert!(mails.iter().all(|m| m.contains(&urgent) && !m.contains(&waiting)), "{mails:?}");
+    let to = sent[0]["detail"]["to"][0].as_str().unwrap();
+    assert!(mails.iter().any(|m| m.contains(&format!("To: {to}"))), "{mails:?}");
+    assert!(sink.try_recv().is_err(), "nothing of the held ticket was sent");
+    core.finish().await;
+    app.stop().await;
+}

@@ -79,8 +79,13 @@ pub fn load_sla(path: &std::path::Path) -> Result<Policies, Problems> {
 }
 
 pub fn load_contacts(path: &std::path::Path) -> Result<ContactList, Problems> {
+    read_contacts(path).map(|(list, _)| list)
+}
+
+/// The contact list in `path`, and its source (shown to admins who edit it in the console).
+pub fn read_contacts(path: &std::path::Path) -> Result<(ContactList, String), Problems> {
     let (name, source) = read(path)?;
-    parse_contacts(&name, &source)
+    Ok((parse_contacts(&name, &source)?, source))
 }
 
 fn time(s: &str) -> Option<NaiveTime> {

@@ -7,7 +7,7 @@ mod files;
 pub mod mail;
 pub mod scheduler;
 
-pub use files::{BUILTIN_CONTACTS, BUILTIN_SLA, load_contacts, load_sla, parse_contacts, parse_sla};
+pub use files::{BUILTIN_CONTACTS, BUILTIN_SLA, load_contacts, load_sla, parse_contacts, parse_sla, read_contacts};
 
 use crate::domain::calendar::Calendar;
 use crate::domain::sla::Calendars;

@@ -6,6 +6,7 @@ mod auth;
 mod callbacks;
 mod calls;
 mod console;
+mod contact_list;
 mod contacts;
 mod cookie;
 mod error;
@@ -125,6 +126,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
         .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
         .route("/api/groups", get(escalation::groups))
+        .route("/api/contact-list", get(contact_list::show).put(contact_list::save))
         .route("/api/tickets/{number}/escalate", axum::routing::post(escalation::escalate))
         .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
         .route("/api/tickets/{number}/sla", get(escalation::clocks))

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod calls;
+mod contact_lists;
 mod dialect;
 mod directory;
 mod files;
@@ -27,6 +28,7 @@ mod write;
 pub use crate::domain::DirectoryEntry;
 pub(crate) use callbacks::{Attempt, Attempted, Callback, CallbackFilter, Created, NewCallback};
 pub use calls::{CallFilter, CallPage, CallRecord};
+pub use contact_lists::{ContactListSave, ContactListVersion};
 pub use dialect::Backend;
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use model::*;
@@ -71,6 +73,8 @@ pub struct Store {
     read_timeout: Option<Duration>,
     /// The SLA policies and the contact list clocks and escalations follow.
     escalation: sla::Shared,
+    /// Told when the intake's writer queued mail to send at once (an urgent escalation).
+    outbox_ready: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -81,7 +85,14 @@ impl Store {
         backend.prepare(url)?;
         let pool = Self::pool(url, backend, max_connections.max(1), true).await?;
         let writer = Self::pool(url, backend, 1, false).await?;
-        Ok(Store { pool, writer, backend, read_timeout: None, escalation: sla::Shared::default() })
+        Ok(Store {
+            pool,
+            writer,
+            backend,
+            read_timeout: None,
+            escalation: sla::Shared::default(),
+            outbox_ready: Default::default(),
+        })
     }
 
     async fn pool(url: &str, backend: Backend, size: u32, reads: bool) -> Result<AnyPool, StoreError> {
@@ -116,6 +127,12 @@ impl Store {
     }
 
     /// The same store, its reads limited to `timeout` each.
+    /// What wakes the outbox's sender: the intake's writer tells it of mail to send now, and so
+    /// may anyone else who queues mail.
+    pub fn outbox_ready(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_ready.clone()
+    }
+
     pub fn with_read_timeout(&self, timeout: Duration) -> Store {
         Store { read_timeout: Some(timeout), ..self.clone() }
     }

@@ -21,6 +21,12 @@ use std::sync::{Arc, RwLock};
 pub struct Escalation {
     pub policies: Arc<Policies>,
     pub contacts: Arc<ContactList>,
+    /// The console-saved version of the contact list in force; `None`: the file's (or built-in).
+    pub contacts_version: Option<i64>,
+    /// `[escalation] contacts` as configured; `None`: the built-in list.
+    pub contacts_file: Option<String>,
+    /// The TOML source of the list in force.
+    pub contacts_source: Arc<str>,
     pub console: String,
 }
 
@@ -29,6 +35,9 @@ impl Default for Escalation {
         Escalation {
             policies: Arc::new(Policies::builtin()),
             contacts: Arc::new(ContactList::builtin()),
+            contacts_version: None,
+            contacts_file: None,
+            contacts_source: Arc::from(crate::escalation::BUILTIN_CONTACTS),
             console: String::new(),
         }
     }
@@ -502,8 +511,13 @@ impl Store {
             Why::Breach(kind) => (format!("sla_breach:{}", kind.as_str()), actor.to_owned()),
             Why::Warning { kind, .. } => (format!("sla_warning:{}", kind.as_str()), actor.to_owned()),
         };
+        pending.mail_now |= !items.is_empty() && send_at <= now;
+        if items.is_empty() {
+            tracing::warn!(ticket = %facts.number, group = %group.id, "the group has no e-mail address; relay by phone");
+        }
+        let how = if items.is_empty() { "unsent" } else { "mail" };
         let detail = json!({
-            "group": group.id, "group_name": group.name, "tier": group.tier, "to": group.emails(), "how": "mail",
+            "group": group.id, "group_name": group.name, "tier": group.tier, "to": group.emails(), "how": how,
             "by": by, "reason": reason, "outbox": items,
             "send_at": crate::domain::time::jst_rfc3339(send_at), "waits_for_hours": send_at > now,
         });

@@ -137,8 +137,12 @@ impl Store {
             outcomes.push(outcome);
         }
         self.release_numbers(&mut tx, now, pending.numbers.len()).await?;
+        let mail_now = pending.mail_now;
         pending.flush(&mut tx).await?;
         tx.commit().await?;
+        if mail_now {
+            self.outbox_ready.notify_one();
+        }
         Ok(outcomes)
     }
 
@@ -657,6 +661,8 @@ pub(super) struct Pending {
     blobs: Vec<(String, Vec<u8>)>,
     /// Attachment rows: ticket id first.
     pub(super) attachments: Vec<Vec<Value>>,
+    /// Mail was queued in the outbox to send now: the sender is woken once the batch commits.
+    pub(super) mail_now: bool,
 }
 
 impl Pending {
@@ -667,6 +673,7 @@ impl Pending {
             fts: Vec::new(),
             blobs: Vec::new(),
             attachments: Vec::new(),
+            mail_now: false,
         }
     }
 

@@ -225,11 +225,25 @@ pub async fn spawn_app(db: Db, test: &str) -> Option<TestApp> {
 pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = db.settings();
     adjust(&mut settings);
-    let app = App::build(&settings).await.expect("service starts");
+    let node = spawn_node(&settings).await;
     let token = grant(&settings.database_url(), "tester", Role::Admin).await;
+    let Node { base, mail, sip, stop, task } = node;
+    TestApp { base, mail, sip, client: authorised(&token), token, db, stop: Some(stop), task }
+}
+
+/// One more service on a database another test service already set up (a second node).
+pub struct Node {
+    pub base: String,
+    pub mail: std::net::SocketAddr,
+    pub sip: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_node(settings: &Settings) -> Node {
+    let app = App::build(settings).await.expect("service starts");
     let base = format!("http://{}", app.http_addr());
-    let mail = app.mail_addr();
-    let sip = app.sip_addr();
+    let (mail, sip) = (app.mail_addr(), app.sip_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -238,7 +252,15 @@ pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> TestA
         .await
         .expect("service runs");
     });
-    TestApp { base, mail, sip, client: authorised(&token), token, db, stop: Some(stop), task }
+    Node { base, mail, sip, stop, task }
+}
+
+impl Node {
+    /// Stops the node the way SIGTERM does; the database stays.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
 }
 
 /// The password of every user [`grant`] makes.

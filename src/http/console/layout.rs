@@ -83,6 +83,7 @@ pub enum Nav {
     Callbacks,
     New,
     Announcements,
+    ContactList,
     Admin,
     None,
 }
@@ -97,6 +98,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::Callbacks, "/callbacks", t(lang, "折り返し", "Callbacks")),
         (Nav::New, "/new", t(lang, "受付を記録", "Log a contact")),
         (Nav::Announcements, "/announcements", t(lang, "アナウンス", "Announcements")),
+        (Nav::ContactList, "/contact-list", t(lang, "連絡先一覧", "Contact list")),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);
     html! {

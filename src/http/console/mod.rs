@@ -41,6 +41,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/callbacks", get(callbacks))
         .route("/new", get(new_contact))
         .route("/announcements", get(announcements))
+        .route("/contact-list", get(contact_list))
         .route("/admin", get(admin))
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
@@ -108,6 +109,12 @@ async fn new_contact(viewer: Viewer) -> Response {
 async fn announcements(viewer: Viewer) -> Response {
     let title = t(viewer.lang, "アナウンス", "Announcements");
     desk_page(&viewer, title, Nav::Announcements, "announcements", None)
+}
+
+/// `GET /contact-list`: the escalation contact list by tier for every role; admins edit it here.
+async fn contact_list(viewer: Viewer) -> Response {
+    let title = t(viewer.lang, "連絡先一覧", "Contact list");
+    desk_page(&viewer, title, Nav::ContactList, "contact_list", None)
 }
 
 /// `GET /admin`: users and tokens (admins only).

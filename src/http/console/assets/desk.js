@@ -55,6 +55,13 @@ const WORDS = {
   rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
   shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
   notices: ['システム運用のお知らせ', 'System operation notices'], draft: ['下書き', 'Draft'],
+  unsent: ['メール宛先なし（電話で連絡してください）', 'no address to mail (relay by phone)'],
+  sends_at: ['連絡可能時間に送信', 'sent when reachable:'],
+  edit_contact_list: ['連絡先一覧を編集', 'Edit the contact list'], in_force: ['使用中', 'In force'],
+  saved_in_console: ['画面で保存した', 'Saved in the console,'], builtin_list: ['組み込みの一覧', 'the built-in list'],
+  reachable: ['連絡可能', 'Reachable'], around_the_clock: ['24時間365日', 'around the clock'],
+  edited_by: ['更新者', 'Edited by'], load_version: ['この版を編集欄へ', 'Load into the editor'],
+  never_edited: ['画面ではまだ編集されていません', 'Not edited in the console yet'],
   sla: ['対応目標 (SLA)', 'Service levels'], due: ['期限', 'due'], running: ['計測中', 'Running'], paused: ['停止中', 'Paused'],
   met: ['達成', 'Met'], breached: ['超過', 'Breached'], stopped: ['対象外', 'Stopped'], used: ['経過', 'Used'],
   escalate: ['エスカレーション', 'Escalate'], group: ['連絡先グループ', 'Group'], next_tier: ['次の階層へ', 'Next tier'],
@@ -123,7 +130,8 @@ function actionText(h) {
   if (h.action === 'relay') {
     const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
     return label + ' → ' + (d.group_name || d.group || '') + (to ? ' (' + to + ')' : '') + ' · ' + word(d.how) +
-      (d.at ? ' ' + when(d.at) : '') + (d.reason ? ' — ' + d.reason : '');
+      (d.at ? ' ' + when(d.at) : '') + (d.waits_for_hours ? ' · ' + t('sends_at') + ' ' + when(d.send_at) : '') +
+      (d.reason ? ' — ' + d.reason : '');
   }
   if (h.action === 'relay_delivered' || h.action === 'relay_failed') return label + ': ' + (d.to || '') + (d.error ? ' — ' + d.error : '');
   if (h.action === 'callback_attempt') return label + ': ' + word(d.result) + (d.state === 'done' ? ' — ' + t('callback_done') : '');
@@ -637,6 +645,64 @@ async function callbacksPage(main) {
   await load();
 }
 
+// ---- the contact list (連絡先一覧) -------------------------------------------------------------
+// Every role sees the groups, their people and hours; admins edit the TOML, which the server
+// validates like `check` (a 422 names each wrong line) and keeps as a new, audited version.
+async function contactListPage(main) {
+  const me = await session();
+  const origin = el('p', { class: 'contact-list-origin' });
+  const groups = el('div', { class: 'contact-groups' });
+  const versions = el('div', { class: 'contact-list-versions' });
+  const problems = el('pre', { class: 'problems', role: 'alert', hidden: true });
+  const source = el('textarea', { name: 'source', rows: 24, cols: 90, spellcheck: 'false', 'aria-label': 'contacts.toml' });
+  const reason = el('input', { name: 'reason', required: true, maxlength: 500 });
+  let base = null;
+  const editor = me.role === 'admin' ? el('form', { class: 'contact-list-editor', onsubmit: async (e) => {
+    e.preventDefault();
+    problems.hidden = true;
+    try {
+      const r = await api('PUT', '/api/contact-list', { source: source.value, reason: reason.value.trim(), base_version: base });
+      reason.value = '';
+      flash(t('saved') + ': ' + versionName(r.version));
+      await load(true);
+    } catch (err) {
+      if (err.status === 422) { problems.textContent = err.message; problems.hidden = false; }
+      failed(err);
+    }
+  } }, el('h2', {}, t('edit_contact_list')), problems, source, field(t('reason'), reason),
+  el('button', { type: 'submit', class: 'primary' }, t('save'))) : null;
+  main.append(origin, groups, editor, el('h2', {}, t('versions')), versions);
+
+  function hours(h) { return h === '24x7' ? t('around_the_clock') : h; }
+  async function load(fresh) {
+    let list, g;
+    try { [list, g] = await Promise.all([api('GET', '/api/contact-list'), api('GET', '/api/groups')]); } catch (e) { return failed(e); }
+    const from = list.from === 'console' ? t('saved_in_console') + ' ' + versionName(list.version)
+      : list.from === 'file' ? list.file : t('builtin_list');
+    clear(origin).append(t('in_force') + ': ', el('strong', {}, from));
+    clear(groups);
+    for (const n of [1, 2, 3]) {
+      const mine = g.groups.filter((x) => x.tier === n);
+      groups.append(el('section', { class: 'contact-tier', 'data-tier': n }, el('h2', {}, t('tier') + ' ' + n),
+        mine.map((x) => el('article', { class: 'contact-group', 'data-group': x.id },
+          el('h3', {}, x.name, x.name_en ? el('span', { class: 'latin' }, ' ' + x.name_en) : null),
+          el('p', { class: 'hours' }, t('reachable') + ': ' + hours(x.hours)),
+          el('ul', {}, x.contacts.map((c) => el('li', {}, c.name,
+            c.phone ? [' ', el('a', { href: 'tel:' + c.phone.replace(/[^0-9+]/g, ''), class: 'tel' }, c.phone)] : null,
+            c.email ? [' ', el('a', { href: 'mailto:' + c.email }, c.email)] : null)))))));
+    }
+    // What an admin is typing is kept unless they just saved it.
+    if (fresh || !source.value) { source.value = list.source; base = list.version; }
+    clear(versions).append(list.versions.length ? el('table', { class: 'versions' },
+      el('thead', {}, el('tr', {}, [t('version'), t('time'), t('edited_by'), t('reason'), ''].map((h) => el('th', {}, h)))),
+      el('tbody', {}, list.versions.map((v) => el('tr', { 'data-version': v.version }, el('td', {}, versionName(v.version)),
+        el('td', {}, when(v.edited_at)), el('td', {}, v.edited_by), el('td', {}, v.reason),
+        el('td', {}, editor ? el('button', { type: 'button', onclick: () => { source.value = v.source; source.focus(); } }, t('load_version')) : '')))))
+      : el('p', { class: 'empty' }, t('never_edited')));
+  }
+  await load(true);
+}
+
 async function newContactPage(main) {
   const input = (name, type) => el('input', { name, type: type || 'text' });
   const f = {
@@ -1021,7 +1087,7 @@ document.addEventListener('keydown', (e) => {
   const page = main.dataset.page;
   const pages = {
     queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
-    announcements: announcementsPage, callbacks: callbacksPage,
+    announcements: announcementsPage, callbacks: callbacksPage, contact_list: contactListPage,
     mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
   };
   if (pages[page]) await pages[page](main);
