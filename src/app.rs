@@ -150,6 +150,14 @@ pub fn load_escalation(settings: &Settings) -> Result<crate::store::Escalation, 
     })
 }
 
+/// The synonyms for suggestions (the configured file, or the built-in groups).
+pub fn load_synonyms(settings: &Settings) -> Result<crate::domain::suggest::Synonyms, Problems> {
+    match settings.synonyms_path() {
+        Some(path) => crate::suggest::load_synonyms(&path),
+        None => Ok(crate::suggest::builtin()),
+    }
+}
+
 /// [`load_escalation`] with the contact list an admin saved in the console, if any, in place of
 /// the file's.
 pub async fn load_escalation_stored(settings: &Settings, store: &Store) -> Result<crate::store::Escalation, Problems> {
@@ -173,7 +181,9 @@ impl Core {
     pub async fn start(settings: &Settings, mode: OpenMode) -> Result<Core, AppError> {
         let rules = Arc::new(load_rules(settings)?);
         load_escalation(settings)?;
+        let synonyms = load_synonyms(settings)?;
         let store = open_store(settings, mode, settings.database.max_connections).await?;
+        store.set_synonyms(synonyms);
         match load_escalation_stored(settings, &store).await {
             Ok(escalation) => store.set_escalation(escalation),
             Err(problems) => {
@@ -216,6 +226,7 @@ impl App {
         let tls = tls_files(&settings.mail.tls_cert, &settings.mail.tls_key).map_err(AppError::Tls)?;
         let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
         load_escalation(settings)?;
+        load_synonyms(settings)?;
         // Everything that can be wrong is found before a database is created.
         let slots = stored_slots(settings).await;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
@@ -321,6 +332,7 @@ impl App {
         if scheduler {
             tracker.spawn(crate::escalation::scheduler::run(state.intake.clone(), stop.clone()));
         }
+        tracker.spawn(backfill_suggestions(state.store.clone(), stop.clone()));
         let signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -441,7 +453,12 @@ impl Watched {
                 }
             }
         }
-        let files = [self.rules.clone(), self.settings.sla_path(), self.settings.contacts_path()];
+        let files = [
+            self.rules.clone(),
+            self.settings.sla_path(),
+            self.settings.contacts_path(),
+            self.settings.synonyms_path(),
+        ];
         for file in files.into_iter().flatten() {
             let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
             seen.push((file, modified));
@@ -532,6 +549,22 @@ async fn watch_files(
             let _ = reload.send(line).await;
         }
         reload_escalation(&watched.settings, intake.store()).await;
+        match load_synonyms(&watched.settings) {
+            Ok(synonyms) => intake.store().set_synonyms(synonyms),
+            Err(problems) => tracing::error!("synonyms not reloaded:\n{problems}"),
+        }
+    }
+}
+
+/// Adds the tickets resolved before the suggestion index existed (an upgraded database) to it.
+async fn backfill_suggestions(store: Store, stop: CancellationToken) {
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        done = store.suggest_backfill() => match done {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tickets = n, "resolved tickets added to the suggestion index"),
+            Err(e) => tracing::warn!(error = %e, "the suggestion index was not brought up to date; it is tried again at the next start"),
+        },
     }
 }
 

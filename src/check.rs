@@ -88,6 +88,13 @@ pub async fn run(loaded: &Loaded) -> Report {
         },
         None => report.ok("contact list built-in".into()),
     }
+    match settings.synonyms_path() {
+        Some(path) => match crate::suggest::load_synonyms(&path) {
+            Ok(s) => report.ok(format!("synonyms {} ({} groups)", path.display(), s.groups.len())),
+            Err(problems) => report.problems(problems),
+        },
+        None => report.ok("synonyms built-in".into()),
+    }
     if let Some(saved) = &stored.contact_list {
         match crate::escalation::parse_contacts(&saved.label(), &saved.source) {
             Ok(list) => report.ok(format!(

@@ -30,6 +30,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub routing: RoutingSettings,
     pub escalation: EscalationSettings,
+    pub suggest: SuggestSettings,
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
     pub fax: FaxSettings,
@@ -246,7 +247,26 @@ impl Default for EscalationSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuggestSettings {
+    /// Groups of words that mean the same, for suggestions (ロック解除 / アンロック). Left at the
+    /// default and not there, the shipped `synonyms.toml` built into the binary serves.
+    pub synonyms: String,
+}
+
+impl Default for SuggestSettings {
+    fn default() -> Self {
+        SuggestSettings { synonyms: "synonyms.toml".into() }
+    }
+}
+
 impl Settings {
+    /// The synonyms file in use; `None` when the built-in copy serves.
+    pub fn synonyms_path(&self) -> Option<PathBuf> {
+        configured_file(&self.suggest.synonyms, &SuggestSettings::default().synonyms)
+    }
+
     /// The contact list file in use; `None` when the built-in copy serves.
     pub fn contacts_path(&self) -> Option<PathBuf> {
         configured_file(&self.escalation.contacts, &EscalationSettings::default().contacts)
@@ -316,6 +336,7 @@ impl Default for Settings {
             mail: MailSettings::default(),
             routing: RoutingSettings::default(),
             escalation: EscalationSettings::default(),
+            suggest: SuggestSettings::default(),
             intake: IntakeSettings::default(),
             notify: NotifySettings::default(),
             fax: FaxSettings::default(),

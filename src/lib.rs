@@ -54,5 +54,6 @@ pub(crate) mod random;
 pub mod routing;
 pub(crate) mod sip;
 pub mod store;
+pub mod suggest;
 pub mod telemetry;
 pub(crate) mod tls;

@@ -52,6 +52,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", format!("/api/tickets/{number}/escalate"), Some(json!({"reason": "調査依頼"}))),
         ("POST", format!("/api/tickets/{number}/relays"), Some(json!({"group": "operations", "note": "電話で依頼"}))),
         ("GET", format!("/api/tickets/{number}/sla"), None),
+        ("GET", format!("/api/tickets/{number}/suggestions"), None),
+        ("POST", format!("/api/tickets/{number}/answered-from"), Some(json!({"ticket": other}))),
         ("GET", "/api/notices".into(), None),
         ("POST", "/api/notices".into(), Some(json!({}))),
         ("POST", "/api/notices/9/approve".into(), Some(json!({}))),

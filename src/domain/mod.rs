@@ -19,6 +19,7 @@ pub(crate) mod reply;
 pub(crate) mod search;
 pub mod session;
 pub mod sla;
+pub mod suggest;
 pub mod text;
 pub(crate) mod thread;
 pub mod ticket;

@@ -22,6 +22,7 @@ mod prompts;
 mod rate;
 mod replies;
 pub(crate) mod server;
+mod suggest;
 mod tickets;
 mod users;
 
@@ -130,6 +131,8 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/escalate", axum::routing::post(escalation::escalate))
         .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
         .route("/api/tickets/{number}/sla", get(escalation::clocks))
+        .route("/api/tickets/{number}/suggestions", get(suggest::suggestions))
+        .route("/api/tickets/{number}/answered-from", axum::routing::post(suggest::answered_from))
         .route("/api/notices", get(notices::list).post(notices::draft))
         .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))

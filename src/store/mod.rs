@@ -22,6 +22,7 @@ mod reply;
 mod search;
 mod sessions;
 mod sla;
+mod suggest;
 mod users;
 mod write;
 
@@ -37,6 +38,7 @@ pub use outbox::OutboxItem;
 pub use prompts::{PromptChange, PromptRequest, PromptVersion};
 pub use sessions::SessionRecord;
 pub use sla::{Escalation, Fired, SlaClock, is_person};
+pub use suggest::Suggestion;
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -75,6 +77,8 @@ pub struct Store {
     escalation: sla::Shared,
     /// Told when the intake's writer queued mail to send at once (an urgent escalation).
     outbox_ready: std::sync::Arc<tokio::sync::Notify>,
+    /// Words that mean the same, for suggestions.
+    synonyms: suggest::SharedSynonyms,
 }
 
 impl Store {
@@ -92,6 +96,7 @@ impl Store {
             read_timeout: None,
             escalation: sla::Shared::default(),
             outbox_ready: Default::default(),
+            synonyms: Default::default(),
         })
     }
 

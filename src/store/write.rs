@@ -115,9 +115,15 @@ impl Store {
                 // A contact joining an open ticket changes none of its clocks.
                 (WriteOutcome::Recorded(r), _) if r.created || r.reopened => {
                     self.sla_sync(&mut tx, &mut pending, r.ticket_id, false, now).await?;
+                    if r.reopened {
+                        self.suggest_sync_ticket(&mut tx, r.ticket_id).await?;
+                    }
                 }
                 (WriteOutcome::Updated(u), WriteOp::Update { actor, .. }) if !u.changes.is_empty() => {
                     self.sla_sync(&mut tx, &mut pending, u.ticket.id, sla_is_person(actor), now).await?;
+                    if u.changes.iter().any(|c| matches!(c.field, "status" | "resolution" | "subject")) {
+                        self.suggest_sync_ticket(&mut tx, u.ticket.id).await?;
+                    }
                 }
                 (WriteOutcome::Updated(u), WriteOp::Escalate { actor, .. }) => {
                     self.sla_sync(&mut tx, &mut pending, u.ticket.id, sla_is_person(actor), now).await?;
@@ -130,6 +136,7 @@ impl Store {
                 (WriteOutcome::Merged(m), _) => {
                     for id in [m.source.ticket.id, m.target.ticket.id] {
                         self.sla_sync(&mut tx, &mut pending, id, false, now).await?;
+                        self.suggest_sync_ticket(&mut tx, id).await?;
                     }
                 }
                 _ => {}

@@ -1,0 +1,78 @@
+//! Suggestions over the API: `GET /api/tickets/{number}/suggestions` (the resolved tickets and
+//! FAQ entries most like this inquiry, best first, with the words that matched) and `POST
+//! /api/tickets/{number}/answered-from` (the operator answered from one of them; it counts
+//! towards its use).
+
+use super::auth::Acting;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::tickets::parse_number;
+use super::{ApiError, AppState};
+use crate::store::Suggestion;
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const DEFAULT_LIMIT: usize = 5;
+const MAX_LIMIT: usize = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuggestQuery {
+    limit: Option<usize>,
+}
+
+/// `GET /api/tickets/{number}/suggestions?limit=5`: `{"suggestions": [{"kind", "ticket" |
+/// "faq_id", "title", "answer", "category", "score", "relevance", "why"}]}`.
+pub async fn suggestions(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SuggestQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let number = parse_number(&number)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::Invalid(format!("limit: 1 から {MAX_LIMIT} まで / 1 to {MAX_LIMIT}")));
+    }
+    let Some(ticket) = state.store.ticket_summary(&number).await? else {
+        return Err(ApiError::NotFound(format!("ticket {number} does not exist")));
+    };
+    let found: Vec<Suggestion> = state.store.suggestions_for_ticket(ticket.id, limit).await?.unwrap_or_default();
+    Ok(Json(json!({ "suggestions": found })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnsweredFrom {
+    /// A resolved ticket whose answer was used…
+    ticket: Option<String>,
+    /// …or a published FAQ entry.
+    faq_id: Option<i64>,
+}
+
+/// `POST /api/tickets/{number}/answered-from` `{"ticket": "…"}` or `{"faq_id": N}`: recorded
+/// in the ticket's history (`answered_from`); 201.
+pub async fn answered_from(
+    State(state): State<AppState>,
+    ApiPath(number): ApiPath<String>,
+    acting: Acting,
+    ApiJson(body): ApiJson<AnsweredFrom>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let number = parse_number(&number)?;
+    let detail = match (body.ticket, body.faq_id) {
+        (Some(source), None) => {
+            let source = parse_number(&source)?;
+            if source == number {
+                return Err(ApiError::Invalid("ticket: 同じチケットです / that is this ticket".into()));
+            }
+            let Some(found) = state.store.ticket_summary(&source).await? else {
+                return Err(ApiError::Invalid(format!("ticket: {source} はありません / no ticket {source}")));
+            };
+            json!({"kind": "ticket", "ticket": found.number, "subject": found.subject})
+        }
+        (None, Some(id)) => json!({"kind": "faq", "faq_id": id}),
+        _ => return Err(ApiError::Invalid("ticket か faq_id のどちらか一つ / give one of ticket or faq_id".into())),
+    };
+    state.intake.event(number, &acting.login(), "answered_from", detail.clone()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(detail)))
+}
