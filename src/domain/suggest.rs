@@ -160,10 +160,10 @@ pub fn pick(known: &[QueryTerm], docs: i64, max: usize) -> Vec<QueryTerm> {
     useful
 }
 
-/// One posting: a document holding a term `tf` times, `dl` terms long.
+/// One posting: a document holding the `term`th picked term `tf` times, `dl` terms long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
-    pub term: String,
+    pub term: usize,
     pub doc: i64,
     pub tf: i64,
     pub dl: i64,
@@ -190,30 +190,30 @@ pub fn rank(
     floor: f64,
     limit: usize,
 ) -> Vec<Ranked> {
-    let terms: HashMap<&str, &QueryTerm> = picked.iter().map(|q| (q.term.as_str(), q)).collect();
     // Each picked term once in a document of average length.
     let best: f64 = picked.iter().map(|q| q.weight * idf(q.df as f64, docs as f64)).sum();
-    let mut by_doc: HashMap<i64, (f64, Vec<String>)> = HashMap::new();
+    let mut by_doc: HashMap<i64, (f64, Vec<usize>)> = HashMap::new();
     for p in postings.iter().filter(|p| Some(p.doc) != exclude) {
-        let Some(q) = terms.get(p.term.as_str()) else { continue };
+        let Some(q) = picked.get(p.term) else { continue };
         let entry = by_doc.entry(p.doc).or_default();
         entry.0 += q.weight * bm25(p.tf as f64, q.df as f64, docs as f64, p.dl as f64, avgdl);
-        entry.1.push(p.term.clone());
+        entry.1.push(p.term);
     }
-    let mut ranked: Vec<Ranked> = by_doc
+    let mut ranked: Vec<(i64, f64, Vec<usize>)> =
+        by_doc.into_iter().map(|(doc, (score, matched))| (doc, score, matched)).collect();
+    ranked.retain(|(_, score, _)| score / best.max(f64::EPSILON) >= floor);
+    // Newer documents first among equals (ids grow with time).
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked.truncate(limit);
+    ranked
         .into_iter()
-        .map(|(doc, (score, matched))| Ranked {
+        .map(|(doc, score, matched)| Ranked {
             doc,
             score,
             relevance: (score / best.max(f64::EPSILON)).min(1.0),
-            matched,
+            matched: matched.into_iter().map(|i| picked[i].term.clone()).collect(),
         })
-        .filter(|r| r.relevance >= floor)
-        .collect();
-    // Newer documents first among equals (ids grow with time).
-    ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.doc.cmp(&a.doc)));
-    ranked.truncate(limit);
-    ranked
+        .collect()
 }
 
 /// The stretches of `folded` (the inquiry, or a synonym added to it) that the matched terms
@@ -319,8 +319,8 @@ mod tests {
             QueryTerm { term: "解除".into(), df: 5, weight: 1.0 },
             QueryTerm { term: "ロッ".into(), df: 30, weight: 1.0 },
         ];
-        let p = |term: &str, doc| Posting { term: term.into(), doc, tf: 1, dl: 20 };
-        let postings = vec![p("解除", 1), p("ロッ", 1), p("ロッ", 2), p("解除", 3), p("ロッ", 4), p("解除", 4)];
+        let p = |term: usize, doc| Posting { term, doc, tf: 1, dl: 20 };
+        let postings = vec![p(0, 1), p(1, 1), p(1, 2), p(0, 3), p(1, 4), p(0, 4)];
         let ranked = rank(&postings, &picked, 1000, 20.0, Some(4), 0.0, 10);
         let docs: Vec<i64> = ranked.iter().map(|r| r.doc).collect();
         assert_eq!(docs, [1, 3, 2], "both terms first, then the rarer one; the inquiry itself left out");

@@ -10,8 +10,8 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 use std::sync::{Arc, RwLock};
 
 /// Query terms looked up at most, and documents read per term (the newest holding it).
-const MAX_TERMS: usize = 32;
-const PER_TERM: i64 = 600;
+const MAX_TERMS: usize = 16;
+const PER_TERM: i64 = 500;
 /// How much more a term of the subject counts than one of the body.
 const SUBJECT_WEIGHT: f64 = 2.0;
 /// Below this share of a perfect match a document is not suggested.
@@ -264,15 +264,17 @@ impl Store {
         if picked.is_empty() {
             return Ok(Vec::new());
         }
+        // One round trip; each arm names its term by number, so no term text comes back.
         let arms: Vec<String> = (1..=picked.len())
             .map(|i| {
                 format!(
-                    "SELECT * FROM (SELECT term, doc, tf, dl FROM suggest_postings WHERE term = ${i} \
-                     ORDER BY doc DESC LIMIT {PER_TERM}) p{i}"
+                    "SELECT * FROM (SELECT CAST({} AS BIGINT) AS t, doc, tf, dl FROM suggest_postings \
+                     WHERE term = ${i} ORDER BY doc DESC LIMIT {PER_TERM}) p{i}",
+                    i - 1
                 )
             })
             .collect();
-        let mut q = sqlx::query_as::<_, (String, i64, i64, i64)>(AssertSqlSafe(arms.join(" UNION ALL ")));
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, i64)>(AssertSqlSafe(arms.join(" UNION ALL ")));
         for p in &picked {
             q = q.bind(p.term.as_str());
         }
@@ -280,7 +282,7 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
-            .map(|(term, doc, tf, dl)| Posting { term, doc, tf, dl })
+            .map(|(term, doc, tf, dl)| Posting { term: term as usize, doc, tf, dl })
             .collect();
         let exclude_doc = match exclude {
             Some((kind, id)) => {
