@@ -35,6 +35,7 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub fax: FaxSettings,
     pub prompts: PromptSettings,
+    pub faq: FaqSettings,
     pub log: LogSettings,
 }
 
@@ -319,6 +320,22 @@ impl Default for PromptSettings {
     }
 }
 
+/// FAQ upkeep (`domain::faq`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaqSettings {
+    /// The approval steps every entry goes through before it may be published, in order; each
+    /// is recorded by a supervisor who did not write the entry. `general_manager` (統括責任者)
+    /// and `business_division` (業務課) have Japanese labels; any other name is shown as written.
+    pub approvals: Vec<String>,
+}
+
+impl Default for FaqSettings {
+    fn default() -> Self {
+        FaqSettings { approvals: crate::domain::faq::DEFAULT_STEPS.map(String::from).to_vec() }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -341,6 +358,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             fax: FaxSettings::default(),
             prompts: PromptSettings::default(),
+            faq: FaqSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -882,6 +900,9 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             "tts_command must name a program, e.g. [\"espeak-ng\", \"-v\", \"ja\", \"--stdout\"]".into(),
         );
     }
+    for problem in crate::domain::faq::steps_problems(&s.faq.approvals) {
+        report("faq", "approvals", problem);
+    }
     for (i, p) in s.fax.profiles.iter().enumerate() {
         let patterns = [("from", &p.from), ("subject", &p.subject), ("body", &p.body), ("headers", &p.headers)]
             .into_iter()
@@ -1075,6 +1096,28 @@ mod tests {
         assert_eq!(prompts.max_seconds, 30);
         assert_eq!(prompts.max_upload_bytes, 10 * 1024 * 1024);
         assert_eq!(prompts.tts_command, ["open_jtalk-wrapper", "--wav"]);
+    }
+
+    #[test]
+    fn faq_approval_steps_are_named_once_each() {
+        let f = write("[faq]\n# steps\napprovals = [\"general_manager\", \"\", \"general_manager\"]\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains(":3: approvals[1] is empty"), "{lines:?}");
+        assert!(lines[1].contains(":3: approvals[2] 'general_manager' is listed twice"), "{lines:?}");
+        let f = write("[faq]\napprovals = []\n");
+        assert!(
+            load(Some(f.path()), env(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains(":2: approvals must name at least one step")
+        );
+        let f = write("[faq]\napprovals = [\"課長\", \"business_division\"]\n");
+        assert_eq!(load(Some(f.path()), env(&[])).unwrap().settings.faq.approvals, ["課長", "business_division"]);
+        let vars = env(&[("MADOGUCHI_FAQ_APPROVALS", r#"["general_manager"]"#)]);
+        assert_eq!(load(Some(write("").path()), vars).unwrap().settings.faq.approvals, ["general_manager"]);
+        assert_eq!(Settings::default().faq.approvals, ["general_manager", "business_division"]);
     }
 
     #[test]

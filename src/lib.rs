@@ -29,6 +29,7 @@
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
 //!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
+//! - [`faq_report`]: the FAQ entries published in a week, for the weekly report.
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
@@ -42,6 +43,7 @@ pub mod directory;
 pub mod domain;
 pub mod escalation;
 pub mod events;
+pub mod faq_report;
 pub(crate) mod fax_pages;
 pub(crate) mod http;
 pub mod intake;

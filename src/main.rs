@@ -61,6 +61,33 @@ enum Command {
         #[command(subcommand)]
         action: NoticeAction,
     },
+    /// Periodic reports (定期報告) for the operations meetings.
+    Report {
+        #[command(subcommand)]
+        kind: ReportKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportKind {
+    /// The FAQ entries published in one JST week (Monday to Sunday).
+    Faq {
+        /// The week (the only period there is for now).
+        #[arg(long, required = true)]
+        week: bool,
+        /// A day of the week to report (YYYY-MM-DD, Japan time); default: today.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Csv,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -235,6 +262,7 @@ fn main() -> ExitCode {
         Command::Token { action } => rt.block_on(token(loaded, action)),
         Command::Prompt { action } => rt.block_on(prompt(loaded, action)),
         Command::Notice { action } => rt.block_on(notice(loaded, action)),
+        Command::Report { kind } => rt.block_on(report(loaded, kind)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -627,6 +655,28 @@ async fn notice(loaded: Loaded, action: NoticeAction) -> anyhow::Result<()> {
                 changed(store.withdraw_notice(id, &who.login, who.role, now_millis()).await?, id)?;
                 audit(who.login, "notice_withdrawn", id).await?;
                 say(&format!("ok: notice {id} withdrawn"));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn report(loaded: Loaded, kind: ReportKind) -> anyhow::Result<()> {
+    let store = open_store(&loaded.settings, OpenMode::Existing, 1).await?;
+    let result = async {
+        match kind {
+            ReportKind::Faq { week: _, date, format } => {
+                let today = madoguchi::domain::time::to_jst(madoguchi::domain::time::now_millis()).date_naive();
+                let week = madoguchi::faq_report::weekly_faq_additions(&store, date.unwrap_or(today)).await?;
+                let out = match format {
+                    ReportFormat::Text => week.text(),
+                    ReportFormat::Csv => week.csv(),
+                    ReportFormat::Json => format!("{:#}\n", week.json()),
+                };
+                say(out.trim_end_matches('\n'));
             }
         }
         Ok(())

@@ -60,6 +60,18 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("POST", "/api/notices/9/reject".into(), Some(json!({}))),
         ("POST", "/api/notices/9/withdraw".into(), Some(json!({}))),
         ("GET", "/api/notices/9/audio".into(), None),
+        ("GET", "/api/faq".into(), None),
+        ("GET", "/api/faq?state=published&q=ロック".into(), None),
+        ("POST", "/api/faq".into(), Some(json!({}))),
+        ("GET", "/api/faq/candidates".into(), None),
+        ("GET", "/api/faq/candidates?from=2026-01-01&to=2026-01-31".into(), None),
+        ("GET", "/api/faq/9".into(), None),
+        ("PATCH", "/api/faq/9".into(), Some(json!({"answer": "窓口へお電話ください"}))),
+        ("POST", "/api/faq/9/submit".into(), Some(json!({}))),
+        ("POST", "/api/faq/9/approve".into(), Some(json!({"step": "general_manager"}))),
+        ("POST", "/api/faq/9/reject".into(), Some(json!({}))),
+        ("POST", "/api/faq/9/publish".into(), Some(json!({}))),
+        ("POST", "/api/faq/9/withdraw".into(), Some(json!({}))),
         ("GET", "/api/calls?caller=03-1234-5678&outcome=transferred".into(), None),
         ("GET", "/api/callbacks".into(), None),
         ("GET", "/api/callbacks?tier=1&state=open".into(), None),
@@ -79,13 +91,14 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/new".into()),
         ("GET", "/admin".into()),
         ("GET", "/contact-list".into()),
+        ("GET", "/faq-desk".into()),
         ("GET", format!("/tickets/{number}")),
         ("POST", "/logout".into()),
     ]
 }
 
 /// The only routes besides /healthz that answer without an identity.
-const OPEN: [&str; 8] = [
+const OPEN: [&str; 10] = [
     "/login",
     "/assets/console.css",
     "/assets/console.js",
@@ -94,6 +107,8 @@ const OPEN: [&str; 8] = [
     "/notices",
     "/notices.atom",
     "/notices.json",
+    "/faq",
+    "/faq.json",
 ];
 
 async fn call(client: &reqwest::Client, base: &str, (method, path, body): &(&str, String, Option<Value>)) -> u16 {
@@ -140,7 +155,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
             || route.1.starts_with("/api/tokens")
             || (route.0 == "PUT" && route.1 == "/api/contact-list");
         let supervisor_only =
-            ["/approve", "/reject", "/rollback", "/withdraw"].iter().any(|end| route.1.ends_with(end));
+            ["/approve", "/reject", "/rollback", "/withdraw", "/publish"].iter().any(|end| route.1.ends_with(end));
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
             let url = format!("{}{}", app.base, route.1);
             let response = match route.0 {

@@ -430,3 +430,92 @@ async fn an_admin_edits_the_contact_list_and_a_wrong_line_is_named() {
     assert_eq!(ops["contacts"][0]["email"], "ops-desk@example.go.jp", "{ops}");
     finish(service, db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_drafts_an_faq_from_candidates_and_another_approves_and_publishes_it() {
+    let password = "鈴木さんの長いパスワード 2026";
+    let test = "console::a_supervisor_drafts_an_faq_from_candidates";
+    let Some((db, service)) =
+        with_user(test, "console_faq", ("suzuki", "鈴木 一郎", password), "supervisor", None).await
+    else {
+        return;
+    };
+    let second = "田中さんの長いパスワード 2026";
+    let args = ["user", "add", "tanaka", "--role", "supervisor", "--name", "田中 花子"];
+    common::cli::run(&db, &args, &format!("{second}\n")).await;
+    // Resolved tickets: three asked the same thing, one something else; an open one is no candidate.
+    let api = |path: &str| format!("{}{path}", service.base);
+    let mut cluster = Vec::new();
+    for (subject, resolution) in [
+        ("アカウントがロックされました", "ロックを解除しました"),
+        ("アカウントロックの解除をお願いします", "解除しました"),
+        ("ｱｶｳﾝﾄがロックされた", "本人確認のうえロック解除"),
+        ("VPNに接続できない", "VPN クライアントを再起動して解決"),
+        ("アカウントがロックされました（未対応）", ""),
+    ] {
+        let r = service.client.post(api("/api/contacts")).json(&serde_json::json!({"subject": subject})).send().await;
+        let made: serde_json::Value = r.unwrap().json().await.unwrap();
+        let number = made["ticket"].as_str().unwrap().to_owned();
+        if resolution.is_empty() {
+            continue;
+        }
+        for change in [
+            serde_json::json!({"status": "in_progress"}),
+            serde_json::json!({"status": "resolved", "resolution": resolution}),
+        ] {
+            let r = service.client.patch(api(&format!("/api/tickets/{number}"))).json(&change).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+        if subject.contains("ロック") {
+            cluster.push(number);
+        }
+    }
+
+    let said = scenario(
+        "faq.mjs",
+        &service.base,
+        "suzuki",
+        password,
+        &[("MADOGUCHI_LOGIN2", "tanaka"), ("MADOGUCHI_PASSWORD2", second), ("MADOGUCHI_CLUSTER", &cluster.join(" "))],
+    )
+    .await;
+    let id: i64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("FAQ "))
+        .and_then(|id| id.trim().parse().ok())
+        .unwrap_or_else(|| panic!("faq.mjs said the entry's id: {said}"));
+
+    // What the page did is what the API holds.
+    let entry: serde_json::Value =
+        service.client.get(api(&format!("/api/faq/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!((entry["state"].as_str(), entry["audience"].as_str()), (Some("published"), Some("public")), "{entry}");
+    assert_eq!((entry["author"].as_str(), entry["published_by"].as_str()), (Some("suzuki"), Some("tanaka")));
+    let mut linked: Vec<String> =
+        entry["tickets"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect();
+    linked.sort();
+    cluster.sort();
+    assert_eq!(linked, cluster, "drafted from the cluster's tickets");
+    let steps: Vec<(&str, &str)> = entry["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["decided_by"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(steps, [("general_manager", "tanaka"), ("business_division", "tanaka")]);
+    assert_eq!(entry["steps"][0]["comment"], "統括責任者 了承（11/20 打合せ）");
+    let public: serde_json::Value = reqwest::get(api("/faq.json")).await.unwrap().json().await.unwrap();
+    assert_eq!(public["entries"][0]["question"], "アカウントがロックされたときは？ <img src=x onerror=alert(1)>");
+    let store = madoguchi::store::Store::connect(&db.url, 1).await.unwrap();
+    let audit: Vec<(String, String)> =
+        store.audit_entries(100).await.unwrap().into_iter().map(|a| (a.actor, a.action)).collect();
+    for step in [
+        ("suzuki", "faq_drafted"),
+        ("suzuki", "faq_submitted"),
+        ("tanaka", "faq_step_approved"),
+        ("tanaka", "faq_published"),
+    ] {
+        assert!(audit.contains(&(step.0.into(), step.1.into())), "{step:?} in {audit:?}");
+    }
+    store.close().await;
+    finish(service, db).await;
+}

@@ -7,6 +7,8 @@ pub(crate) mod calls;
 pub mod contact;
 pub(crate) mod content;
 pub(crate) mod directory;
+pub mod faq;
+pub mod faq_candidates;
 pub(crate) mod host;
 pub(crate) mod lifecycle;
 pub(crate) mod login_limit;

@@ -13,6 +13,8 @@ mod error;
 mod escalation;
 mod events;
 mod extract;
+mod faq;
+mod faq_public;
 mod health;
 mod merge;
 mod notices;
@@ -68,6 +70,8 @@ pub struct Limits {
     pub tts_command: std::sync::Arc<Vec<String>>,
     /// `[http] public_url`, without a trailing slash; empty: each request's own.
     pub public_url: std::sync::Arc<str>,
+    /// `[faq] approvals`: the steps every FAQ entry is approved in, in order.
+    pub faq_steps: std::sync::Arc<crate::domain::faq::Steps>,
 }
 
 impl Limits {
@@ -89,6 +93,7 @@ impl Limits {
             },
             tts_command: std::sync::Arc::new(settings.prompts.tts_command.clone()),
             public_url: settings.http.public_url.trim_end_matches('/').into(),
+            faq_steps: std::sync::Arc::new(crate::domain::faq::Steps::new(&settings.faq.approvals)),
         }
     }
 }
@@ -138,6 +143,14 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))
         .route("/api/notices/{id}/withdraw", axum::routing::post(notices::withdraw))
         .route("/api/notices/{id}/audio", get(notices::audio))
+        .route("/api/faq", get(faq::list).post(faq::draft))
+        .route("/api/faq/candidates", get(faq::candidates))
+        .route("/api/faq/{id}", get(faq::show).patch(faq::edit))
+        .route("/api/faq/{id}/submit", axum::routing::post(faq::submit))
+        .route("/api/faq/{id}/approve", axum::routing::post(faq::approve))
+        .route("/api/faq/{id}/reject", axum::routing::post(faq::reject))
+        .route("/api/faq/{id}/publish", axum::routing::post(faq::publish))
+        .route("/api/faq/{id}/withdraw", axum::routing::post(faq::withdraw))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,
@@ -148,6 +161,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .merge(authenticated)
         .merge(console::routes(&state))
         .merge(notices_public::routes())
+        .merge(faq_public::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))

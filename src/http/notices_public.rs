@@ -131,7 +131,7 @@ fn render(notices: &[Notice]) -> Markup {
 }
 
 /// Where the feed's links point: `[http] public_url`, or this request's scheme and host.
-fn base_url(state: &AppState, headers: &HeaderMap) -> (String, bool) {
+pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> (String, bool) {
     if !state.limits.public_url.is_empty() {
         return (state.limits.public_url.to_string(), false);
     }

@@ -108,7 +108,7 @@ pub(super) fn list_query(backend: Backend, f: &TicketFilter) -> Sql {
     sql
 }
 
-fn escape_like(s: &str) -> String {
+pub(super) fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 

@@ -42,6 +42,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/new", get(new_contact))
         .route("/announcements", get(announcements))
         .route("/contact-list", get(contact_list))
+        .route("/faq-desk", get(faq_desk))
         .route("/admin", get(admin))
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
@@ -117,6 +118,12 @@ async fn contact_list(viewer: Viewer) -> Response {
     desk_page(&viewer, title, Nav::ContactList, "contact_list", None)
 }
 
+/// `GET /faq-desk`: FAQ upkeep for every role (`/faq` is the public page): candidates from the
+/// resolved tickets, drafts, the review step by step, publication; the API decides who may do what.
+async fn faq_desk(viewer: Viewer) -> Response {
+    desk_page(&viewer, "FAQ", Nav::Faq, "faq", None)
+}
+
 /// `GET /admin`: users and tokens (admins only).
 async fn admin(viewer: Viewer) -> Response {
     let lang = viewer.lang;
@@ -164,6 +171,16 @@ mod tests {
         }
         let page = body(announcements(viewer(Role::Operator, Lang::En)).await).await;
         assert!(page.contains("<title>Announcements — 窓口 madoguchi</title>"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_faq_desk_is_a_desk_page_with_its_nav_link() {
+        for role in [Role::Operator, Role::Supervisor] {
+            let page = body(faq_desk(viewer(role, Lang::Ja)).await).await;
+            assert!(page.contains("<h1>FAQ</h1>"), "{page}");
+            assert!(page.contains("<div class=\"desk\" data-page=\"faq\">"), "{page}");
+            assert!(page.contains("<a href=\"/faq-desk\" aria-current=\"page\">FAQ</a>"), "{page}");
+        }
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 // madoguchi console: the queue, the screen-pop, the ticket view, the caller log, callbacks,
-// announcements, the admin pages.
+// announcements, FAQ upkeep, the admin pages.
 // Everything from outside (mail bodies, names, subjects) goes into the page as text nodes, never
 // as HTML. The server renders the frame; this script fills <main data-page="…"> from the JSON API
 // and follows GET /api/events.
@@ -1063,6 +1063,228 @@ async function announcementsSection(section, me) {
   await load();
 }
 
+// ---- FAQ upkeep ---------------------------------------------------------------------------------
+// Candidates from the resolved tickets (GET /api/faq/candidates), a draft or edit form, the
+// entries by state with what the signed-in role may do to each (submit, record an approval step,
+// reject, publish, withdraw; never approve one's own), and a search of the published entries.
+const FAQ_WORDS = {
+  faq_candidates: ['FAQ 候補（解決済みの問い合わせから）', 'Candidates from resolved tickets'],
+  faq_entries: ['FAQ 一覧', 'FAQ entries'], faq_search: ['公開中の FAQ を検索', 'Search the published FAQ'],
+  faq_form: ['FAQ を作成', 'Write an FAQ entry'], faq_edit: ['FAQ を編集', 'Edit the FAQ entry'],
+  question: ['質問', 'Question'], answer: ['回答', 'Answer'], audience: ['公開範囲', 'Audience'],
+  internal: ['内部のみ', 'Internal'], public: ['一般公開', 'Public'], tickets: ['元のチケット', 'Tickets'],
+  period_from: ['期間（開始）', 'From'], period_to: ['期間（終了）', 'To'], show: ['表示', 'Show'],
+  count: ['件数', 'Count'], draft_from: ['この候補から下書き', 'Draft an entry from these'],
+  linked: ['件は FAQ 作成済み', 'already in an FAQ entry'], no_candidates: ['この期間の候補はありません', 'No candidates in this period'],
+  tickets_read: ['件の解決済みチケットから', 'resolved tickets read'], truncated: ['（上限まで）', '(limit reached)'],
+  save_faq: ['下書きを保存', 'Save the draft'], save_edit: ['変更を保存', 'Save the changes'], cancel: ['取消', 'Cancel'],
+  faq_saved: ['下書きを保存しました', 'Draft saved'], faq_edited: ['変更を保存しました（下書きに戻りました）', 'Saved (back to draft)'],
+  submit_faq: ['承認へ提出', 'Submit for approval'], faq_submitted: ['提出しました', 'Submitted'],
+  submitted: ['承認待ち', 'Awaiting approval'], edit: ['編集', 'Edit'], publish: ['公開する', 'Publish'],
+  record_step: ['を記録', ': record it'], step_done: ['を記録しました', 'recorded'],
+  faq_rejected: ['差し戻しました', 'Sent back to draft'], send_back: ['差し戻す', 'Send back'],
+  faq_published: ['公開しました', 'Published'], faq_withdrawn: ['取り下げました', 'Withdrawn'],
+  own_entry: ['自分が作成・編集した FAQ は承認・差し戻しできません', 'You cannot approve or send back an entry you wrote or edited'],
+  all_states: ['すべての状態', 'All states'], author: ['作成者', 'Author'], uses: ['回答に利用', 'Used in answers'],
+  no_entries: ['該当する FAQ はありません', 'No FAQ entries'], approvals: ['承認', 'Approvals'],
+  faq_rejected_by: ['差し戻し', 'Sent back'], tickets_hint: ['チケット番号（空白区切り）', 'Ticket numbers (space-separated)'],
+};
+function ft(key) { const w = FAQ_WORDS[key]; return w ? w[LANG === 'ja' ? 0 : 1] : t(key); }
+const FAQ_STATES = ['draft', 'submitted', 'approved', 'published', 'withdrawn'];
+function faqStateName(s) { return s === 'submitted' ? ft('submitted') : t(s); }
+function stepName(s) { return LANG === 'ja' ? s.label : (s.label_en || s.label); }
+function jstDay(offsetDays) {
+  const d = new Date(Date.now() + 9 * 3600000 + offsetDays * 86400000);
+  return d.toISOString().slice(0, 10);
+}
+
+async function faqPage(main) {
+  const me = await session();
+  const decider = me.role === 'supervisor' || me.role === 'admin';
+  const candidates = el('section', { class: 'faq-candidates', 'aria-labelledby': 'faq-candidates-heading' });
+  const editor = el('section', { class: 'faq-editor', 'aria-labelledby': 'faq-form-heading' });
+  const entries = el('section', { class: 'faq-entries', 'aria-labelledby': 'faq-entries-heading' });
+  const search = el('section', { class: 'faq-search', 'aria-labelledby': 'faq-search-heading' });
+  main.append(candidates, editor, entries, search);
+
+  async function act(run, done) {
+    try { await run(); flash(done); } catch (err) { failed(err); }
+    await loadEntries();
+  }
+
+  // The draft or edit form: empty, pre-filled from a candidate, or holding an entry being edited.
+  let editing = null;
+  const heading = el('h2', { id: 'faq-form-heading' }, ft('faq_form'));
+  const question = el('textarea', { name: 'question', required: true, rows: 2, maxlength: 500, lang: 'ja' });
+  const answer = el('textarea', { name: 'answer', required: true, rows: 6, maxlength: 20000, lang: 'ja' });
+  const category = el('input', { name: 'category', required: true, maxlength: 64 });
+  const audience = select('audience', ['internal', 'public'], 'internal', ft);
+  const tickets = el('input', { name: 'tickets', placeholder: ft('tickets_hint'), 'aria-label': ft('tickets') });
+  const save = el('button', { type: 'submit', class: 'primary' }, ft('save_faq'));
+  const cancel = el('button', { type: 'button', class: 'cancel', onclick: () => reset() }, ft('cancel'));
+  function reset() {
+    editing = null;
+    form.reset();
+    clear(heading).append(ft('faq_form'));
+    clear(save).append(ft('save_faq'));
+  }
+  function fill(values, id) {
+    editing = id || null;
+    question.value = values.question || '';
+    answer.value = values.answer || '';
+    category.value = values.category || '';
+    audience.value = values.audience || 'internal';
+    tickets.value = (values.tickets || []).join(' ');
+    clear(heading).append(id ? ft('faq_edit') + ' #' + id : ft('faq_form'));
+    clear(save).append(id ? ft('save_edit') : ft('save_faq'));
+    editor.scrollIntoView({ block: 'start' });
+    (answer.value ? question : answer).focus();
+  }
+  const form = el('form', { class: 'faq-form', onsubmit: async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    const body = { question: question.value, answer: answer.value, category: category.value, audience: audience.value,
+      tickets: tickets.value.split(/[\s,、]+/).filter((n) => n) };
+    try {
+      const made = editing ? await api('PATCH', '/api/faq/' + editing, body) : await api('POST', '/api/faq', body);
+      flash('#' + made.id + ': ' + ft(editing ? 'faq_edited' : 'faq_saved'));
+      reset();
+    } catch (err) {
+      failed(err);
+    } finally {
+      save.disabled = false;
+    }
+    await loadEntries();
+  } },
+  el('div', { class: 'row' }, field(ft('question'), question), field(t('category'), category), field(ft('audience'), audience)),
+  field(ft('answer'), answer), field(ft('tickets'), tickets), el('div', { class: 'row' }, save, cancel));
+  editor.append(heading, form);
+
+  // Candidates over a chosen period.
+  const from = el('input', { type: 'date', name: 'from', value: jstDay(-29) });
+  const to = el('input', { type: 'date', name: 'to', value: jstDay(0) });
+  const summary = el('p', { class: 'faq-candidates-summary' });
+  const clusters = el('ol', { class: 'faq-candidate-list' });
+  candidates.append(el('h2', { id: 'faq-candidates-heading' }, ft('faq_candidates')),
+    el('form', { class: 'toolbar faq-period', onsubmit: (e) => { e.preventDefault(); loadCandidates(); } },
+      field(ft('period_from'), from), field(ft('period_to'), to), el('button', { type: 'submit' }, ft('show'))),
+    summary, clusters);
+  async function loadCandidates() {
+    let data;
+    const p = new URLSearchParams();
+    if (from.value) p.set('from', from.value);
+    if (to.value) p.set('to', to.value);
+    try { data = await api('GET', '/api/faq/candidates?' + p); } catch (e) { return failed(e); }
+    clear(summary).append(data.from + ' 〜 ' + data.to + ' (JST) · ' + data.tickets_read + ' ' + ft('tickets_read'),
+      data.truncated ? ' ' + ft('truncated') : '');
+    clear(clusters).append(...(data.candidates.length ? data.candidates.map((c) => el('li', { class: 'faq-candidate', 'data-count': c.count },
+      el('header', {}, el('span', { class: 'badge count' }, c.count + (LANG === 'ja' ? ' 件' : '')), ' ',
+        el('strong', { class: 'subject' }, c.subject), ' ', el('span', { class: 'category' }, c.category_label || c.category),
+        c.linked ? [' ', el('span', { class: 'badge linked' }, c.linked + ' ' + ft('linked'))] : null),
+      el('p', { class: 'faq-tickets' }, c.tickets.flatMap((n) => [ticketLink(n), ' '])),
+      el('button', { type: 'button', class: 'draft-from', onclick: () => fill({ question: c.subject, category: c.category, tickets: c.tickets }) },
+        ft('draft_from'))))
+      : [el('li', { class: 'none' }, ft('no_candidates'))]));
+  }
+
+  // The entries, by state.
+  const stateFilter = select('state', [''].concat(FAQ_STATES), '', (v) => (v ? faqStateName(v) : ft('all_states')));
+  stateFilter.addEventListener('change', () => loadEntries());
+  const list = el('div', { class: 'faq-entry-groups' });
+  entries.append(el('h2', { id: 'faq-entries-heading' }, ft('faq_entries')), el('div', { class: 'toolbar' }, stateFilter), list);
+
+  function actions(x) {
+    const path = (action) => '/api/faq/' + x.id + '/' + action;
+    const wrote = x.author === me.login || x.edited_by === me.login;
+    const out = [];
+    if (x.state !== 'published') {
+      out.push(el('button', { type: 'button', class: 'edit', onclick: () => fill(x, x.id) }, ft('edit')));
+    }
+    if (x.state === 'draft') {
+      out.push(el('button', { type: 'button', class: 'submit primary', onclick: () => act(() => api('POST', path('submit')), '#' + x.id + ': ' + ft('faq_submitted')) }, ft('submit_faq')));
+    }
+    if (decider && (x.state === 'submitted' || x.state === 'approved')) {
+      if (wrote) {
+        out.push(el('p', { class: 'own-request' }, ft('own_entry')));
+      } else {
+        const comment = el('input', { name: 'comment', maxlength: 2000, 'aria-label': t('comment') });
+        const said = () => (comment.value.trim() ? { comment: comment.value.trim() } : {});
+        out.push(field(t('comment'), comment));
+        if (x.next_step) {
+          out.push(el('button', { type: 'button', class: 'approve primary', 'data-step': x.next_step.step,
+            onclick: () => act(() => api('POST', path('approve'), { step: x.next_step.step, ...said() }),
+              '#' + x.id + ': ' + stepName(x.next_step) + ' ' + ft('step_done')) },
+          stepName(x.next_step) + ft('record_step')));
+        }
+        out.push(el('button', { type: 'button', class: 'reject', onclick: () => act(() => api('POST', path('reject'), said()), '#' + x.id + ': ' + ft('faq_rejected')) }, ft('send_back')));
+      }
+    }
+    if (decider && x.state === 'approved') {
+      out.push(el('button', { type: 'button', class: 'publish primary', onclick: () => act(() => api('POST', path('publish')), '#' + x.id + ': ' + ft('faq_published')) }, ft('publish')));
+    }
+    if (decider && x.state === 'published') {
+      out.push(el('button', { type: 'button', class: 'withdraw', onclick: () => act(() => api('POST', path('withdraw')), '#' + x.id + ': ' + ft('faq_withdrawn')) }, t('withdraw')));
+    }
+    return out.length ? el('div', { class: 'decide row' }, out) : null;
+  }
+
+  function entryItem(x) {
+    const rejections = x.decisions.filter((d) => d.decision === 'rejected');
+    const rows = [
+      [t('category'), x.category], [ft('audience'), ft(x.audience)],
+      [ft('author'), x.author + ' (' + when(x.created_at) + ')' + (x.edited_by !== x.author ? ' · ' + t('edited_by') + ' ' + x.edited_by : '')],
+      [t('published'), x.published_by ? x.published_by + ' (' + when(x.published_at) + ')' : null],
+      [t('withdrawn'), x.withdrawn_by ? x.withdrawn_by + ' (' + when(x.withdrawn_at) + ')' : null],
+      [ft('uses'), x.uses ? String(x.uses) : null],
+    ].filter(([, v]) => v);
+    return el('li', { class: 'faq-entry state-' + x.state, 'data-faq': x.id, 'data-state': x.state },
+      el('header', {}, el('strong', {}, '#' + x.id + ' ', x.question), ' ', el('span', { class: 'badge faq-' + x.state }, faqStateName(x.state)),
+        ' ', el('span', { class: 'badge audience-' + x.audience }, ft(x.audience))),
+      el('pre', { class: 'body answer' }, x.answer),
+      el('dl', {}, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+      x.tickets.length ? el('p', { class: 'faq-tickets' }, ft('tickets') + ': ', x.tickets.flatMap((n) => [ticketLink(n), ' '])) : null,
+      el('ol', { class: 'faq-steps', 'aria-label': ft('approvals') }, x.steps.map((s) => el('li', { class: s.done ? 'done' : 'todo', 'data-step': s.step },
+        (s.done ? '✓ ' : '○ ') + stepName(s), s.done ? ' — ' + s.decided_by + ' (' + when(s.decided_at) + ')' + (s.comment ? ': ' + s.comment : '') : ''))),
+      rejections.length ? el('ul', { class: 'faq-rejections' }, rejections.map((d) => el('li', {}, ft('faq_rejected_by') + ' — ' + d.decided_by +
+        ' (' + when(d.decided_at) + ')' + (d.comment ? ': ' + d.comment : '')))) : null,
+      actions(x));
+  }
+
+  async function loadEntries() {
+    let data;
+    const p = new URLSearchParams({ limit: '500' });
+    if (stateFilter.value) p.set('state', stateFilter.value);
+    try { data = await api('GET', '/api/faq?' + p); } catch (e) { return failed(e); }
+    clear(list);
+    for (const state of FAQ_STATES) {
+      const mine = data.entries.filter((x) => x.state === state);
+      if (!mine.length) continue;
+      list.append(el('section', { class: 'faq-state', 'data-state': state },
+        el('h3', {}, faqStateName(state), ' ', el('span', { class: 'count' }, String(mine.length))),
+        el('ol', { class: 'faq-entry-list' }, mine.map(entryItem))));
+    }
+    if (!data.entries.length) list.append(el('p', { class: 'empty' }, ft('no_entries')));
+  }
+
+  // Search of the published entries, to answer from.
+  const words = el('input', { type: 'search', name: 'q', 'aria-label': ft('faq_search'), placeholder: t('search') });
+  const found = el('ol', { class: 'faq-found' });
+  search.append(el('h2', { id: 'faq-search-heading' }, ft('faq_search'), ' ',
+    el('a', { href: '/faq', target: '_blank', rel: 'noopener', class: 'public-link' }, t('public_page'))),
+  el('form', { class: 'toolbar', onsubmit: async (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams({ state: 'published' });
+    if (words.value.trim()) p.set('q', words.value.trim());
+    let data;
+    try { data = await api('GET', '/api/faq?' + p); } catch (err) { return failed(err); }
+    clear(found).append(...(data.entries.length ? data.entries.map((x) => el('li', { class: 'faq-hit', 'data-faq': x.id },
+      el('strong', {}, x.question), ' ', el('span', { class: 'badge audience-' + x.audience }, ft(x.audience)),
+      el('pre', { class: 'body answer' }, x.answer))) : [el('li', { class: 'none' }, ft('no_entries'))]));
+  } }, words, el('button', { type: 'submit' }, t('search'))), found);
+
+  await Promise.all([loadCandidates(), loadEntries()]);
+}
+
 // ---- start --------------------------------------------------------------------------------------
 document.addEventListener('keydown', (e) => {
   if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || e.target instanceof HTMLSelectElement) return;
@@ -1087,7 +1309,7 @@ document.addEventListener('keydown', (e) => {
   const page = main.dataset.page;
   const pages = {
     queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
-    announcements: announcementsPage, callbacks: callbacksPage, contact_list: contactListPage,
+    announcements: announcementsPage, callbacks: callbacksPage, contact_list: contactListPage, faq: faqPage,
     mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
   };
   if (pages[page]) await pages[page](main);
