@@ -30,6 +30,7 @@
 //!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
+//! - [`reports`]: daily, weekly and monthly figures (定期報告), and the scheduled mail of them.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 
@@ -51,6 +52,7 @@ pub mod media;
 pub(crate) mod notify;
 pub(crate) mod os;
 pub(crate) mod random;
+pub mod reports;
 pub mod routing;
 pub(crate) mod sip;
 pub mod store;
