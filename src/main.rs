@@ -61,6 +61,34 @@ enum Command {
         #[command(subcommand)]
         action: NoticeAction,
     },
+    /// Periodic reports (定期報告) on standard output: daily, weekly, monthly.
+    Report {
+        #[command(subcommand)]
+        which: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The daily report (日次報告): one JST day; default yesterday.
+    Daily(ReportArgs),
+    /// The weekly report (週次報告): Monday to Sunday; default last week.
+    Weekly(ReportArgs),
+    /// The monthly report (月次報告): default last month.
+    Monthly(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// A day in the period, YYYY-MM-DD (JST).
+    #[arg(long, conflicts_with = "month")]
+    date: Option<String>,
+    /// The month, YYYY-MM (the monthly report only).
+    #[arg(long)]
+    month: Option<String>,
+    /// text (default), csv, json or html.
+    #[arg(long, default_value = "text")]
+    format: String,
 }
 
 #[derive(clap::Args)]
@@ -235,6 +263,7 @@ fn main() -> ExitCode {
         Command::Token { action } => rt.block_on(token(loaded, action)),
         Command::Prompt { action } => rt.block_on(prompt(loaded, action)),
         Command::Notice { action } => rt.block_on(notice(loaded, action)),
+        Command::Report { which } => rt.block_on(report(loaded, which)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -386,6 +415,24 @@ async fn user(loaded: Loaded, action: UserAction) -> anyhow::Result<()> {
     .await;
     store.close().await;
     result
+}
+
+async fn report(loaded: Loaded, which: ReportCommand) -> anyhow::Result<()> {
+    use madoguchi::reports::{Format, Period, PeriodKind};
+    let (kind, args) = match which {
+        ReportCommand::Daily(a) => (PeriodKind::Daily, a),
+        ReportCommand::Weekly(a) => (PeriodKind::Weekly, a),
+        ReportCommand::Monthly(a) => (PeriodKind::Monthly, a),
+    };
+    let format: Format = args.format.parse()?;
+    let now = madoguchi::domain::time::now_millis();
+    let today = madoguchi::domain::time::to_jst(now).date_naive();
+    let period = Period::chosen(kind, args.date.as_deref(), args.month.as_deref(), today)?;
+    let store = open_store(&loaded.settings, OpenMode::Existing, 2).await?;
+    let report = madoguchi::reports::compute(&store, &period, now).await;
+    store.close().await;
+    say(madoguchi::reports::write(&report?, format).trim_end());
+    Ok(())
 }
 
 async fn token(loaded: Loaded, action: TokenAction) -> anyhow::Result<()> {

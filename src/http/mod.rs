@@ -21,6 +21,7 @@ mod pages;
 mod prompts;
 mod rate;
 mod replies;
+mod reports;
 pub(crate) mod server;
 mod tickets;
 mod users;
@@ -135,6 +136,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))
         .route("/api/notices/{id}/withdraw", axum::routing::post(notices::withdraw))
         .route("/api/notices/{id}/audio", get(notices::audio))
+        .route("/api/reports/{kind}", get(reports::show))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,

@@ -84,6 +84,7 @@ pub enum Nav {
     New,
     Announcements,
     ContactList,
+    Reports,
     Admin,
     None,
 }
@@ -101,6 +102,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::ContactList, "/contact-list", t(lang, "連絡先一覧", "Contact list")),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);
+    let supervisor = viewer.identity.role.allows(Role::Supervisor);
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -111,6 +113,11 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
                     nav aria-label=(t(lang, "メニュー", "Menu")) {
                         @for (nav, href, label) in links {
                             a href=(href) aria-current=[(nav == current).then_some("page")] { (label) }
+                        }
+                        @if supervisor {
+                            a href="/reports" aria-current=[(current == Nav::Reports).then_some("page")] {
+                                (t(lang, "報告", "Reports"))
+                            }
                         }
                         @if admin {
                             a href="/admin" aria-current=[(current == Nav::Admin).then_some("page")] {
