@@ -19,8 +19,8 @@ pub fn scale(value: i64, max: i64, full: u32) -> u32 {
 
 /// Horizontal bars, one row per item: its label, its bar and its count.
 pub fn bars(name: &str, title: &str, items: &[(String, i64)]) -> Markup {
-    const LABEL: u32 = 200;
-    const FULL: u32 = 360;
+    const LABEL: u32 = 260;
+    const FULL: u32 = 320;
     const ROW: u32 = 26;
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0);
     let height = ROW * items.len().max(1) as u32 + 8;
@@ -94,8 +94,8 @@ mod tests {
         assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{svg}");
         assert!(svg.contains("b&amp;c") && svg.contains("aria-label=\"種別 &lt;x&gt;\""), "{svg}");
         assert!(!svg.contains("<script"), "{svg}");
-        assert!(svg.contains("width=\"360\" height=\"18\" fill=\"#2f6db5\" data-value=\"4\""), "{svg}");
-        assert!(svg.contains("width=\"180\" height=\"18\" fill=\"#2f6db5\" data-value=\"2\""), "{svg}");
+        assert!(svg.contains("width=\"320\" height=\"18\" fill=\"#2f6db5\" data-value=\"4\""), "{svg}");
+        assert!(svg.contains("width=\"160\" height=\"18\" fill=\"#2f6db5\" data-value=\"2\""), "{svg}");
         assert!(svg.contains("<rect class=\"bar\"") && svg.contains("></rect>"), "closed for the HTML parser: {svg}");
     }
 
