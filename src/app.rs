@@ -67,6 +67,8 @@ pub struct App {
     tracker: TaskTracker,
     /// `[escalation] scheduler`.
     scheduler: bool,
+    /// `[reports]`: the reports mailed out, if anyone is to get them.
+    reports: crate::config::ReportSettings,
 }
 
 /// The telephony side, bound and configured, not yet running.
@@ -273,6 +275,7 @@ impl App {
             },
             max_body_bytes: settings.http.max_body_bytes as usize,
             scheduler: settings.escalation.scheduler,
+            reports: settings.reports.clone(),
             tracker,
         })
     }
@@ -290,7 +293,8 @@ impl App {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker, scheduler } = self;
+        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker, scheduler, reports } =
+            self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
@@ -333,6 +337,9 @@ impl App {
             tracker.spawn(crate::escalation::scheduler::run(state.intake.clone(), stop.clone()));
         }
         tracker.spawn(backfill_suggestions(state.store.clone(), stop.clone()));
+        if !reports.daily_to.is_empty() || !reports.monthly_to.is_empty() {
+            tracker.spawn(crate::reports::schedule::run(store.clone(), reports, stop.clone()));
+        }
         let signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;

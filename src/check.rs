@@ -125,6 +125,7 @@ pub async fn run(loaded: &Loaded) -> Report {
         Ok(_) => report.ok("acknowledgement template and sender".into()),
         Err(e) => report.problem(Problem::new(&file, at("notify", e.setting()), e.to_string())),
     }
+    report.ok(reports_line(&settings.reports));
     let mail = &settings.mail;
     if !mail.tls_cert.is_empty() && !mail.tls_key.is_empty() {
         match crate::tls::tls_acceptor(mail.tls_cert.as_ref(), mail.tls_key.as_ref()) {
@@ -270,6 +271,12 @@ minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s)
         sip.tcp_message_secs,
         sip.media_timeout_secs,
     )
+}
+
+/// What `[reports]` will mail, and when.
+fn reports_line(r: &crate::config::ReportSettings) -> String {
+    let to = |list: &[String]| if list.is_empty() { "not sent".to_owned() } else { format!("to {}", list.len()) };
+    format!("reports: daily {}, monthly {}, at {} JST", to(&r.daily_to), to(&r.monthly_to), r.send_at)
 }
 
 #[cfg(test)]

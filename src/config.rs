@@ -4,7 +4,7 @@
 
 mod types;
 
-pub use types::{Pattern, PortRange, RelaySecurity, Secret};
+pub use types::{ClockTime, Pattern, PortRange, RelaySecurity, Secret};
 
 use crate::diagnostic::{Problem, Problems, TomlLines};
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,7 @@ pub struct Settings {
     pub fax: FaxSettings,
     pub prompts: PromptSettings,
     pub faq: FaqSettings,
+    pub reports: ReportSettings,
     pub log: LogSettings,
 }
 
@@ -262,6 +263,25 @@ impl Default for SuggestSettings {
     }
 }
 
+/// The periodic reports mailed out (定期報告): the daily one for the day before, each morning;
+/// the monthly one for the month before, on the month's first business day.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    /// Who gets the daily report; empty: none is sent.
+    pub daily_to: Vec<String>,
+    /// Who gets the monthly report; empty: none is sent.
+    pub monthly_to: Vec<String>,
+    /// When (JST) the reports go out; a service started later that morning sends them then.
+    pub send_at: ClockTime,
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings { daily_to: Vec::new(), monthly_to: Vec::new(), send_at: ClockTime::new(7, 30) }
+    }
+}
+
 impl Settings {
     /// The synonyms file in use; `None` when the built-in copy serves.
     pub fn synonyms_path(&self) -> Option<PathBuf> {
@@ -359,6 +379,7 @@ impl Default for Settings {
             fax: FaxSettings::default(),
             prompts: PromptSettings::default(),
             faq: FaqSettings::default(),
+            reports: ReportSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -903,6 +924,13 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
     for problem in crate::domain::faq::steps_problems(&s.faq.approvals) {
         report("faq", "approvals", problem);
     }
+    for (key, addresses) in [("daily_to", &s.reports.daily_to), ("monthly_to", &s.reports.monthly_to)] {
+        for (i, a) in addresses.iter().enumerate() {
+            if a.parse::<lettre::Address>().is_err() {
+                report("reports", key, format!("{key}[{i}] '{a}' is not an e-mail address"));
+            }
+        }
+    }
     for (i, p) in s.fax.profiles.iter().enumerate() {
         let patterns = [("from", &p.from), ("subject", &p.subject), ("body", &p.body), ("headers", &p.headers)]
             .into_iter()
@@ -1070,6 +1098,25 @@ mod tests {
         assert!(lines[0].contains(":2: database url"), "{lines:?}");
         assert!(lines[1].contains(":3: max_connections"), "{lines:?}");
         assert!(lines[2].contains(":5: [mail] listen"), "{lines:?}");
+    }
+
+    #[test]
+    fn report_addresses_and_the_sending_time_are_checked_with_their_lines() {
+        let f = write("[reports]\ndaily_to = [\"desk@example.go.jp\", \"not an address\"]\nmonthly_to = [\"ops@\"]\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains(":2: daily_to[1] 'not an address' is not an e-mail address"), "{lines:?}");
+        assert!(lines[1].contains(":3: monthly_to[0]"), "{lines:?}");
+        let f = write("[reports]\nsend_at = \"7:30am\"\n");
+        let err = load(Some(f.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains(":2:") && err.contains("must be a time like 07:30"), "{err}");
+        let f = write("[reports]\nsend_at = \"06:45\"\ndaily_to = [\"desk@example.go.jp\"]\n");
+        let loaded = load(Some(f.path()), env(&[("MADOGUCHI_REPORTS_MONTHLY_TO", "[\"ops@example.go.jp\"]")])).unwrap();
+        assert_eq!(loaded.settings.reports.send_at, ClockTime::new(6, 45));
+        assert_eq!(loaded.settings.reports.monthly_to, ["ops@example.go.jp"]);
+        let err = load(None, env(&[("MADOGUCHI_REPORTS_SEND_AT", "25:00")])).unwrap_err().to_string();
+        assert!(err.contains("MADOGUCHI_REPORTS_SEND_AT") && err.contains("07:30"), "{err}");
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
 //! - [`faq_report`]: the FAQ entries published in a week, for the weekly report.
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
+//! - [`reports`]: daily, weekly and monthly figures (定期報告), and the scheduled mail of them.
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 
@@ -53,6 +54,7 @@ pub mod media;
 pub(crate) mod notify;
 pub(crate) mod os;
 pub(crate) mod random;
+pub mod reports;
 pub mod routing;
 pub(crate) mod sip;
 pub mod store;

@@ -61,15 +61,22 @@ enum Command {
         #[command(subcommand)]
         action: NoticeAction,
     },
-    /// Periodic reports (定期報告) for the operations meetings.
+    /// Periodic reports (定期報告) on standard output: daily, weekly, monthly, and the week's FAQ
+    /// additions for the operations meeting.
     Report {
         #[command(subcommand)]
-        kind: ReportKind,
+        which: ReportCommand,
     },
 }
 
 #[derive(Subcommand)]
-enum ReportKind {
+enum ReportCommand {
+    /// The daily report (日次報告): one JST day; default yesterday.
+    Daily(ReportArgs),
+    /// The weekly report (週次報告): Monday to Sunday; default last week.
+    Weekly(ReportArgs),
+    /// The monthly report (月次報告): default last month.
+    Monthly(ReportArgs),
     /// The FAQ entries published in one JST week (Monday to Sunday).
     Faq {
         /// The week (the only period there is for now).
@@ -79,12 +86,25 @@ enum ReportKind {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
         #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
+        format: FaqReportFormat,
     },
 }
 
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// A day in the period, YYYY-MM-DD (JST).
+    #[arg(long, conflicts_with = "month")]
+    date: Option<String>,
+    /// The month, YYYY-MM (the monthly report only).
+    #[arg(long)]
+    month: Option<String>,
+    /// text (default), csv, json or html.
+    #[arg(long, default_value = "text")]
+    format: String,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum ReportFormat {
+enum FaqReportFormat {
     Text,
     Csv,
     Json,
@@ -262,7 +282,7 @@ fn main() -> ExitCode {
         Command::Token { action } => rt.block_on(token(loaded, action)),
         Command::Prompt { action } => rt.block_on(prompt(loaded, action)),
         Command::Notice { action } => rt.block_on(notice(loaded, action)),
-        Command::Report { kind } => rt.block_on(report(loaded, kind)),
+        Command::Report { which } => rt.block_on(report(loaded, which)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -414,6 +434,25 @@ async fn user(loaded: Loaded, action: UserAction) -> anyhow::Result<()> {
     .await;
     store.close().await;
     result
+}
+
+async fn report(loaded: Loaded, which: ReportCommand) -> anyhow::Result<()> {
+    use madoguchi::reports::{Format, Period, PeriodKind};
+    let (kind, args) = match which {
+        ReportCommand::Daily(a) => (PeriodKind::Daily, a),
+        ReportCommand::Weekly(a) => (PeriodKind::Weekly, a),
+        ReportCommand::Monthly(a) => (PeriodKind::Monthly, a),
+        ReportCommand::Faq { week: _, date, format } => return faq_report(loaded, date, format).await,
+    };
+    let format: Format = args.format.parse()?;
+    let now = madoguchi::domain::time::now_millis();
+    let today = madoguchi::domain::time::to_jst(now).date_naive();
+    let period = Period::chosen(kind, args.date.as_deref(), args.month.as_deref(), today)?;
+    let store = open_store(&loaded.settings, OpenMode::Existing, 2).await?;
+    let report = madoguchi::reports::compute(&store, &period, now).await;
+    store.close().await;
+    say(madoguchi::reports::write(&report?, format).trim_end());
+    Ok(())
 }
 
 async fn token(loaded: Loaded, action: TokenAction) -> anyhow::Result<()> {
@@ -664,21 +703,18 @@ async fn notice(loaded: Loaded, action: NoticeAction) -> anyhow::Result<()> {
     result
 }
 
-async fn report(loaded: Loaded, kind: ReportKind) -> anyhow::Result<()> {
+/// `madoguchi report faq --week`: the entries published in the week of `date` (default today).
+async fn faq_report(loaded: Loaded, date: Option<chrono::NaiveDate>, format: FaqReportFormat) -> anyhow::Result<()> {
     let store = open_store(&loaded.settings, OpenMode::Existing, 1).await?;
     let result = async {
-        match kind {
-            ReportKind::Faq { week: _, date, format } => {
-                let today = madoguchi::domain::time::to_jst(madoguchi::domain::time::now_millis()).date_naive();
-                let week = madoguchi::faq_report::weekly_faq_additions(&store, date.unwrap_or(today)).await?;
-                let out = match format {
-                    ReportFormat::Text => week.text(),
-                    ReportFormat::Csv => week.csv(),
-                    ReportFormat::Json => format!("{:#}\n", week.json()),
-                };
-                say(out.trim_end_matches('\n'));
-            }
-        }
+        let today = madoguchi::domain::time::to_jst(madoguchi::domain::time::now_millis()).date_naive();
+        let week = madoguchi::faq_report::weekly_faq_additions(&store, date.unwrap_or(today)).await?;
+        let out = match format {
+            FaqReportFormat::Text => week.text(),
+            FaqReportFormat::Csv => week.csv(),
+            FaqReportFormat::Json => format!("{:#}\n", week.json()),
+        };
+        say(out.trim_end_matches('\n'));
         Ok(())
     }
     .await;

@@ -77,7 +77,8 @@ impl AckTemplate {
             // The sender's subject is repeated only here, without links, whatever the template.
             let subject = crate::domain::ack::safe_subject(&item.subject);
             let subject = if subject.is_empty() { "(件名なし / no subject)" } else { &subject };
-            s.replace("{ticket}", item.ticket.as_str())
+            let ticket = item.ticket.as_ref().map_or("", |t| t.as_str());
+            s.replace("{ticket}", ticket)
                 .replace("{subject}", subject)
                 .replace("{received_at}", &jst_rfc3339(item.created_at))
         };
@@ -197,7 +198,7 @@ impl Notifier {
             sent += 1;
             let held = match self.send(transport, &item).await {
                 Ok(()) => {
-                    tracing::info!(ticket = %item.ticket, kind = %item.kind, "outgoing mail sent");
+                    tracing::info!(ticket = ?item.ticket, kind = %item.kind, "outgoing mail sent");
                     self.store.outbox_sent(&item, now_millis()).await?
                 }
                 Err(error) => {
@@ -206,12 +207,12 @@ impl Notifier {
                         let backoff = self.settings.retry_initial_secs.saturating_mul(1 << (attempts - 1).min(20));
                         now_millis() + backoff.min(self.settings.retry_max_secs) as i64 * 1000
                     });
-                    tracing::warn!(ticket = %item.ticket, kind = %item.kind, attempts, error = %error, gave_up = retry_at.is_none(), "outgoing mail not sent");
+                    tracing::warn!(ticket = ?item.ticket, kind = %item.kind, attempts, error = %error, gave_up = retry_at.is_none(), "outgoing mail not sent");
                     self.store.outbox_failed(&item, &error, retry_at).await?
                 }
             };
             if !held {
-                tracing::warn!(ticket = %item.ticket, "the outbox item's claim ran out before its result was recorded");
+                tracing::warn!(ticket = ?item.ticket, "the outbox item's claim ran out before its result was recorded");
             } else if matches!(item.kind.as_str(), "escalation" | "sla_warning") {
                 // A relay's delivery is part of the relay: the ticket's history says how it went.
                 self.store.note_delivery(&item, now_millis()).await?;
@@ -240,10 +241,10 @@ impl Notifier {
         if automatic {
             message = message.header(AutoSubmitted);
         }
-        let mut message = message.raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("X-Madoguchi-Ticket"),
-            item.ticket.to_string(),
-        ));
+        if let Some(ticket) = &item.ticket {
+            message = message
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Madoguchi-Ticket"), ticket.to_string()));
+        }
         if let Some(original) = &item.in_reply_to {
             message = message.in_reply_to(format!("<{original}>")).references(format!("<{original}>"));
         }
@@ -265,7 +266,7 @@ mod tests {
         let item = OutboxItem {
             id: 1,
             kind: "ack".into(),
-            ticket: "20261121-0007".parse().unwrap(),
+            ticket: Some("20261121-0007".parse().unwrap()),
             to_addr: "a@x.jp".into(),
             message_id: "ack.1@h".into(),
             in_reply_to: None,

@@ -77,6 +77,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", "/api/callbacks?tier=1&state=open".into(), None),
         ("GET", "/api/callbacks/999999".into(), None),
         ("POST", "/api/callbacks/999999/attempts".into(), Some(json!({"result": "reached"}))),
+        ("GET", "/api/reports/daily?date=2026-11-20".into(), None),
+        ("GET", "/api/reports/monthly?month=2026-10&format=csv".into(), None),
         ("GET", "/api/session".into(), None),
     ]
 }
@@ -92,6 +94,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/admin".into()),
         ("GET", "/contact-list".into()),
         ("GET", "/faq-desk".into()),
+        ("GET", "/reports".into()),
         ("GET", format!("/tickets/{number}")),
         ("POST", "/logout".into()),
     ]
@@ -155,7 +158,8 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
             || route.1.starts_with("/api/tokens")
             || (route.0 == "PUT" && route.1 == "/api/contact-list");
         let supervisor_only =
-            ["/approve", "/reject", "/rollback", "/withdraw", "/publish"].iter().any(|end| route.1.ends_with(end));
+            ["/approve", "/reject", "/rollback", "/withdraw", "/publish"].iter().any(|end| route.1.ends_with(end))
+                || route.1.starts_with("/api/reports/");
         for (who, client) in [("no token", &nobody), ("a made-up token", &forged), ("not Bearer", &basic)] {
             let url = format!("{}{}", app.base, route.1);
             let response = match route.0 {
@@ -335,8 +339,8 @@ async fn every_console_page_sends_a_stranger_to_sign_in_and_needs_the_role(db: D
             };
             assert_eq!(location, want, "{method} {path} with {who}");
         }
-        let admin_only = path == "/admin";
-        for (who, client, allowed) in [("operator", &operator, !admin_only), ("admin", &admin, true)] {
+        let not_for_operators = path == "/admin" || path == "/reports";
+        for (who, client, allowed) in [("operator", &operator, !not_for_operators), ("admin", &admin, true)] {
             let status = send(client).await.status().as_u16();
             let want = if !allowed {
                 403

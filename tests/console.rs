@@ -519,3 +519,30 @@ async fn a_supervisor_drafts_an_faq_from_candidates_and_another_approves_and_pub
     store.close().await;
     finish(service, db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_the_monthly_report_with_its_charts_and_an_operator_is_refused() {
+    let password = "課長さんの長いパスワード 2026";
+    let test = "console::a_supervisor_sees_the_monthly_report";
+    let Some((db, service)) =
+        with_user(test, "console_reports", ("kacho", "課長 花子", password), "supervisor", None).await
+    else {
+        return;
+    };
+    let operator_password = "佐藤さんの長いパスワード 2026";
+    common::cli::run(&db, &["user", "add", "sato", "--role", "operator"], &format!("{operator_password}\n")).await;
+    // Three contacts in October 2026 (JST), on three channels.
+    for (channel, at) in [
+        ("phone", "2026-10-15T09:15:00+09:00"),
+        ("email", "2026-10-15T09:40:00+09:00"),
+        ("fax", "2026-10-20T14:05:00+09:00"),
+    ] {
+        let body =
+            serde_json::json!({"channel": channel, "subject": "アカウントがロックされました", "received_at": at});
+        let r = service.client.post(format!("{}/api/contacts", service.base)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let env = [("MADOGUCHI_OPERATOR_LOGIN", "sato"), ("MADOGUCHI_OPERATOR_PASSWORD", operator_password)];
+    scenario("reports.mjs", &service.base, "kacho", password, &env).await;
+    finish(service, db).await;
+}

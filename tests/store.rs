@@ -269,7 +269,7 @@ async fn two_nodes_claim_every_outbox_item_exactly_once(db: Db) {
                     return claimed;
                 }
                 for item in items {
-                    claimed.push(item.ticket.clone());
+                    claimed.push(item.ticket.clone().expect("an acknowledgement has its ticket"));
                     tokio::task::yield_now().await;
                     assert!(store.outbox_sent(&item, now()).await.unwrap(), "the claim holds until recorded");
                 }
@@ -294,15 +294,19 @@ async fn a_claim_older_than_the_lease_is_taken_over(db: Db) {
     let tickets = queue_acks(&store, 2).await;
     let t0 = now();
     let first = store.outbox_claim(t0, LEASE_MS, 1).await.unwrap();
-    assert_eq!(first.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[0]]);
+    assert_eq!(first.iter().map(|i| i.ticket.as_ref()).collect::<Vec<_>>(), [Some(&tickets[0])]);
     let second = store.outbox_claim(t0 + 1, LEASE_MS, 10).await.unwrap();
-    assert_eq!(second.iter().map(|i| &i.ticket).collect::<Vec<_>>(), [&tickets[1]], "a held claim is not taken");
+    assert_eq!(
+        second.iter().map(|i| i.ticket.as_ref()).collect::<Vec<_>>(),
+        [Some(&tickets[1])],
+        "a held claim is not taken"
+    );
     assert_eq!(store.outbox_next_due(LEASE_MS).await.unwrap(), Some(t0 + LEASE_MS));
     assert!(store.outbox_claim(t0 + LEASE_MS - 1, LEASE_MS, 10).await.unwrap().is_empty());
 
     // The node that claimed the first item died; after the lease another takes it over.
     let retaken = store.outbox_claim(t0 + LEASE_MS, LEASE_MS, 10).await.unwrap();
-    let numbers: Vec<&TicketNumber> = retaken.iter().map(|i| &i.ticket).collect();
+    let numbers: Vec<&TicketNumber> = retaken.iter().filter_map(|i| i.ticket.as_ref()).collect();
     assert_eq!(numbers, [&tickets[0]], "only the first item's claim has run out");
     assert!(!store.outbox_sent(&first[0], t0 + LEASE_MS + 2).await.unwrap(), "the lost claim records nothing");
     assert!(store.outbox_sent(&retaken[0], t0 + LEASE_MS + 2).await.unwrap());

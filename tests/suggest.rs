@@ -187,3 +187,43 @@ async fn tickets_resolved_before_the_index_existed_are_added_at_start_up() {
     assert!(rank_of(&found, &merged).is_none(), "a merged ticket is never an answer");
     app.stop().await;
 }
+
+async fn a_published_faq_entry_is_suggested_and_its_use_counted(db: Db) {
+    let Some(db) = TestDb::new(db, "suggest_faq").await else { return };
+    let app = common::spawn_with(db, |_| {}).await;
+    let url = app.db.settings().database_url();
+    let sato = authorised(&grant(&url, "sato", Role::Operator).await);
+    let suzuki = authorised(&grant(&url, "suzuki", Role::Supervisor).await);
+    history(&app).await;
+    let draft = json!({"question": "複合機で印刷できないときは？", "answer": "プリンタドライバを入れ直してください。",
+        "category": "howto", "audience": "internal"});
+    let (status, made) = common::post(&sato, &app.url("/api/faq"), draft).await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_i64().unwrap();
+    let at = |action: &str| app.url(&format!("/api/faq/{id}/{action}"));
+    let asked = contact(&app, "印刷ができない", "2階の複合機で印刷できません", "manual").await;
+    let is_faq = |s: &Value| s["kind"] == "faq" && s["faq_id"] == id;
+    assert!(!suggestions(&app, &asked).await.iter().any(is_faq), "a draft is never suggested");
+
+    assert_eq!(common::post(&sato, &at("submit"), json!({})).await.0, 200);
+    for step in ["general_manager", "business_division"] {
+        assert_eq!(common::post(&suzuki, &at("approve"), json!({"step": step})).await.0, 200);
+    }
+    assert_eq!(common::post(&suzuki, &at("publish"), json!({})).await.0, 200);
+    let found = suggestions(&app, &asked).await;
+    let entry = found.iter().find(|s| is_faq(s)).unwrap_or_else(|| panic!("the published entry: {found:#?}"));
+    assert_eq!(entry["answer"], "プリンタドライバを入れ直してください。");
+    assert!(entry["why"].as_array().unwrap().iter().any(|w| w == "複合機で印刷でき"), "{entry}");
+
+    let answered = app.url(&format!("/api/tickets/{asked}/answered-from"));
+    assert_eq!(common::post(&sato, &answered, json!({"faq_id": id})).await.0, 201);
+    let (_, shown) = app.get_json(&format!("/api/faq/{id}")).await;
+    assert_eq!(shown["uses"], 1, "{shown}");
+    assert_eq!(common::post(&sato, &answered, json!({"faq_id": id + 100})).await.0, 422, "no such entry");
+
+    assert_eq!(common::post(&suzuki, &at("withdraw"), json!({})).await.0, 200);
+    assert!(!suggestions(&app, &asked).await.iter().any(is_faq), "a withdrawn entry is no answer");
+    app.stop().await;
+}
+
+on_both_backends!(a_published_faq_entry_is_suggested_and_its_use_counted);

@@ -197,3 +197,40 @@ mod tests {
         assert!(Pattern::new("^FAX(").error().is_some());
     }
 }
+
+/// A time of day `HH:MM` (JST), e.g. `07:30`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockTime(pub chrono::NaiveTime);
+
+impl ClockTime {
+    pub fn new(hour: u32, minute: u32) -> ClockTime {
+        ClockTime(chrono::NaiveTime::from_hms_opt(hour, minute, 0).unwrap_or_default())
+    }
+}
+
+impl std::str::FromStr for ClockTime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ClockTime, String> {
+        let parsed = (s.len() == 5).then(|| chrono::NaiveTime::parse_from_str(s, "%H:%M").ok()).flatten();
+        parsed.map(ClockTime).ok_or_else(|| format!("'{s}' must be a time like 07:30 (HH:MM, JST)"))
+    }
+}
+
+impl fmt::Display for ClockTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
+impl Serialize for ClockTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ClockTime, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}

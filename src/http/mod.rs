@@ -23,6 +23,7 @@ mod pages;
 mod prompts;
 mod rate;
 mod replies;
+mod reports;
 pub(crate) mod server;
 mod suggest;
 mod tickets;
@@ -151,6 +152,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/faq/{id}/reject", axum::routing::post(faq::reject))
         .route("/api/faq/{id}/publish", axum::routing::post(faq::publish))
         .route("/api/faq/{id}/withdraw", axum::routing::post(faq::withdraw))
+        .route("/api/reports/{kind}", get(reports::show))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,

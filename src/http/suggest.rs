@@ -70,9 +70,22 @@ pub async fn answered_from(
             };
             json!({"kind": "ticket", "ticket": found.number, "subject": found.subject})
         }
-        (None, Some(id)) => json!({"kind": "faq", "faq_id": id}),
+        (None, Some(id)) => match state.store.faq_entry(id).await? {
+            Some(entry) if entry.state == "published" => {
+                json!({"kind": "faq", "faq_id": id, "question": entry.question})
+            }
+            _ => {
+                return Err(ApiError::Invalid(format!(
+                    "faq_id: 公開中のFAQ {id} はありません / no published entry {id}"
+                )));
+            }
+        },
         _ => return Err(ApiError::Invalid("ticket か faq_id のどちらか一つ / give one of ticket or faq_id".into())),
     };
-    state.intake.event(number, &acting.login(), "answered_from", detail.clone()).await?;
+    let faq = detail["faq_id"].as_i64();
+    state.intake.event(number.clone(), &acting.login(), "answered_from", detail.clone()).await?;
+    if let (Some(entry), Some(ticket)) = (faq, state.store.ticket_summary(&number).await?) {
+        state.store.record_faq_use(entry, ticket.id, &acting.login(), crate::domain::time::now_millis()).await?;
+    }
     Ok((axum::http::StatusCode::CREATED, Json(detail)))
 }

@@ -119,6 +119,16 @@ impl Backend {
         }
     }
 
+    /// How many tables named `$1` this database has (0 or 1).
+    pub(super) fn table_exists(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        }
+    }
+
     /// `PRAGMA integrity_check` on SQLite; PostgreSQL has nothing to ask.
     pub(super) fn integrity_check(self) -> Option<&'static str> {
         match self {

@@ -407,6 +407,8 @@ impl Store {
                 sqlx::query(sql).bind(id).bind(next.as_str()).bind(now).bind(by).execute(&mut *tx).await?;
             }
         }
+        // A published entry is an answer suggestions may offer; any other is not.
+        self.suggest_sync_faq(&mut tx, id).await?;
         audit_in(&mut tx, now, by, action.name(), &format!("faq#{id}"), &detail).await?;
         let entry = entry_by_id(&mut tx, id).await?.ok_or(StoreError::Corrupt(format!("FAQ entry {id} vanished")))?;
         tx.commit().await?;

@@ -7,12 +7,12 @@ use super::{Store, StoreError};
 use crate::domain::TicketNumber;
 use sqlx::{AssertSqlSafe, Row};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
     pub id: i64,
     pub kind: String,
-    #[sqlx(try_from = "String")]
-    pub ticket: TicketNumber,
+    /// None for mail about no ticket (a periodic report).
+    pub ticket: Option<TicketNumber>,
     pub to_addr: String,
     pub message_id: String,
     pub in_reply_to: Option<String>,
@@ -23,6 +23,43 @@ pub struct OutboxItem {
     pub created_at: i64,
     /// When this worker claimed it; the claim must still hold when the result is recorded.
     pub claimed_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    id: i64,
+    kind: String,
+    ticket: Option<String>,
+    to_addr: String,
+    message_id: String,
+    in_reply_to: Option<String>,
+    subject: String,
+    body: Option<String>,
+    attempts: i64,
+    created_at: i64,
+    claimed_at: i64,
+}
+
+impl ItemRow {
+    fn item(self) -> Result<OutboxItem, StoreError> {
+        let ticket = self
+            .ticket
+            .map(|t| t.parse().map_err(|e| StoreError::Corrupt(format!("outbox ticket: {e}"))))
+            .transpose()?;
+        Ok(OutboxItem {
+            id: self.id,
+            kind: self.kind,
+            ticket,
+            to_addr: self.to_addr,
+            message_id: self.message_id,
+            in_reply_to: self.in_reply_to,
+            subject: self.subject,
+            body: self.body,
+            attempts: self.attempts,
+            created_at: self.created_at,
+            claimed_at: self.claimed_at,
+        })
+    }
 }
 
 impl Store {
@@ -47,14 +84,14 @@ impl Store {
         let list = (2..ids.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT o.id, o.kind, t.number AS ticket, o.to_addr, o.message_id, o.in_reply_to, o.subject, o.body, \
-             o.attempts, o.created_at, o.claimed_at FROM outbox o JOIN tickets t ON t.id = o.ticket_id \
+             o.attempts, o.created_at, o.claimed_at FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id \
              WHERE o.claimed_at = $1 AND o.id IN ({list}) ORDER BY o.next_attempt_at, o.id"
         );
-        let mut query = sqlx::query_as(AssertSqlSafe(sql)).bind(now);
+        let mut query = sqlx::query_as::<_, ItemRow>(AssertSqlSafe(sql)).bind(now);
         for id in ids {
             query = query.bind(id);
         }
-        Ok(query.fetch_all(&self.pool).await?)
+        query.fetch_all(&self.pool).await?.into_iter().map(ItemRow::item).collect()
     }
 
     /// When the next item is due, or the oldest claim's lease runs out, if any.

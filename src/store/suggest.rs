@@ -86,6 +86,22 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a published FAQ entry in the index, or takes any other out.
+    pub(super) async fn suggest_sync_faq(&self, conn: &mut AnyConnection, entry_id: i64) -> Result<(), StoreError> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT state, question, answer FROM faq_entries WHERE id = $1")
+                .bind(entry_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        self.suggest_remove(conn, "faq", entry_id).await?;
+        if let Some((state, question, answer)) = row
+            && state == "published"
+        {
+            self.suggest_put(conn, "faq", entry_id, &format!("{question}\n{answer}")).await?;
+        }
+        Ok(())
+    }
+
     /// Adds a document (which must not be in the index).
     pub(super) async fn suggest_put(
         &self,
@@ -173,8 +189,8 @@ impl Store {
         Ok(())
     }
 
-    /// Indexes resolved tickets the index does not have yet (those resolved before it existed),
-    /// a batch per transaction; how many it added.
+    /// Indexes resolved tickets and published FAQ entries the index does not have yet (those
+    /// from before it existed), a batch per transaction; how many it added.
     pub async fn suggest_backfill(&self) -> Result<usize, StoreError> {
         let mut added = 0;
         loop {
@@ -188,7 +204,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             if ids.is_empty() {
-                return Ok(added);
+                break;
             }
             for (id,) in &ids {
                 self.suggest_sync_ticket(&mut tx, *id).await?;
@@ -196,6 +212,18 @@ impl Store {
             tx.commit().await?;
             added += ids.len();
         }
+        let mut tx = self.backend.begin_write(&self.pool).await?;
+        let entries: Vec<(i64,)> = sqlx::query_as(
+            "SELECT f.id FROM faq_entries f WHERE f.state = 'published' \
+             AND NOT EXISTS (SELECT 1 FROM suggest_docs d WHERE d.kind = 'faq' AND d.ref_id = f.id)",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id,) in &entries {
+            self.suggest_sync_faq(&mut tx, *id).await?;
+        }
+        tx.commit().await?;
+        Ok(added + entries.len())
     }
 
     /// Suggestions for a ticket (from its subject and first contact's text), leaving it out;
@@ -340,6 +368,25 @@ impl Store {
                     faq_id: None,
                     title: subject,
                     answer: resolution.unwrap_or_default(),
+                    category,
+                    score: round(score),
+                    relevance: round(relevance),
+                    why,
+                }))
+            }
+            "faq" => {
+                let row: Option<(i64, String, String, String)> = sqlx::query_as(
+                    "SELECT id, question, answer, category FROM faq_entries WHERE id = $1 AND state = 'published'",
+                )
+                .bind(ref_id)
+                .fetch_optional(conn)
+                .await?;
+                Ok(row.map(|(id, question, answer, category)| Suggestion {
+                    kind: "faq",
+                    ticket: None,
+                    faq_id: Some(id),
+                    title: question,
+                    answer,
                     category,
                     score: round(score),
                     relevance: round(relevance),

@@ -85,6 +85,7 @@ pub enum Nav {
     Announcements,
     ContactList,
     Faq,
+    Reports,
     Admin,
     None,
 }
@@ -103,6 +104,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::Faq, "/faq-desk", "FAQ"),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);
+    let supervisor = viewer.identity.role.allows(Role::Supervisor);
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -113,6 +115,11 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
                     nav aria-label=(t(lang, "メニュー", "Menu")) {
                         @for (nav, href, label) in links {
                             a href=(href) aria-current=[(nav == current).then_some("page")] { (label) }
+                        }
+                        @if supervisor {
+                            a href="/reports" aria-current=[(current == Nav::Reports).then_some("page")] {
+                                (t(lang, "報告", "Reports"))
+                            }
                         }
                         @if admin {
                             a href="/admin" aria-current=[(current == Nav::Admin).then_some("page")] {

@@ -11,6 +11,7 @@
 mod assets;
 mod layout;
 mod login;
+mod reports;
 
 use super::auth::{self, Acting, MaybeSession};
 use super::{ApiError, AppState};
@@ -44,6 +45,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/contact-list", get(contact_list))
         .route("/faq-desk", get(faq_desk))
         .route("/admin", get(admin))
+        .route("/reports", get(reports::reports))
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate_page));
