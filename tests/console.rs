@@ -546,3 +546,44 @@ async fn a_supervisor_sees_the_monthly_report_with_its_charts_and_an_operator_is
     scenario("reports.mjs", &service.base, "kacho", password, &env).await;
     finish(service, db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_past_answer_suggested_and_records_using_it() {
+    let password = "伊藤さんの長いパスワード 2026";
+    let test = "console::an_operator_sees_a_past_answer_suggested";
+    let Some((db, service)) = with_operator(test, "console_suggest", ("ito", "伊藤 健", password), None).await
+    else {
+        return;
+    };
+    let api = |path: &str| format!("{}{path}", service.base);
+    let post = |body: serde_json::Value| {
+        let request = service.client.post(api("/api/contacts")).json(&body).send();
+        async move {
+            request.await.unwrap().json::<serde_json::Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned()
+        }
+    };
+    let answer = post(serde_json::json!({"subject": "アカウントのロック解除", "body": "ロックされました"})).await;
+    for change in [
+        serde_json::json!({"status": "in_progress"}),
+        serde_json::json!({"status": "resolved", "resolution": "本人確認のうえロックを解除しました <b>済</b>"}),
+    ] {
+        let r = service.client.patch(api(&format!("/api/tickets/{answer}"))).json(&change).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let asked =
+        post(serde_json::json!({"subject": "アカウントロック", "body": "朝からアカウントロックで入れません"})).await;
+    scenario(
+        "suggest.mjs",
+        &service.base,
+        "ito",
+        password,
+        &[("MADOGUCHI_TICKET", &asked), ("MADOGUCHI_ANSWER", &answer)],
+    )
+    .await;
+    let ticket: serde_json::Value =
+        service.client.get(api(&format!("/api/tickets/{asked}"))).send().await.unwrap().json().await.unwrap();
+    let used = common::mime::history(&ticket, "answered_from");
+    assert_eq!(used.len(), 1, "{ticket}");
+    assert_eq!((used[0]["actor"].as_str(), used[0]["detail"]["ticket"].as_str()), (Some("ito"), Some(answer.as_str())));
+    finish(service, db).await;
+}

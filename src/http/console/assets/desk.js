@@ -55,6 +55,9 @@ const WORDS = {
   rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
   shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
   notices: ['システム運用のお知らせ', 'System operation notices'], draft: ['下書き', 'Draft'],
+  suggestions: ['過去の回答・FAQ', 'Past answers and FAQ'], no_suggestions: ['似た解決済みの問い合わせはありません', 'No similar resolved inquiry'],
+  faq: ['FAQ', 'FAQ'], resolved_ticket: ['解決済み', 'Resolved'], matched: ['一致した語', 'Matched'],
+  use_answer: ['この回答を使った', 'I answered from this'], answer_recorded: ['回答に使ったことを記録しました', 'Recorded as the answer used'],
   unsent: ['メール宛先なし（電話で連絡してください）', 'no address to mail (relay by phone)'],
   sends_at: ['連絡可能時間に送信', 'sent when reachable:'],
   edit_contact_list: ['連絡先一覧を編集', 'Edit the contact list'], in_force: ['使用中', 'In force'],
@@ -106,7 +109,7 @@ const ACTIONS = {
   sla_started: ['SLA 計測開始', 'SLA clock started'], sla_paused: ['SLA 一時停止', 'SLA clock paused'],
   sla_resumed: ['SLA 再開', 'SLA clock resumed'], sla_met: ['SLA 達成', 'SLA met'],
   sla_warning: ['SLA 期限間近', 'SLA warning'], sla_breached: ['SLA 超過', 'SLA breached'],
-  relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
+  answered_from: ['過去の回答を使用', 'Answered from'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
 };
 const CLOCKS = {
   first_response: ['初回応答', 'First response'], next_update: ['次回更新', 'Next update'],
@@ -127,6 +130,7 @@ function actionText(h) {
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
   if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
   if (h.action.startsWith('sla_')) return label + ': ' + clockName(d.kind) + (d.due_at ? ' — ' + t('due') + ' ' + when(d.due_at) : '');
+  if (h.action === 'answered_from') return label + ': ' + (d.ticket ? d.ticket + ' ' + (d.subject || '') : 'FAQ ' + d.faq_id + ' ' + (d.question || ''));
   if (h.action === 'relay') {
     const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
     return label + ' → ' + (d.group_name || d.group || '') + (to ? ' (' + to + ')' : '') + ' · ' + word(d.how) +
@@ -364,7 +368,31 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    view.append(suggestionsPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+  }
+  // Past answers like this inquiry: asked once per page, shown while the ticket is open.
+  let suggested = null;
+  function suggestionsPanel(x) {
+    if (x.status === 'resolved' || x.status === 'closed') return null;
+    const list = el('ol', { class: 'suggestions' });
+    suggested = suggested || api('GET', '/api/tickets/' + encodeURIComponent(number) + '/suggestions');
+    suggested.then((s) => {
+      if (!s.suggestions.length) { list.append(el('li', { class: 'empty' }, t('no_suggestions'))); return; }
+      list.append(...s.suggestions.map((g) => el('li', { class: 'suggestion kind-' + g.kind, 'data-ticket': g.ticket, 'data-faq': g.faq_id },
+        el('p', { class: 'suggestion-title' }, el('span', { class: 'badge kind-' + g.kind }, t(g.kind === 'faq' ? 'faq' : 'resolved_ticket')), ' ',
+          g.ticket ? ticketLink(g.ticket) : null, ' ', g.title),
+        el('p', { class: 'suggestion-answer' }, g.answer),
+        el('p', { class: 'suggestion-why' }, t('matched') + ': ', g.why.map((w) => el('mark', {}, w))),
+        el('button', { type: 'button', class: 'use-answer', onclick: async (e) => {
+          e.target.disabled = true;
+          try {
+            await api('POST', '/api/tickets/' + encodeURIComponent(number) + '/answered-from', g.ticket ? { ticket: g.ticket } : { faq_id: g.faq_id });
+            flash(t('answer_recorded'));
+            await load();
+          } catch (err) { e.target.disabled = false; failed(err); }
+        } }, t('use_answer')))));
+    }).catch(failed);
+    return el('section', { class: 'suggested' }, el('h2', {}, t('suggestions')), list);
   }
   let groups = [];
   try { groups = (await api('GET', '/api/groups')).groups; } catch (_) { groups = []; }
