@@ -388,7 +388,7 @@ async fn main() {
     times.sort();
     let p99 = percentile(&times, 0.99);
     println!(
-        "[{name}] {queries} inquiries over {n} resolved tickets: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms; \
+        "[{name}] {queries} inquiries over {n} resolved tickets: p50 {}, p90 {}, p99 {}, max {}; \
          {:.1} suggestions each (aim: p99 < {} ms: {})",
         ms(percentile(&times, 0.50)),
         ms(percentile(&times, 0.90)),
