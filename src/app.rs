@@ -152,6 +152,14 @@ pub fn load_escalation(settings: &Settings) -> Result<crate::store::Escalation, 
     })
 }
 
+/// The interview templates (the configured file, or the built-in ones).
+pub fn load_interviews(settings: &Settings) -> Result<crate::domain::interview::Templates, Problems> {
+    match settings.interviews_path() {
+        Some(path) => crate::interviews::read_interviews(&path).map(|(t, _)| t),
+        None => Ok(crate::interviews::builtin()),
+    }
+}
+
 /// The synonyms for suggestions (the configured file, or the built-in groups).
 pub fn load_synonyms(settings: &Settings) -> Result<crate::domain::suggest::Synonyms, Problems> {
     match settings.synonyms_path() {
@@ -184,8 +192,10 @@ impl Core {
         let rules = Arc::new(load_rules(settings)?);
         load_escalation(settings)?;
         let synonyms = load_synonyms(settings)?;
+        let interviews = load_interviews(settings)?;
         let store = open_store(settings, mode, settings.database.max_connections).await?;
         store.set_synonyms(synonyms);
+        store.set_interviews(interviews);
         match load_escalation_stored(settings, &store).await {
             Ok(escalation) => store.set_escalation(escalation),
             Err(problems) => {
@@ -229,6 +239,7 @@ impl App {
         let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
         load_escalation(settings)?;
         load_synonyms(settings)?;
+        load_interviews(settings)?;
         // Everything that can be wrong is found before a database is created.
         let slots = stored_slots(settings).await;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
@@ -465,6 +476,7 @@ impl Watched {
             self.settings.sla_path(),
             self.settings.contacts_path(),
             self.settings.synonyms_path(),
+            self.settings.interviews_path(),
         ];
         for file in files.into_iter().flatten() {
             let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
@@ -559,6 +571,10 @@ async fn watch_files(
         match load_synonyms(&watched.settings) {
             Ok(synonyms) => intake.store().set_synonyms(synonyms),
             Err(problems) => tracing::error!("synonyms not reloaded:\n{problems}"),
+        }
+        match load_interviews(&watched.settings) {
+            Ok(templates) => intake.store().set_interviews(templates),
+            Err(problems) => tracing::error!("interview templates not reloaded:\n{problems}"),
         }
     }
 }

@@ -95,6 +95,15 @@ pub async fn run(loaded: &Loaded) -> Report {
         },
         None => report.ok("synonyms built-in".into()),
     }
+    match settings.interviews_path() {
+        Some(path) => match crate::interviews::read_interviews(&path) {
+            Ok((t, _)) => {
+                report.ok(format!("interview templates {} ({} templates)", path.display(), t.templates.len()))
+            }
+            Err(problems) => report.problems(problems),
+        },
+        None => report.ok("interview templates built-in".into()),
+    }
     if let Some(saved) = &stored.contact_list {
         match crate::escalation::parse_contacts(&saved.label(), &saved.source) {
             Ok(list) => report.ok(format!(

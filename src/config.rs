@@ -31,6 +31,7 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub escalation: EscalationSettings,
     pub suggest: SuggestSettings,
+    pub interviews: InterviewSettings,
     pub intake: IntakeSettings,
     pub notify: NotifySettings,
     pub fax: FaxSettings,
@@ -282,7 +283,26 @@ impl Default for ReportSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterviewSettings {
+    /// The interview templates (問診). Left at the default and not there, the shipped
+    /// `interviews.toml` built into the binary serves.
+    pub file: String,
+}
+
+impl Default for InterviewSettings {
+    fn default() -> Self {
+        InterviewSettings { file: "interviews.toml".into() }
+    }
+}
+
 impl Settings {
+    /// The interview templates file in use; `None` when the built-in copy serves.
+    pub fn interviews_path(&self) -> Option<PathBuf> {
+        configured_file(&self.interviews.file, &InterviewSettings::default().file)
+    }
+
     /// The synonyms file in use; `None` when the built-in copy serves.
     pub fn synonyms_path(&self) -> Option<PathBuf> {
         configured_file(&self.suggest.synonyms, &SuggestSettings::default().synonyms)
@@ -374,6 +394,7 @@ impl Default for Settings {
             routing: RoutingSettings::default(),
             escalation: EscalationSettings::default(),
             suggest: SuggestSettings::default(),
+            interviews: InterviewSettings::default(),
             intake: IntakeSettings::default(),
             notify: NotifySettings::default(),
             fax: FaxSettings::default(),

@@ -320,6 +320,26 @@ impl Intake {
         }
     }
 
+    /// Saves a ticket's interview answers (checked against their template by the caller); the
+    /// answers that changed.
+    pub async fn save_interview(
+        &self,
+        number: TicketNumber,
+        save: crate::store::InterviewSave,
+        actor: &str,
+    ) -> Result<Vec<String>, IntakeError> {
+        match self.send(WriteOp::Interview { number: number.clone(), save, actor: actor.into() }).await? {
+            WriteOutcome::InterviewSaved(changed) => {
+                if !changed.is_empty() {
+                    tracing::info!(ticket = %number, answers = changed.len(), "interview saved");
+                }
+                Ok(changed)
+            }
+            WriteOutcome::Refused(why) => Err(why.into()),
+            _ => Err(IntakeError::Store("unexpected outcome".into())),
+        }
+    }
+
     async fn send(&self, op: WriteOp) -> Result<WriteOutcome, IntakeError> {
         let (tx, rx) = oneshot::channel();
         self.queue.try_send((op, tx)).map_err(|e| match e {

@@ -48,6 +48,7 @@ pub mod faq_report;
 pub(crate) mod fax_pages;
 pub(crate) mod http;
 pub mod intake;
+pub mod interviews;
 pub mod ivr;
 pub mod mail;
 pub mod media;

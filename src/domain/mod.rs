@@ -10,6 +10,7 @@ pub(crate) mod directory;
 pub mod faq;
 pub mod faq_candidates;
 pub(crate) mod host;
+pub mod interview;
 pub(crate) mod lifecycle;
 pub(crate) mod login_limit;
 pub mod notice;

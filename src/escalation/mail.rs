@@ -28,6 +28,10 @@ pub struct Essentials {
     /// The caller's name and organisation, as first recorded.
     pub caller_name: Option<String>,
     pub organisation: Option<String>,
+    /// The interview's answers (問診) as (question, answer), in the template's order; those marked
+    /// personal are in only for groups below tier 3.
+    pub interview: Vec<(String, String)>,
+    pub interview_personal: Vec<(String, String)>,
 }
 
 /// Subject and body of the mail to `group`.
@@ -80,6 +84,16 @@ pub fn render(t: &Essentials, group: &Group, why: Why, console: &str) -> (String
             en.push_str(&format!("{label_en}: {value}\n"));
         }
     }
+    let answers = if group.tier.get() >= 3 { &t.interview } else { &t.interview_personal };
+    if !answers.is_empty() {
+        ja.push_str("\n問診:\n");
+        en.push_str("\nInterview (in Japanese):\n");
+        for (question, answer) in answers {
+            let line = format!("  {}: {}\n", one_line(question), one_line(answer));
+            ja.push_str(&line);
+            en.push_str(&line);
+        }
+    }
     (subject, format!("{ja}\n----\n{en}\n-- \nmadoguchi ヘルプデスク\n"))
 }
 
@@ -98,6 +112,8 @@ mod tests {
             subject: "メールが送れない\r\nBcc: x@evil".into(),
             category: "fault_report".into(),
             priority: "high".into(),
+            interview: vec![("画面ID".into(), "A-12".into())],
+            interview_personal: vec![("画面ID".into(), "A-12".into()), ("氏名".into(), "山田 太郎".into())],
             tier: 2,
             status: "escalated".into(),
             created_at: 1_795_132_800_000,
@@ -117,6 +133,7 @@ mod tests {
         assert!(body.find("初回応答の対応目標を超過しました").unwrap() < body.find("first response target").unwrap());
         assert!(body.contains("連絡者: 山田 太郎 / 労災保険業務課"), "{body}");
         assert!(body.contains("https://helpdesk.example.go.jp/tickets/20261120-0007"), "{body}");
+        assert!(body.contains("問診:\n  画面ID: A-12\n  氏名: 山田 太郎\n"), "the interview: {body}");
     }
 
     #[test]
@@ -128,5 +145,6 @@ mod tests {
         assert!(!body.contains("山田") && !body.contains("労災"), "{body}");
         assert!(body.contains("sato による連絡: 画面 A-12 でエラー"), "{body}");
         assert!(!body.contains("詳細:"), "no link without a console address: {body}");
+        assert!(body.contains("  画面ID: A-12\n"), "the fault's answers: {body}");
     }
 }

@@ -16,6 +16,7 @@ mod extract;
 mod faq;
 mod faq_public;
 mod health;
+mod interviews;
 mod merge;
 mod notices;
 mod notices_public;
@@ -138,6 +139,8 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
         .route("/api/tickets/{number}/sla", get(escalation::clocks))
         .route("/api/tickets/{number}/suggestions", get(suggest::suggestions))
+        .route("/api/interviews", get(interviews::templates))
+        .route("/api/tickets/{number}/interview", get(interviews::show).put(interviews::put).patch(interviews::patch))
         .route("/api/tickets/{number}/answered-from", axum::routing::post(suggest::answered_from))
         .route("/api/notices", get(notices::list).post(notices::draft))
         .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))

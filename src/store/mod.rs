@@ -13,6 +13,7 @@ mod directory;
 mod faq;
 mod files;
 mod interrupt;
+mod interviews;
 mod merge;
 mod model;
 mod notices;
@@ -35,6 +36,7 @@ pub use contact_lists::{ContactListSave, ContactListVersion};
 pub use dialect::Backend;
 pub use faq::{FaqAction, FaqChange, FaqDecision, FaqDraft, FaqEntry, FaqFilter};
 pub use files::{AttachmentFiles, FileError, sha256_hex};
+pub use interviews::{Interview, InterviewSave};
 pub use model::*;
 pub use notices::{Notice, NoticeChange, NoticeDraft};
 pub use outbox::OutboxItem;
@@ -83,6 +85,8 @@ pub struct Store {
     outbox_ready: std::sync::Arc<tokio::sync::Notify>,
     /// Words that mean the same, for suggestions.
     synonyms: suggest::SharedSynonyms,
+    /// The interview templates answers are checked against.
+    interviews: interviews::SharedTemplates,
 }
 
 impl Store {
@@ -101,6 +105,7 @@ impl Store {
             escalation: sla::Shared::default(),
             outbox_ready: Default::default(),
             synonyms: Default::default(),
+            interviews: Default::default(),
         })
     }
 

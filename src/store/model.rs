@@ -105,6 +105,12 @@ pub enum WriteOp {
         clock: i64,
         now: i64,
     },
+    /// Saves answers of the ticket's interview (already checked against their template).
+    Interview {
+        number: TicketNumber,
+        save: crate::store::InterviewSave,
+        actor: String,
+    },
 }
 
 /// A reply as the operator wrote it, before the store picks its recipient.
@@ -154,6 +160,8 @@ pub enum WriteOutcome {
     Refused(Refusal),
     Replied(ReplyQueued),
     SlaFired(crate::store::Fired),
+    /// The interview's answers that changed (none: nothing was saved).
+    InterviewSaved(Vec<String>),
 }
 
 /// A ticket after a write, and what the write changed (empty when nothing did), for the answer

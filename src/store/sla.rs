@@ -466,7 +466,17 @@ impl Store {
                 .fetch_optional(&mut *conn)
                 .await?;
         let (caller_name, organisation) = caller.unwrap_or_default();
+        let interview = self.interview_in(conn, ticket_id).await?;
+        let templates = self.interviews();
+        let answered = |personal: bool| {
+            interview
+                .as_ref()
+                .and_then(|i| templates.get(&i.template).map(|t| t.lines(&i.answers, personal)))
+                .unwrap_or_default()
+        };
         let essentials = Essentials {
+            interview: answered(false),
+            interview_personal: answered(true),
             number: facts.number.to_string(),
             subject: facts.subject.clone(),
             category: facts.category.clone(),

@@ -109,6 +109,12 @@ impl Store {
                 WriteOp::SlaFire { clock, now: at } => {
                     WriteOutcome::SlaFired(self.sla_fire(&mut tx, &mut pending, *clock, *at).await?)
                 }
+                WriteOp::Interview { number, save, actor } => match self.find_ticket(&mut tx, number).await? {
+                    Some(found) => WriteOutcome::InterviewSaved(
+                        self.save_interview(&mut tx, &mut pending, found.ticket, save, actor, now).await?,
+                    ),
+                    None => WriteOutcome::Refused(Refusal::NoSuchTicket(number.clone())),
+                },
             };
             // The ticket's SLA clocks follow what happened to it, in the same transaction.
             match (&outcome, op) {

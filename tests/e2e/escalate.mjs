@@ -33,6 +33,16 @@ await scenario('escalate', async ({ page, env }) => {
   await log.locator('input[name="contact"]').fill('保守センター 田中様');
   await log.locator('input[name="at"]').fill('2026-11-20T10:15');
   await log.locator('input[name="relay_note"]').fill('ディスク交換を依頼');
+  // A change from elsewhere redraws the page while the operator is typing: nothing typed is lost.
+  await page.evaluate(async (n) => {
+    const s = await (await fetch('/api/session')).json();
+    await fetch('/api/tickets/' + n, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+      body: JSON.stringify({ note: '別の端末からのメモ' }) });
+  }, ticket);
+  await page.locator('.timeline', { hasText: '別の端末からのメモ' }).waitFor();
+  const kept = await log.locator('input[name="contact"]').inputValue();
+  expect(kept === '保守センター 田中様', `what was typed survives the redraw: ${kept}`);
+  expect(await log.locator('select[name="relay_group"]').inputValue() === 'hardware-vendor', 'the chosen group too');
   await log.locator('button[type="submit"]').click();
   const phoned = page.locator('.event.action-relay', { hasText: '保守センター 田中様' });
   await phoned.waitFor();

@@ -343,6 +343,29 @@ async function listPage(main, path, key) {
   await load();
 }
 
+// The values of a view's forms (but the ticket's own fields, which follow the ticket), and which
+// one had the focus, to put back after the view is drawn again.
+function keepDrafts(view) {
+  const values = new Map();
+  for (const f of view.querySelectorAll('form:not(.work)')) {
+    for (const c of f.elements) {
+      if (c.name) values.set(f.className + '|' + c.name, c.value);
+    }
+  }
+  const a = document.activeElement;
+  const focus = a && a.form && a.name && view.contains(a) ? a.form.className + '|' + a.name : null;
+  return { values, focus };
+}
+function restoreDrafts(view, drafts) {
+  for (const f of view.querySelectorAll('form:not(.work)')) {
+    for (const c of f.elements) {
+      const key = f.className + '|' + c.name;
+      if (c.name && drafts.values.has(key)) c.value = drafts.values.get(key);
+      if (key === drafts.focus) c.focus();
+    }
+  }
+}
+
 function field(label, control) { return el('label', { class: 'field' }, el('span', {}, label), control); }
 function select(name, values, current, labelOf) {
   const s = el('select', { name }, values.map((v) => el('option', { value: v }, labelOf ? labelOf(v) : t(v))));
@@ -358,17 +381,20 @@ async function ticketPage(main) {
   const view = el('div', { class: 'ticket' });
   main.append(view);
   let dirty = false;
-  async function load(notice) {
+  async function load(notice, fromEvent) {
     let x;
     try { x = await api('GET', '/api/tickets/' + encodeURIComponent(number)); } catch (e) { return failed(e); }
     if (dirty && notice) { flash(notice); return; }
     dirty = false;
+    // Someone else's change redraws the page: what this operator was typing in the other forms stays.
+    const drafts = fromEvent ? keepDrafts(view) : null;
     clear(view);
     view.append(el('h1', {}, el('span', { class: 'ticket-no' }, x.number), ' ', x.subject),
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
     view.append(suggestionsPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    if (drafts) restoreDrafts(view, drafts);
   }
   // Past answers like this inquiry: asked once per page, shown while the ticket is open.
   let suggested = null;
@@ -537,7 +563,7 @@ async function ticketPage(main) {
   }
   onEvent((kind, data) => {
     if ((kind.startsWith('ticket.') && data.ticket === number) || kind === 'resync') {
-      load(data.by ? data.by + ' ' + t('changed_by') : null);
+      load(data.by ? data.by + ' ' + t('changed_by') : null, true);
       if (data.by && data.by !== me.login) flash(data.by + ' ' + t('changed_by'));
     }
   });

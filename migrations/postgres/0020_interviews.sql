@@ -1,0 +1,13 @@
+-- 問診: a ticket's interview, the answers by question id (JSON) of one template (interviews.toml).
+-- Saved as the operator enters them; `complete` once every required question asked is answered.
+-- Each save is also a history entry (`interview_saved`: which answers changed, by whom, when).
+
+CREATE TABLE interviews (
+    ticket_id  BIGINT PRIMARY KEY REFERENCES tickets (id),
+    template   TEXT NOT NULL,
+    answers    TEXT NOT NULL,
+    complete   BIGINT NOT NULL DEFAULT 0,
+    updated_by TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX interviews_template ON interviews (template);
