@@ -587,3 +587,35 @@ async fn an_operator_sees_a_past_answer_suggested_and_records_using_it() {
     assert_eq!((used[0]["actor"].as_str(), used[0]["detail"]["ticket"].as_str()), (Some("ito"), Some(answer.as_str())));
     finish(service, db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_interviews_a_fault_reporter_and_the_answers_survive_a_reload() {
+    let password = "高橋さんの長いパスワード 2026";
+    let test = "console::an_operator_interviews_a_fault_reporter";
+    let Some((db, service)) = with_operator(test, "console_interview", ("takahashi", "高橋 誠", password), None).await
+    else {
+        return;
+    };
+    let api = |path: &str| format!("{}{path}", service.base);
+    let body = serde_json::json!({"subject": "帳票が出力されない"});
+    let made: serde_json::Value =
+        service.client.post(api("/api/contacts")).json(&body).send().await.unwrap().json().await.unwrap();
+    let number = made["ticket"].as_str().unwrap().to_owned();
+    let change = serde_json::json!({"category": "fault_report"});
+    let r = service.client.patch(api(&format!("/api/tickets/{number}"))).json(&change).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    scenario("interview.mjs", &service.base, "takahashi", password, &[("MADOGUCHI_TICKET", &number)]).await;
+    let interview: serde_json::Value = service
+        .client
+        .get(api(&format!("/api/tickets/{number}/interview")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(interview["complete"], true, "{interview}");
+    assert_eq!(interview["answers"]["steps"], "月次帳票の出力ボタンを押す");
+    assert_eq!(interview["updated_by"], "takahashi");
+    finish(service, db).await;
+}

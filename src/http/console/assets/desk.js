@@ -55,6 +55,9 @@ const WORDS = {
   rolled_back: ['この版に戻しました', 'rolled back to this version'], announcements: ['アナウンス', 'Announcements'],
   shipped_audio: ['出荷時の音声（試聴なし） / shipped', 'The shipped announcement (no preview)'],
   notices: ['システム運用のお知らせ', 'System operation notices'], draft: ['下書き', 'Draft'],
+  interview: ['問診', 'Interview'], interview_template: ['問診テンプレート', 'Interview template'],
+  interview_complete: ['問診を完了', 'Complete the interview'], interview_done: ['問診完了', 'Interview complete'],
+  yes: ['はい', 'Yes'], no: ['いいえ', 'No'], interview_saved: ['問診を保存', 'Interview saved'],
   suggestions: ['過去の回答・FAQ', 'Past answers and FAQ'], no_suggestions: ['似た解決済みの問い合わせはありません', 'No similar resolved inquiry'],
   faq: ['FAQ', 'FAQ'], resolved_ticket: ['解決済み', 'Resolved'], matched: ['一致した語', 'Matched'],
   use_answer: ['この回答を使った', 'I answered from this'], answer_recorded: ['回答に使ったことを記録しました', 'Recorded as the answer used'],
@@ -130,6 +133,7 @@ function actionText(h) {
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
   if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
   if (h.action.startsWith('sla_')) return label + ': ' + clockName(d.kind) + (d.due_at ? ' — ' + t('due') + ' ' + when(d.due_at) : '');
+  if (h.action === 'interview_saved') return label + (d.complete ? ' (' + t('interview_done') + ')' : '') + ': ' + (d.changed || []).join(', ');
   if (h.action === 'answered_from') return label + ': ' + (d.ticket ? d.ticket + ' ' + (d.subject || '') : 'FAQ ' + d.faq_id + ' ' + (d.question || ''));
   if (h.action === 'relay') {
     const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
@@ -347,7 +351,7 @@ async function listPage(main, path, key) {
 // one had the focus, to put back after the view is drawn again.
 function keepDrafts(view) {
   const values = new Map();
-  for (const f of view.querySelectorAll('form:not(.work)')) {
+  for (const f of view.querySelectorAll('form:not(.work):not(.interview)')) {
     for (const c of f.elements) {
       if (c.name) values.set(f.className + '|' + c.name, c.value);
     }
@@ -357,7 +361,7 @@ function keepDrafts(view) {
   return { values, focus };
 }
 function restoreDrafts(view, drafts) {
-  for (const f of view.querySelectorAll('form:not(.work)')) {
+  for (const f of view.querySelectorAll('form:not(.work):not(.interview)')) {
     for (const c of f.elements) {
       const key = f.className + '|' + c.name;
       if (c.name && drafts.values.has(key)) c.value = drafts.values.get(key);
@@ -393,8 +397,97 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(suggestionsPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    view.append(suggestionsPanel(x), interviewPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
     if (drafts) restoreDrafts(view, drafts);
+  }
+  // 問診: one form for the page's life (a redraw moves it, values and all); each answer is saved
+  // as it is entered, and "complete" checks the whole interview.
+  let interview = null;
+  function interviewPanel() {
+    if (interview) return interview;
+    const status = el('p', { class: 'interview-status', role: 'status' });
+    const problems = el('pre', { class: 'problems', role: 'alert', hidden: true });
+    const picker = el('select', { name: 'template', 'aria-label': t('interview_template') });
+    const fields = el('div', { class: 'interview-fields' });
+    const done = el('button', { type: 'submit', class: 'primary' }, t('interview_complete'));
+    const form = el('form', { class: 'interview', onsubmit: async (e) => {
+      e.preventDefault();
+      await save('PUT', values());
+    } }, el('h2', {}, t('interview')), field(t('interview_template'), picker), fields, problems, status, done);
+    interview = el('section', { class: 'interview-panel', id: 'interview' }, form);
+    let templates = [];
+    let current = null;
+    function values() {
+      const out = {};
+      for (const c of fields.querySelectorAll('[data-question]')) out[c.dataset.question] = c.value.trim() === '' ? null : c.value;
+      return out;
+    }
+    function asked(q, answers) {
+      return !q.when || q.when.values.includes(answers[q.when.question]);
+    }
+    function showAsked() {
+      const answers = values();
+      for (const q of current.questions) {
+        const row = fields.querySelector('[data-row="' + q.id + '"]');
+        if (row) row.hidden = !asked(q, answers);
+      }
+    }
+    async function save(method, answers) {
+      problems.hidden = true;
+      try {
+        const r = await api(method, '/api/tickets/' + encodeURIComponent(number) + '/interview', { template: current.id, answers });
+        status.textContent = (r.interview && r.interview.complete ? t('interview_done') : t('saved')) + ' ' + when(r.interview && r.interview.updated_at);
+      } catch (err) {
+        problems.textContent = err.message;
+        problems.hidden = false;
+      }
+    }
+    function control(q, value) {
+      const attrs = { name: 'q_' + q.id, 'data-question': q.id, required: q.required && !q.when ? true : null };
+      let c;
+      if (q.type === 'choice' || q.type === 'yes_no') {
+        const options = q.type === 'yes_no' ? [['yes', t('yes')], ['no', t('no')]] : q.choices.map((v) => [v, v]);
+        c = el('select', attrs, el('option', { value: '' }, '—'), options.map(([v, label]) => el('option', { value: v }, label)));
+      } else if (q.type === 'text') {
+        c = el('textarea', Object.assign({ rows: 2 }, attrs));
+      } else {
+        const type = { datetime: 'datetime-local', number: 'number', phone: 'tel' }[q.type] || 'text';
+        c = el('input', Object.assign({ type }, attrs));
+      }
+      if (value !== undefined && value !== null) c.value = String(value);
+      c.addEventListener('change', () => {
+        showAsked();
+        save('PATCH', { [q.id]: c.value.trim() === '' ? null : c.value });
+      });
+      return c;
+    }
+    function draw(template, answers) {
+      current = template;
+      clear(fields);
+      for (const q of template.questions) {
+        const label = (LANG === 'ja' ? q.text : (q.text_en || q.text)) + (q.required ? ' *' : '');
+        fields.append(el('div', { class: 'interview-question', 'data-row': q.id },
+          field(label, control(q, answers[q.id])), q.hint ? el('p', { class: 'hint' }, q.hint) : null));
+      }
+      showAsked();
+    }
+    (async () => {
+      try {
+        const [all, saved] = await Promise.all([api('GET', '/api/interviews'),
+          api('GET', '/api/tickets/' + encodeURIComponent(number) + '/interview')]);
+        templates = all.templates;
+        picker.append(el('option', { value: '' }, '—'), ...templates.map((x) => el('option', { value: x.id }, LANG === 'ja' ? x.name : (x.name_en || x.name))));
+        picker.value = saved.template || '';
+        const first = templates.find((x) => x.id === saved.template);
+        if (first) draw(first, saved.answers || {});
+        if (saved.updated_at) status.textContent = (saved.complete ? t('interview_done') : t('saved')) + ' ' + when(saved.updated_at) + ' ' + (saved.updated_by || '');
+        picker.addEventListener('change', () => {
+          const chosen = templates.find((x) => x.id === picker.value);
+          if (chosen) draw(chosen, {});
+        });
+      } catch (err) { failed(err); }
+    })();
+    return interview;
   }
   // Past answers like this inquiry: asked once per page, shown while the ticket is open.
   let suggested = null;
