@@ -153,11 +153,45 @@ pub fn load_escalation(settings: &Settings) -> Result<crate::store::Escalation, 
 }
 
 /// The interview templates (the configured file, or the built-in ones).
-pub fn load_interviews(settings: &Settings) -> Result<crate::domain::interview::Templates, Problems> {
-    match settings.interviews_path() {
-        Some(path) => crate::interviews::read_interviews(&path).map(|(t, _)| t),
-        None => Ok(crate::interviews::builtin()),
+pub fn load_interviews(settings: &Settings) -> Result<crate::store::InterviewSet, Problems> {
+    let (templates, source) = match settings.interviews_path() {
+        Some(path) => crate::interviews::read_interviews(&path)?,
+        None => (crate::interviews::builtin(), crate::interviews::BUILTIN_INTERVIEWS.to_owned()),
+    };
+    Ok(crate::store::InterviewSet {
+        templates: Arc::new(templates),
+        version: None,
+        file: settings.interviews_path().map(|p| p.display().to_string()),
+        source: Arc::from(source),
+    })
+}
+
+/// [`load_interviews`] with the templates an admin saved in the console, if any, in their place.
+pub async fn load_interviews_stored(
+    settings: &Settings,
+    store: &Store,
+) -> Result<crate::store::InterviewSet, Problems> {
+    let mut set = load_interviews(settings)?;
+    match store.current_document(crate::store::Document::Interviews).await {
+        Ok(Some(saved)) => {
+            let label = format!("interview templates v{} (saved in the console)", saved.version);
+            match crate::interviews::parse_interviews(&label, &saved.source) {
+                Ok(templates) => {
+                    set.templates = Arc::new(templates);
+                    set.version = Some(saved.version);
+                    set.source = Arc::from(saved.source);
+                }
+                Err(problems) => {
+                    tracing::error!("the interview templates saved in the console are not used:\n{problems}")
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the interview templates saved in the console were not read; the file's are used")
+        }
     }
+    Ok(set)
 }
 
 /// The synonyms for suggestions (the configured file, or the built-in groups).
@@ -172,7 +206,7 @@ pub fn load_synonyms(settings: &Settings) -> Result<crate::domain::suggest::Syno
 /// the file's.
 pub async fn load_escalation_stored(settings: &Settings, store: &Store) -> Result<crate::store::Escalation, Problems> {
     let mut escalation = load_escalation(settings)?;
-    match store.current_contact_list().await {
+    match store.current_document(crate::store::Document::ContactList).await {
         Ok(Some(saved)) => match crate::escalation::parse_contacts(&saved.label(), &saved.source) {
             Ok(list) => {
                 escalation.contacts = Arc::new(list);
@@ -196,6 +230,9 @@ impl Core {
         let store = open_store(settings, mode, settings.database.max_connections).await?;
         store.set_synonyms(synonyms);
         store.set_interviews(interviews);
+        if let Ok(set) = load_interviews_stored(settings, &store).await {
+            store.set_interviews(set);
+        }
         match load_escalation_stored(settings, &store).await {
             Ok(escalation) => store.set_escalation(escalation),
             Err(problems) => {
@@ -541,10 +578,15 @@ async fn watch_files(
                 if stamp(watched.clone()).await == seen {
                     // An admin may have saved the contact list on this node or another.
                     let store = intake.store();
-                    if let Ok(saved) = store.contact_list_version().await
+                    if let Ok(saved) = store.document_version(crate::store::Document::ContactList).await
                         && saved != store.escalation().contacts_version
                     {
                         reload_escalation(&watched.settings, store).await;
+                    }
+                    if let Ok(saved) = store.document_version(crate::store::Document::Interviews).await
+                        && saved != store.interview_set().version
+                    {
+                        reload_interviews(&watched.settings, store).await;
                     }
                     continue;
                 }
@@ -572,10 +614,7 @@ async fn watch_files(
             Ok(synonyms) => intake.store().set_synonyms(synonyms),
             Err(problems) => tracing::error!("synonyms not reloaded:\n{problems}"),
         }
-        match load_interviews(&watched.settings) {
-            Ok(templates) => intake.store().set_interviews(templates),
-            Err(problems) => tracing::error!("interview templates not reloaded:\n{problems}"),
-        }
+        reload_interviews(&watched.settings, intake.store()).await;
     }
 }
 
@@ -588,6 +627,14 @@ async fn backfill_suggestions(store: Store, stop: CancellationToken) {
             Ok(n) => tracing::info!(tickets = n, "resolved tickets added to the suggestion index"),
             Err(e) => tracing::warn!(error = %e, "the suggestion index was not brought up to date; it is tried again at the next start"),
         },
+    }
+}
+
+/// Puts the interview templates now configured (or saved in the console) in force.
+async fn reload_interviews(settings: &Settings, store: &Store) {
+    match load_interviews_stored(settings, store).await {
+        Ok(set) => store.set_interviews(set),
+        Err(problems) => tracing::error!("interview templates not reloaded:\n{problems}"),
     }
 }
 

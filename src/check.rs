@@ -223,7 +223,7 @@ async fn database(settings: &Settings) -> Result<(&'static str, Stored), String>
             Ok(true) => Stored {
                 slots: store.prompt_slots().await.unwrap_or_default(),
                 // A database from before console-edited lists has no table for them: none saved.
-                contact_list: store.current_contact_list().await.ok().flatten(),
+                contact_list: store.current_document(crate::store::Document::ContactList).await.ok().flatten(),
             },
             _ => Stored::default(),
         };

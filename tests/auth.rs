@@ -54,6 +54,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", format!("/api/tickets/{number}/sla"), None),
         ("GET", format!("/api/tickets/{number}/suggestions"), None),
         ("GET", "/api/interviews".into(), None),
+        ("GET", "/api/interview-templates".into(), None),
+        ("PUT", "/api/interview-templates".into(), Some(json!({"source": "", "reason": "点検", "base_version": null}))),
         ("GET", format!("/api/tickets/{number}/interview"), None),
         ("PUT", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
         ("PATCH", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
@@ -97,6 +99,7 @@ fn pages(number: &str) -> Vec<(&'static str, String)> {
         ("GET", "/new".into()),
         ("GET", "/admin".into()),
         ("GET", "/contact-list".into()),
+        ("GET", "/interview-templates".into()),
         ("GET", "/faq-desk".into()),
         ("GET", "/reports".into()),
         ("GET", format!("/tickets/{number}")),
@@ -160,7 +163,7 @@ async fn every_route_needs_a_valid_token_and_the_role(db: Db) {
     for route in routes(&number, &other) {
         let admin_only = route.1.starts_with("/api/users")
             || route.1.starts_with("/api/tokens")
-            || (route.0 == "PUT" && route.1 == "/api/contact-list");
+            || (route.0 == "PUT" && (route.1 == "/api/contact-list" || route.1 == "/api/interview-templates"));
         let supervisor_only =
             ["/approve", "/reject", "/rollback", "/withdraw", "/publish"].iter().any(|end| route.1.ends_with(end))
                 || route.1.starts_with("/api/reports/");

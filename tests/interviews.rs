@@ -160,3 +160,46 @@ async fn a_vendor_gets_no_personal_answers() {
     }
     app.stop().await;
 }
+
+async fn admins_edit_the_templates_in_the_console_and_answers_follow_them(db: Db) {
+    let Some(db) = TestDb::new(db, "interviews_edit").await else { return };
+    let app = common::spawn_with(db, |_| {}).await;
+    let url = app.db.settings().database_url();
+    let sato = authorised(&grant(&url, "sato", Role::Operator).await);
+    let docs = app.url("/api/interview-templates");
+    let (_, shown) = send(&sato, reqwest::Method::GET, docs.clone(), Value::Null).await;
+    // The shipped file (tests run where interviews.toml is), not yet edited in the console.
+    assert_eq!((shown["from"].as_str(), shown["editable"].as_bool()), (Some("file"), Some(false)), "{}", shown["from"]);
+    let source = shown["source"].as_str().unwrap().to_owned();
+    let added = source.replace(
+        "[[template.question]]\nid = \"just_before\"",
+        "[[template.question]]\nid = \"terminal\"\ntext = \"端末番号\"\ntype = \"code\"\nrequired = true\n\n[[template.question]]\nid = \"just_before\"",
+    );
+    let body = json!({"source": added, "reason": "端末番号を聞く", "base_version": null});
+    assert_eq!(send(&sato, reqwest::Method::PUT, docs.clone(), body.clone()).await.0, 403, "only admins");
+    let broken = json!({"source": added.replace("type = \"code\"\nrequired = true", "type = \"serial\"\nrequired = true"),
+        "reason": "x", "base_version": null});
+    let (status, refused) = send(&app.client, reqwest::Method::PUT, docs.clone(), broken).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("question 'terminal': type 'serial'"), "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().starts_with("interviews.toml:"), "{refused}");
+    let (status, saved) = send(&app.client, reqwest::Method::PUT, docs.clone(), body).await;
+    assert_eq!((status, saved["version"].as_i64()), (200, Some(1)), "{saved}");
+
+    // In force at once: a whole interview now needs the terminal number.
+    let number = fault_ticket(&app).await;
+    let whole = json!({"started_at": "2026-11-20T09:30", "system": "人事給与システム", "error_message": "E1",
+        "reproducible": "no"});
+    let interview = app.url(&format!("/api/tickets/{number}/interview"));
+    let (status, refused) = send(&sato, reqwest::Method::PUT, interview.clone(), json!({"answers": whole})).await;
+    assert_eq!((status, refused["error"]["message"].as_str().unwrap().split(':').next()), (422, Some("terminal")));
+    let store = madoguchi::store::Store::connect(&url, 1).await.unwrap();
+    let audit = store.audit_entries(20).await.unwrap();
+    let line = audit.iter().find(|a| a.action == "interviews_saved").expect("audited");
+    assert_eq!((line.actor.as_str(), line.subject.as_str()), ("tester", "interviews v1"));
+    assert!(line.detail.contains("\"changed\":[\"fault_report\"]"), "{}", line.detail);
+    store.close().await;
+    app.stop().await;
+}
+
+on_both_backends!(admins_edit_the_templates_in_the_console_and_answers_follow_them);

@@ -11,3 +11,13 @@ CREATE TABLE interviews (
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX interviews_template ON interviews (template);
+
+-- The interview templates as admins edit them in the console, like contact_lists: each save a
+-- version, the newest in force over `[interviews] file`, each audited.
+CREATE TABLE interview_sets (
+    version   INTEGER PRIMARY KEY,
+    source    TEXT NOT NULL,
+    edited_by TEXT NOT NULL,
+    edited_at INTEGER NOT NULL,
+    reason    TEXT NOT NULL
+);

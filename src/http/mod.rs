@@ -6,9 +6,9 @@ mod auth;
 mod callbacks;
 mod calls;
 mod console;
-mod contact_list;
 mod contacts;
 mod cookie;
+mod documents;
 mod error;
 mod escalation;
 mod events;
@@ -134,7 +134,8 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
         .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
         .route("/api/groups", get(escalation::groups))
-        .route("/api/contact-list", get(contact_list::show).put(contact_list::save))
+        .route("/api/contact-list", get(documents::show_contact_list).put(documents::save_contact_list))
+        .route("/api/interview-templates", get(documents::show_interviews).put(documents::save_interviews))
         .route("/api/tickets/{number}/escalate", axum::routing::post(escalation::escalate))
         .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
         .route("/api/tickets/{number}/sla", get(escalation::clocks))

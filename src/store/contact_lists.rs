@@ -1,8 +1,9 @@
-//! The contact list as admins edit it in the console: every save a new version, the newest in
-//! force, each audited in the transaction that stores it.
+//! The files admins edit in the console (the contact list, the interview templates): every save
+//! a new version, the newest in force, each audited in the transaction that stores it.
 
 use super::{Store, StoreError};
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 
 /// One saved version of the contact list's TOML source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -21,6 +22,9 @@ impl ContactListVersion {
     }
 }
 
+/// A saved version of any document (the same shape for each).
+pub type DocumentVersion = ContactListVersion;
+
 /// What a save did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactListSave {
@@ -31,34 +35,58 @@ pub enum ContactListSave {
     },
 }
 
-macro_rules! select {
-    ($rest:literal) => {
-        concat!("SELECT version, source, edited_by, edited_at, reason FROM contact_lists ", $rest)
-    };
+/// A file admins may edit in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    ContactList,
+    Interviews,
+}
+
+impl Document {
+    fn table(self) -> &'static str {
+        match self {
+            Document::ContactList => "contact_lists",
+            Document::Interviews => "interview_sets",
+        }
+    }
+
+    /// The audit line's action and subject prefix.
+    fn audit(self) -> (&'static str, &'static str) {
+        match self {
+            Document::ContactList => ("contact_list_saved", "contacts"),
+            Document::Interviews => ("interviews_saved", "interviews"),
+        }
+    }
+}
+
+fn select(doc: Document, rest: &str) -> AssertSqlSafe<String> {
+    AssertSqlSafe(format!("SELECT version, source, edited_by, edited_at, reason FROM {} {rest}", doc.table()))
 }
 
 impl Store {
     /// The version in force, if an admin has saved one.
-    pub async fn current_contact_list(&self) -> Result<Option<ContactListVersion>, StoreError> {
-        Ok(sqlx::query_as(select!("ORDER BY version DESC LIMIT 1")).fetch_optional(&self.pool).await?)
+    pub async fn current_document(&self, doc: Document) -> Result<Option<ContactListVersion>, StoreError> {
+        Ok(sqlx::query_as(select(doc, "ORDER BY version DESC LIMIT 1")).fetch_optional(&self.pool).await?)
     }
 
     /// The newest saved version's number (a cheap look for other nodes' saves).
-    pub async fn contact_list_version(&self) -> Result<Option<i64>, StoreError> {
-        let (v,): (Option<i64>,) =
-            sqlx::query_as("SELECT MAX(version) FROM contact_lists").fetch_one(&self.pool).await?;
+    pub async fn document_version(&self, doc: Document) -> Result<Option<i64>, StoreError> {
+        let sql = AssertSqlSafe(format!("SELECT MAX(version) FROM {}", doc.table()));
+        let (v,): (Option<i64>,) = sqlx::query_as(sql).fetch_one(&self.pool).await?;
         Ok(v)
     }
 
     /// Saved versions, newest first.
-    pub async fn contact_list_versions(&self, limit: i64) -> Result<Vec<ContactListVersion>, StoreError> {
-        Ok(sqlx::query_as(select!("ORDER BY version DESC LIMIT $1")).bind(limit).fetch_all(&self.pool).await?)
+    pub async fn document_versions(&self, doc: Document, limit: i64) -> Result<Vec<ContactListVersion>, StoreError> {
+        Ok(sqlx::query_as(select(doc, "ORDER BY version DESC LIMIT $1")).bind(limit).fetch_all(&self.pool).await?)
     }
 
     /// Stores `source` (already validated) as the next version if the newest is still `expected`
     /// (`None`: none saved yet), with an audit line carrying `detail`.
-    pub async fn save_contact_list(
+    #[allow(clippy::too_many_arguments)]
+    pub async fn save_document(
         &self,
+        doc: Document,
         source: &str,
         by: &str,
         reason: &str,
@@ -67,16 +95,17 @@ impl Store {
         now: i64,
     ) -> Result<ContactListSave, StoreError> {
         let mut tx = self.backend.begin_write(&self.pool).await?;
-        let (current,): (Option<i64>,) =
-            sqlx::query_as("SELECT MAX(version) FROM contact_lists").fetch_one(&mut *tx).await?;
+        let sql = AssertSqlSafe(format!("SELECT MAX(version) FROM {}", doc.table()));
+        let (current,): (Option<i64>,) = sqlx::query_as(sql).fetch_one(&mut *tx).await?;
         if current != expected {
             return Ok(ContactListSave::Stale { current });
         }
         let version = current.unwrap_or(0) + 1;
         // Two nodes saving at once: the second insert of the same version fails on the key.
-        let inserted = sqlx::query(
-            "INSERT INTO contact_lists (version, source, edited_by, edited_at, reason) VALUES ($1, $2, $3, $4, $5)",
-        )
+        let inserted = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (version, source, edited_by, edited_at, reason) VALUES ($1, $2, $3, $4, $5)",
+            doc.table()
+        )))
         .bind(version)
         .bind(source)
         .bind(by)
@@ -92,8 +121,8 @@ impl Store {
         }
         let mut detail = detail.clone();
         detail["reason"] = reason.into();
-        super::users::audit_in(&mut tx, now, by, "contact_list_saved", &format!("contacts v{version}"), &detail)
-            .await?;
+        let (action, subject) = doc.audit();
+        super::users::audit_in(&mut tx, now, by, action, &format!("{subject} v{version}"), &detail).await?;
         tx.commit().await?;
         Ok(ContactListSave::Saved(version))
     }

@@ -10,7 +10,19 @@ use serde_json::{Map, Value, json};
 use sqlx::AnyConnection;
 use std::sync::{Arc, RwLock};
 
-pub(super) type SharedTemplates = Arc<RwLock<Arc<Templates>>>;
+pub(super) type SharedTemplates = Arc<RwLock<InterviewSet>>;
+
+/// The interview templates in force and where they come from.
+#[derive(Debug, Clone, Default)]
+pub struct InterviewSet {
+    pub templates: Arc<Templates>,
+    /// The version saved in the console in force; `None`: the file's (or built-in).
+    pub version: Option<i64>,
+    /// `[interviews] file` as configured; `None`: the built-in templates.
+    pub file: Option<String>,
+    /// The TOML source of what is in force.
+    pub source: Arc<str>,
+}
 
 /// A ticket's interview as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,14 +46,18 @@ pub struct InterviewSave {
 }
 
 impl Store {
-    pub fn set_interviews(&self, templates: Templates) {
+    pub fn set_interviews(&self, set: InterviewSet) {
         if let Ok(mut t) = self.interviews.write() {
-            *t = Arc::new(templates);
+            *t = set;
         }
     }
 
-    pub fn interviews(&self) -> Arc<Templates> {
+    pub fn interview_set(&self) -> InterviewSet {
         self.interviews.read().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    pub fn interviews(&self) -> Arc<Templates> {
+        self.interview_set().templates
     }
 
     pub(super) async fn interview_in(

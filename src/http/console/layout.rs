@@ -84,6 +84,7 @@ pub enum Nav {
     New,
     Announcements,
     ContactList,
+    InterviewTemplates,
     Faq,
     Reports,
     Admin,
@@ -101,6 +102,7 @@ pub fn layout(viewer: &Viewer, title: &str, current: Nav, main: Markup) -> Marku
         (Nav::New, "/new", t(lang, "受付を記録", "Log a contact")),
         (Nav::Announcements, "/announcements", t(lang, "アナウンス", "Announcements")),
         (Nav::ContactList, "/contact-list", t(lang, "連絡先一覧", "Contact list")),
+        (Nav::InterviewTemplates, "/interview-templates", t(lang, "問診テンプレート", "Interviews")),
         (Nav::Faq, "/faq-desk", "FAQ"),
     ];
     let admin = viewer.identity.role.allows(Role::Admin);

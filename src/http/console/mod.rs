@@ -43,6 +43,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/new", get(new_contact))
         .route("/announcements", get(announcements))
         .route("/contact-list", get(contact_list))
+        .route("/interview-templates", get(interview_templates))
         .route("/faq-desk", get(faq_desk))
         .route("/admin", get(admin))
         .route("/reports", get(reports::reports))
@@ -124,6 +125,12 @@ async fn contact_list(viewer: Viewer) -> Response {
 /// resolved tickets, drafts, the review step by step, publication; the API decides who may do what.
 async fn faq_desk(viewer: Viewer) -> Response {
     desk_page(&viewer, "FAQ", Nav::Faq, "faq", None)
+}
+
+/// `GET /interview-templates`: the 問診 templates for every role; admins edit them here.
+async fn interview_templates(viewer: Viewer) -> Response {
+    let title = t(viewer.lang, "問診テンプレート", "Interview templates");
+    desk_page(&viewer, title, Nav::InterviewTemplates, "interview_templates", None)
 }
 
 /// `GET /admin`: users and tokens (admins only).

@@ -63,6 +63,7 @@ const WORDS = {
   use_answer: ['この回答を使った', 'I answered from this'], answer_recorded: ['回答に使ったことを記録しました', 'Recorded as the answer used'],
   unsent: ['メール宛先なし（電話で連絡してください）', 'no address to mail (relay by phone)'],
   sends_at: ['連絡可能時間に送信', 'sent when reachable:'],
+  edit_interviews: ['問診テンプレートを編集', 'Edit the interview templates'], asked_when: ['質問する条件', 'asked when'],
   edit_contact_list: ['連絡先一覧を編集', 'Edit the contact list'], in_force: ['使用中', 'In force'],
   saved_in_console: ['画面で保存した', 'Saved in the console,'], builtin_list: ['組み込みの一覧', 'the built-in list'],
   reachable: ['連絡可能', 'Reachable'], around_the_clock: ['24時間365日', 'around the clock'],
@@ -795,20 +796,22 @@ async function callbacksPage(main) {
 // ---- the contact list (連絡先一覧) -------------------------------------------------------------
 // Every role sees the groups, their people and hours; admins edit the TOML, which the server
 // validates like `check` (a 422 names each wrong line) and keeps as a new, audited version.
-async function contactListPage(main) {
+// A file admins edit in the console (the contact list, the interview templates): what is in force
+// drawn by `draw`, the TOML editor for admins, and the saved versions.
+async function documentPage(main, path, fileName, heading, draw) {
   const me = await session();
   const origin = el('p', { class: 'contact-list-origin' });
-  const groups = el('div', { class: 'contact-groups' });
+  const groups = el('div', { class: 'document-view' });
   const versions = el('div', { class: 'contact-list-versions' });
   const problems = el('pre', { class: 'problems', role: 'alert', hidden: true });
-  const source = el('textarea', { name: 'source', rows: 24, cols: 90, spellcheck: 'false', 'aria-label': 'contacts.toml' });
+  const source = el('textarea', { name: 'source', rows: 24, cols: 90, spellcheck: 'false', 'aria-label': fileName });
   const reason = el('input', { name: 'reason', required: true, maxlength: 500 });
   let base = null;
   const editor = me.role === 'admin' ? el('form', { class: 'contact-list-editor', onsubmit: async (e) => {
     e.preventDefault();
     problems.hidden = true;
     try {
-      const r = await api('PUT', '/api/contact-list', { source: source.value, reason: reason.value.trim(), base_version: base });
+      const r = await api('PUT', path, { source: source.value, reason: reason.value.trim(), base_version: base });
       reason.value = '';
       flash(t('saved') + ': ' + versionName(r.version));
       await load(true);
@@ -816,28 +819,17 @@ async function contactListPage(main) {
       if (err.status === 422) { problems.textContent = err.message; problems.hidden = false; }
       failed(err);
     }
-  } }, el('h2', {}, t('edit_contact_list')), problems, source, field(t('reason'), reason),
+  } }, el('h2', {}, heading), problems, source, field(t('reason'), reason),
   el('button', { type: 'submit', class: 'primary' }, t('save'))) : null;
   main.append(origin, groups, editor, el('h2', {}, t('versions')), versions);
 
-  function hours(h) { return h === '24x7' ? t('around_the_clock') : h; }
   async function load(fresh) {
-    let list, g;
-    try { [list, g] = await Promise.all([api('GET', '/api/contact-list'), api('GET', '/api/groups')]); } catch (e) { return failed(e); }
+    let list;
+    try { list = await api('GET', path); } catch (e) { return failed(e); }
     const from = list.from === 'console' ? t('saved_in_console') + ' ' + versionName(list.version)
       : list.from === 'file' ? list.file : t('builtin_list');
     clear(origin).append(t('in_force') + ': ', el('strong', {}, from));
-    clear(groups);
-    for (const n of [1, 2, 3]) {
-      const mine = g.groups.filter((x) => x.tier === n);
-      groups.append(el('section', { class: 'contact-tier', 'data-tier': n }, el('h2', {}, t('tier') + ' ' + n),
-        mine.map((x) => el('article', { class: 'contact-group', 'data-group': x.id },
-          el('h3', {}, x.name, x.name_en ? el('span', { class: 'latin' }, ' ' + x.name_en) : null),
-          el('p', { class: 'hours' }, t('reachable') + ': ' + hours(x.hours)),
-          el('ul', {}, x.contacts.map((c) => el('li', {}, c.name,
-            c.phone ? [' ', el('a', { href: 'tel:' + c.phone.replace(/[^0-9+]/g, ''), class: 'tel' }, c.phone)] : null,
-            c.email ? [' ', el('a', { href: 'mailto:' + c.email }, c.email)] : null)))))));
-    }
+    try { clear(groups).append(...await draw()); } catch (e) { failed(e); }
     // What an admin is typing is kept unless they just saved it.
     if (fresh || !source.value) { source.value = list.source; base = list.version; }
     clear(versions).append(list.versions.length ? el('table', { class: 'versions' },
@@ -848,6 +840,32 @@ async function contactListPage(main) {
       : el('p', { class: 'empty' }, t('never_edited')));
   }
   await load(true);
+}
+
+function hours(h) { return h === '24x7' ? t('around_the_clock') : h; }
+
+async function contactListPage(main) {
+  await documentPage(main, '/api/contact-list', 'contacts.toml', t('edit_contact_list'), async () => {
+    const g = await api('GET', '/api/groups');
+    return [1, 2, 3].map((n) => el('section', { class: 'contact-tier', 'data-tier': n }, el('h2', {}, t('tier') + ' ' + n),
+      g.groups.filter((x) => x.tier === n).map((x) => el('article', { class: 'contact-group', 'data-group': x.id },
+        el('h3', {}, x.name, x.name_en ? el('span', { class: 'latin' }, ' ' + x.name_en) : null),
+        el('p', { class: 'hours' }, t('reachable') + ': ' + hours(x.hours)),
+        el('ul', {}, x.contacts.map((c) => el('li', {}, c.name,
+          c.phone ? [' ', el('a', { href: 'tel:' + c.phone.replace(/[^0-9+]/g, ''), class: 'tel' }, c.phone)] : null,
+          c.email ? [' ', el('a', { href: 'mailto:' + c.email }, c.email)] : null)))))));
+  });
+}
+
+async function interviewTemplatesPage(main) {
+  await documentPage(main, '/api/interview-templates', 'interviews.toml', t('edit_interviews'), async () => {
+    const all = await api('GET', '/api/interviews');
+    return all.templates.map((x) => el('article', { class: 'interview-template', 'data-template': x.id },
+      el('h2', {}, LANG === 'ja' ? x.name : (x.name_en || x.name), ' ', el('span', { class: 'latin' }, '(' + x.categories.join(', ') + ')')),
+      el('ol', {}, x.questions.map((q) => el('li', { 'data-question': q.id },
+        (LANG === 'ja' ? q.text : (q.text_en || q.text)) + (q.required ? ' *' : ''), ' ', el('code', {}, q.id + ': ' + q.type),
+        q.when ? ' — ' + t('asked_when') + ' ' + q.when.question + ' = ' + q.when.values.join('/') : '')))));
+  });
 }
 
 async function newContactPage(main) {
@@ -1456,7 +1474,7 @@ document.addEventListener('keydown', (e) => {
   const page = main.dataset.page;
   const pages = {
     queue: queuePage, ticket: ticketPage, calls: callsPage, admin: adminPage, new: newContactPage,
-    announcements: announcementsPage, callbacks: callbacksPage, contact_list: contactListPage, faq: faqPage,
+    announcements: announcementsPage, callbacks: callbacksPage, contact_list: contactListPage, interview_templates: interviewTemplatesPage, faq: faqPage,
     mine: (m) => listPage(m, '/api/me/tickets', 'tickets'),
   };
   if (pages[page]) await pages[page](main);
