@@ -268,7 +268,8 @@ function drawPops() {
       who.length ? el('p', { class: 'pop-who' }, who.join(' / ')) : null,
       el('p', { class: 'pop-meta' }, t('tier') + ' ' + (call.tier || '-'), r.dialled ? ' · ' + t('dialled') + ' ' + r.dialled : ''),
       r.ticket ? el('p', {}, el('a', { class: 'pop-open', href: '/tickets/' + encodeURIComponent(r.ticket) },
-        t('open') + ' ' + r.ticket)) : null,
+        t('open') + ' ' + r.ticket), ' ', el('a', { class: 'pop-interview', href: '/tickets/' + encodeURIComponent(r.ticket) + '#interview' },
+        t('interview'))) : null,
       list(t('open_tickets'), r.open_tickets || []),
       list(t('recent_tickets'), r.recent_tickets || [])));
   }
@@ -486,6 +487,11 @@ async function ticketPage(main) {
           const chosen = templates.find((x) => x.id === picker.value);
           if (chosen) draw(chosen, {});
         });
+        // From a call's pop-up: straight to the first question.
+        if (location.hash === '#interview') {
+          interview.scrollIntoView();
+          fields.querySelector('[data-question]')?.focus();
+        }
       } catch (err) { failed(err); }
     })();
     return interview;
