@@ -53,6 +53,10 @@ service's configuration with --config or MADOGUCHI_CONFIG"
     Pacer(std::io::Error),
     #[error("announcements:\n{0}")]
     Prompts(Problems),
+    #[error("[[status_sources]]:\n{0}")]
+    StatusSources(Problems),
+    #[error("system facts: the HTTP client cannot be set up: {0}")]
+    FactsClient(#[source] reqwest::Error),
 }
 
 pub struct App {
@@ -229,6 +233,7 @@ impl App {
         let https = tls_files(&settings.http.tls_cert, &settings.http.tls_key).map_err(AppError::HttpTls)?;
         load_escalation(settings)?;
         load_synonyms(settings)?;
+        let facts = crate::facts::Collector::new(status_sources(settings)?).map_err(AppError::FactsClient)?;
         // Everything that can be wrong is found before a database is created.
         let slots = stored_slots(settings).await;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
@@ -272,6 +277,7 @@ impl App {
                 limits: crate::http::Limits::of(settings),
                 replies: crate::http::ReplySetup::of(settings, outbox),
                 announcements: Default::default(),
+                facts,
             },
             max_body_bytes: settings.http.max_body_bytes as usize,
             scheduler: settings.escalation.scheduler,
@@ -337,6 +343,10 @@ impl App {
             tracker.spawn(crate::escalation::scheduler::run(state.intake.clone(), stop.clone()));
         }
         tracker.spawn(backfill_suggestions(state.store.clone(), stop.clone()));
+        if !state.facts.sources().is_empty() {
+            let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
+            state.intake.when_opened(trigger);
+        }
         if !reports.daily_to.is_empty() || !reports.monthly_to.is_empty() {
             tracker.spawn(crate::reports::schedule::run(store.clone(), reports, stop.clone()));
         }
@@ -362,6 +372,14 @@ impl App {
         tracing::info!("madoguchi stopped");
         Ok(())
     }
+}
+
+/// `[[status_sources]]` as typed sources (settings made in code are checked here too).
+fn status_sources(settings: &Settings) -> Result<crate::facts::Sources, AppError> {
+    crate::facts::Sources::from_settings(&settings.status_sources).map_err(|problems| {
+        let problems = problems.iter().map(|p| crate::diagnostic::Problem::new("configuration", None, p.to_string()));
+        AppError::StatusSources(Problems(problems.collect()))
+    })
 }
 
 /// The TLS acceptor for a `tls_cert` and `tls_key` pair; none when they are empty.
