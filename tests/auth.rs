@@ -54,6 +54,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", format!("/api/tickets/{number}/sla"), None),
         ("GET", format!("/api/tickets/{number}/suggestions"), None),
         ("POST", format!("/api/tickets/{number}/answered-from"), Some(json!({"ticket": other}))),
+        ("GET", format!("/api/tickets/{number}/system-facts"), None),
+        ("POST", format!("/api/tickets/{number}/system-facts"), Some(json!({}))),
         ("GET", "/api/notices".into(), None),
         ("POST", "/api/notices".into(), Some(json!({}))),
         ("POST", "/api/notices/9/approve".into(), Some(json!({}))),
