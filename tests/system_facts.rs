@@ -164,6 +164,21 @@ async fn history(app: &common::TestApp, number: &str) -> Vec<Value> {
     h.as_array().cloned().or_else(|| h["history"].as_array().cloned()).unwrap_or_default()
 }
 
+/// The ticket's `system_facts` history entries once there are `n` (each follows its answer's row;
+/// polled, 20 s at most).
+async fn entries_when(app: &common::TestApp, number: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Vec<Value> =
+            history(app, number).await.into_iter().filter(|e| e["action"] == "system_facts").collect();
+        if found.len() >= n {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{number}: {} of {n} history entries: {found:?}", found.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn a_fault_ticket_gets_one_answer_per_source(db: Db) {
     let (prometheus, asked) = source_server(Answer::Json).await;
     let (health, _) = source_server(Answer::Json).await;
@@ -194,8 +209,7 @@ async fn a_fault_ticket_gets_one_answer_per_source(db: Db) {
         assert!(f["fetched_at"].as_str().unwrap().ends_with("+09:00"), "JST: {f}");
     }
     assert_eq!(asked.load(Ordering::SeqCst), 1, "fetched once");
-    let entries: Vec<Value> =
-        history(&app, &number).await.into_iter().filter(|e| e["action"] == "system_facts").collect();
+    let entries = entries_when(&app, &number, 2).await;
     assert_eq!(entries.len(), 2, "{entries:?}");
     for e in &entries {
         assert_eq!((e["actor"].as_str(), e["detail"]["ok"].as_bool()), (Some("system"), Some(true)), "{e}");
@@ -224,7 +238,7 @@ async fn a_hanging_source_never_delays_the_ticket(db: Db) {
     assert!(f["duration_ms"].as_i64().unwrap() >= 3000, "{f}");
     assert!(started.elapsed() >= Duration::from_millis(3000));
     assert_eq!(asked.load(Ordering::SeqCst), 1);
-    let entry = history(&app, &number).await.into_iter().find(|e| e["action"] == "system_facts").unwrap();
+    let entry = entries_when(&app, &number, 1).await.remove(0);
     assert_eq!((entry["detail"]["ok"].as_bool(), entry["detail"]["error"].as_str()), (Some(false), Some(error)));
     app.stop().await;
 }
@@ -271,10 +285,10 @@ async fn failures_are_stored_with_why_and_without_secrets(db: Db) {
     let f = by_source(&found, "保守中");
     assert_eq!((f["status"].as_i64(), f["body"].as_str()), (Some(503), Some("メンテナンス中 / under maintenance")));
     assert!(f["error"].as_str().unwrap().contains("HTTP 503"), "{f}");
-    let entries = history(&app, &number).await;
-    let text = serde_json::to_string(&entries).unwrap();
+    let entries = entries_when(&app, &number, 3).await;
+    let text = serde_json::to_string(&history(&app, &number).await).unwrap();
     assert!(!text.contains("s3cret") && !text.contains("hunter2"), "{text}");
-    assert_eq!(entries.iter().filter(|e| e["action"] == "system_facts" && e["detail"]["ok"] == false).count(), 3);
+    assert_eq!(entries.iter().filter(|e| e["detail"]["ok"] == false).count(), 3);
     app.stop().await;
 }
 
@@ -352,7 +366,39 @@ async fn another_category_fetches_nothing_by_itself(db: Db) {
     app.stop().await;
 }
 
+async fn a_full_queue_skips_the_fetch_and_says_so(db: Db) {
+    let (hanging, _) = source_server(Answer::Hang).await;
+    let mut slow = source("応答しない監視", &format!("{hanging}/health"));
+    slow.timeout_ms = 30_000;
+    let Some(app) = spawn(db, "facts_full_queue", vec![slow]).await else { return };
+    // Four tickets are fetched for at once and 256 wait: one opened after 272 is not fetched for.
+    let started = Instant::now();
+    for _ in 0..17 {
+        futures_util::future::join_all((0..16).map(|_| contact(&app, FAULT))).await;
+    }
+    let (last, _) = contact(&app, FAULT).await;
+    let last = &last;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}: the sources' 30 s are not waited for",
+        started.elapsed()
+    );
+    let found = facts_when(&app, last, 1).await;
+    let f = &found[0];
+    assert_eq!(
+        (f["ok"].as_bool(), f["status"].as_i64(), f["duration_ms"].as_i64()),
+        (Some(false), None, Some(0)),
+        "{f}"
+    );
+    assert!(f["error"].as_str().unwrap().contains("too many fetches were waiting"), "{f}");
+    let entry = entries_when(&app, last, 1).await.remove(0);
+    assert_eq!((entry["actor"].as_str(), entry["detail"]["ok"].as_bool()), (Some("system"), Some(false)), "{entry}");
+    assert!(started.elapsed() < Duration::from_secs(30), "the skip was stored at once, not after a fetch");
+    app.stop().await;
+}
+
 on_both_backends!(
+    a_full_queue_skips_the_fetch_and_says_so,
     a_fault_ticket_gets_one_answer_per_source,
     a_hanging_source_never_delays_the_ticket,
     a_large_answer_is_cut_at_max_bytes,
