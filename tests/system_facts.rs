@@ -2,7 +2,7 @@
 //! servers on real sockets, started here and answering by hand: JSON, 5 MB, an error status, or
 //! nothing at all. A fault ticket gets one answer per source by itself without its contact
 //! waiting for any of them (a source that hangs is a timeout stored afterwards); failures are
-//! stored with why, never with the URL's secrets; an operator fetches on any ticket; a ticket of
+//! stored with why, never with the URL's secrets; a redirect is followed only within its origin; an operator fetches on any ticket; a ticket of
 //! another category gets nothing by itself; `check` names each bad source's file and line.
 
 mod common;
@@ -35,6 +35,9 @@ enum Answer {
     Hang,
     /// Plain HTTP at once, without reading (to a client that expects TLS).
     PlainAtOnce,
+    /// `/moved` is redirected to `/health` on this server, anything else to this port's `/health`
+    /// (another origin); `/health` answers as `Json`.
+    Redirect(u16),
 }
 
 /// A source on 127.0.0.1: its base URL, and how many requests it has read.
@@ -70,6 +73,11 @@ async fn answer_one(mut stream: TcpStream, answer: Answer, requests: &AtomicUsiz
     }
     assert!(head.starts_with(b"GET "), "sources are fetched with GET");
     requests.fetch_add(1, Ordering::SeqCst);
+    let path = String::from_utf8_lossy(&head).split(' ').nth(1).unwrap_or_default().to_owned();
+    let answer = match answer {
+        Answer::Redirect(_) if path == "/health" => Answer::Json,
+        other => other,
+    };
     let reply = |status: &str, content_type: &str, length: usize| {
         format!(
             "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
@@ -97,6 +105,12 @@ async fn answer_one(mut stream: TcpStream, answer: Answer, requests: &AtomicUsiz
                 }
                 sent += n;
             }
+        }
+        Answer::Redirect(port) => {
+            let to = if path == "/moved" { "/health".to_owned() } else { format!("http://127.0.0.1:{port}/health") };
+            let head =
+                format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes()).await;
         }
         Answer::PlainAtOnce => {}
         Answer::Hang => {
@@ -265,15 +279,25 @@ async fn failures_are_stored_with_why_and_without_secrets(db: Db) {
     let refused = closed_port().await;
     let (plain, _) = source_server(Answer::PlainAtOnce).await;
     let (down, _) = source_server(Answer::Status(503)).await;
+    let (elsewhere, asked_elsewhere) = source_server(Answer::Json).await;
+    let port = elsewhere.rsplit(':').next().unwrap().parse().unwrap();
+    let (redirecting, _) = source_server(Answer::Redirect(port)).await;
     let sources = vec![
+        source("別ホストへ転送", &format!("{redirecting}/away")),
+        source("同じホストで転送", &format!("{redirecting}/moved")),
         source("停止中", &format!("http://monitor:s3cret@127.0.0.1:{refused}/api?token=hunter2")),
         source("TLS 不一致", &plain.replace("http://", "https://")),
         source("保守中", &format!("{down}/health")),
     ];
     let Some(app) = spawn(db, "facts_failures", sources).await else { return };
     let (number, _) = contact(&app, FAULT).await;
-    let found = facts_when(&app, &number, 3).await;
-    for f in &found {
+    let found = facts_when(&app, &number, 5).await;
+    let moved = by_source(&found, "同じホストで転送");
+    assert_eq!((moved["ok"].as_bool(), moved["status"].as_i64()), (Some(true), Some(200)), "followed: {moved}");
+    let f = by_source(&found, "別ホストへ転送");
+    assert!(f["error"].as_str().unwrap().contains("a redirect to another origin"), "{f}");
+    assert_eq!(asked_elsewhere.load(Ordering::SeqCst), 0, "the other origin is never asked");
+    for f in found.iter().filter(|f| f["source"] != "同じホストで転送") {
         assert_eq!(f["ok"], false, "{f}");
         let text = f.to_string();
         assert!(!text.contains("s3cret") && !text.contains("hunter2") && f.get("url").is_none(), "{text}");
@@ -285,10 +309,10 @@ async fn failures_are_stored_with_why_and_without_secrets(db: Db) {
     let f = by_source(&found, "保守中");
     assert_eq!((f["status"].as_i64(), f["body"].as_str()), (Some(503), Some("メンテナンス中 / under maintenance")));
     assert!(f["error"].as_str().unwrap().contains("HTTP 503"), "{f}");
-    let entries = entries_when(&app, &number, 3).await;
+    let entries = entries_when(&app, &number, 5).await;
     let text = serde_json::to_string(&history(&app, &number).await).unwrap();
     assert!(!text.contains("s3cret") && !text.contains("hunter2"), "{text}");
-    assert_eq!(entries.iter().filter(|e| e["detail"]["ok"] == false).count(), 3);
+    assert_eq!(entries.iter().filter(|e| e["detail"]["ok"] == false).count(), 4);
     app.stop().await;
 }
 
