@@ -311,6 +311,11 @@ impl App {
             store = store.backend().name(),
             "madoguchi serving"
         );
+        // Before any intake opens a ticket: each fault ticket queues its system facts.
+        if !state.facts.sources().is_empty() {
+            let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
+            state.intake.when_opened(trigger);
+        }
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
         let (reload, reloads) = tokio::sync::mpsc::channel(4);
         tracker.spawn(watch_files(watched, state.intake.clone(), reload, stop.clone()));
@@ -343,10 +348,6 @@ impl App {
             tracker.spawn(crate::escalation::scheduler::run(state.intake.clone(), stop.clone()));
         }
         tracker.spawn(backfill_suggestions(state.store.clone(), stop.clone()));
-        if !state.facts.sources().is_empty() {
-            let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
-            state.intake.when_opened(trigger);
-        }
         if !reports.daily_to.is_empty() || !reports.monthly_to.is_empty() {
             tracker.spawn(crate::reports::schedule::run(store.clone(), reports, stop.clone()));
         }
