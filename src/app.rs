@@ -53,6 +53,10 @@ service's configuration with --config or MADOGUCHI_CONFIG"
     Pacer(std::io::Error),
     #[error("announcements:\n{0}")]
     Prompts(Problems),
+    #[error("[[status_sources]]:\n{0}")]
+    StatusSources(Problems),
+    #[error("system facts: the HTTP client cannot be set up: {0}")]
+    FactsClient(#[source] reqwest::Error),
 }
 
 pub struct App {
@@ -277,6 +281,7 @@ impl App {
         load_escalation(settings)?;
         load_synonyms(settings)?;
         load_interviews(settings)?;
+        let facts = crate::facts::Collector::new(status_sources(settings)?).map_err(AppError::FactsClient)?;
         // Everything that can be wrong is found before a database is created.
         let slots = stored_slots(settings).await;
         let (plans, prompts) = tokio::task::spawn_blocking(move || {
@@ -320,6 +325,7 @@ impl App {
                 limits: crate::http::Limits::of(settings),
                 replies: crate::http::ReplySetup::of(settings, outbox),
                 announcements: Default::default(),
+                facts,
             },
             max_body_bytes: settings.http.max_body_bytes as usize,
             scheduler: settings.escalation.scheduler,
@@ -353,6 +359,11 @@ impl App {
             store = store.backend().name(),
             "madoguchi serving"
         );
+        // Before any intake opens a ticket: each fault ticket queues its system facts.
+        if !state.facts.sources().is_empty() {
+            let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
+            state.intake.when_opened(trigger);
+        }
         tracker.spawn(mail.run(stop.clone(), tracker.clone()));
         let (reload, reloads) = tokio::sync::mpsc::channel(4);
         tracker.spawn(watch_files(watched, state.intake.clone(), reload, stop.clone()));
@@ -410,6 +421,14 @@ impl App {
         tracing::info!("madoguchi stopped");
         Ok(())
     }
+}
+
+/// `[[status_sources]]` as typed sources (settings made in code are checked here too).
+fn status_sources(settings: &Settings) -> Result<crate::facts::Sources, AppError> {
+    crate::facts::Sources::from_settings(&settings.status_sources).map_err(|problems| {
+        let problems = problems.iter().map(|p| crate::diagnostic::Problem::new("configuration", None, p.to_string()));
+        AppError::StatusSources(Problems(problems.collect()))
+    })
 }
 
 /// The TLS acceptor for a `tls_cert` and `tls_key` pair; none when they are empty.

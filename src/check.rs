@@ -63,7 +63,7 @@ pub async fn run(loaded: &Loaded) -> Report {
         }
         Err(why) => report.problem(Problem::new(&file, at("database", "url"), why)),
     }
-    match load_rules(settings) {
+    let categories = match load_rules(settings) {
         Ok(rules) => {
             let source = settings.rules_path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in".into());
             report.ok(format!(
@@ -71,8 +71,29 @@ pub async fn run(loaded: &Loaded) -> Report {
                 rules.rules.len(),
                 rules.categories.len()
             ));
+            Some(rules.categories)
         }
-        Err(problems) => report.problems(problems),
+        Err(problems) => {
+            report.problems(problems);
+            None
+        }
+    };
+    // Loading the configuration refused sources with problems; what remains is what they fetch.
+    if let Ok(sources) = crate::facts::Sources::from_settings(&settings.status_sources) {
+        report.ok(status_sources_line(&sources));
+        for (i, source) in sources.all().iter().enumerate() {
+            for c in &source.categories {
+                if categories.as_ref().is_some_and(|known| !known.contains_key(c)) {
+                    let line = lines.find("status_sources", Some(i), Some("categories"));
+                    let why = format!(
+                        "[[status_sources]] 「{}」: 分類 '{c}' はルーティング規則にありません / category '{c}' is not one the \
+routing rules give, so no new ticket gets this source's answer by itself",
+                        source.name
+                    );
+                    report.0.push(Finding::Warning(Problem::new(&file, line, why).to_string()));
+                }
+            }
+        }
     }
     match settings.sla_path() {
         Some(path) => match crate::escalation::load_sla(&path) {
@@ -280,6 +301,19 @@ minute, SIP/TCP {} connections ({} per source, idle {} s, a message within {} s)
         sip.tcp_message_secs,
         sip.media_timeout_secs,
     )
+}
+
+/// Which sources system facts come from, and for which categories by themselves.
+fn status_sources_line(sources: &crate::facts::Sources) -> String {
+    if sources.is_empty() {
+        return "system facts: no [[status_sources]]".into();
+    }
+    let each: Vec<String> = sources
+        .all()
+        .iter()
+        .map(|s| format!("{} ({}, {} ms, {} bytes)", s.name, s.shown_url(), s.timeout.as_millis(), s.max_bytes))
+        .collect();
+    format!("system facts: {} sources: {}", sources.len(), each.join("; "))
 }
 
 /// What `[reports]` will mail, and when.

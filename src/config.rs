@@ -38,6 +38,8 @@ pub struct Settings {
     pub prompts: PromptSettings,
     pub faq: FaqSettings,
     pub reports: ReportSettings,
+    /// `[[status_sources]]`: systems whose state is fetched onto fault tickets (see `facts`).
+    pub status_sources: Vec<StatusSourceSettings>,
     pub log: LogSettings,
 }
 
@@ -297,6 +299,58 @@ impl Default for InterviewSettings {
     }
 }
 
+/// One `[[status_sources]]` table: a monitoring system's health API, a Prometheus instant query,
+/// any HTTP(S) GET whose answer an operator wants on a fault ticket (障害情報収集). Checked (and
+/// turned into [`crate::facts`]'s typed sources) when the configuration is read.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSourceSettings {
+    /// Shown to operators (Japanese is fine); unique.
+    pub name: String,
+    /// `http://` or `https://`; fetched with GET.
+    pub url: String,
+    /// The whole fetch (connecting, the answer, its body) must finish within this (at most 30000).
+    #[serde(default = "StatusSourceSettings::default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// At most this much of the answer is read and kept (at most 1 MiB); the rest is cut off.
+    #[serde(default = "StatusSourceSettings::default_max_bytes")]
+    pub max_bytes: u64,
+    /// Ticket categories (routing.toml's ids) whose new tickets get this source's answer by
+    /// themselves; an operator can ask for it on any ticket.
+    #[serde(default = "StatusSourceSettings::default_categories")]
+    pub categories: Vec<String>,
+}
+
+impl StatusSourceSettings {
+    pub const DEFAULT_TIMEOUT_MS: u64 = 3000;
+    pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024;
+
+    fn default_timeout_ms() -> u64 {
+        Self::DEFAULT_TIMEOUT_MS
+    }
+
+    fn default_max_bytes() -> u64 {
+        Self::DEFAULT_MAX_BYTES
+    }
+
+    fn default_categories() -> Vec<String> {
+        vec!["fault_report".into()]
+    }
+}
+
+/// The URL may carry a token: `Debug` shows it without userinfo and secret-looking query values.
+impl std::fmt::Debug for StatusSourceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusSourceSettings")
+            .field("name", &self.name)
+            .field("url", &crate::facts::redact_url(&self.url))
+            .field("timeout_ms", &self.timeout_ms)
+            .field("max_bytes", &self.max_bytes)
+            .field("categories", &self.categories)
+            .finish()
+    }
+}
+
 impl Settings {
     /// The interview templates file in use; `None` when the built-in copy serves.
     pub fn interviews_path(&self) -> Option<PathBuf> {
@@ -401,6 +455,7 @@ impl Default for Settings {
             prompts: PromptSettings::default(),
             faq: FaqSettings::default(),
             reports: ReportSettings::default(),
+            status_sources: Vec::new(),
             log: LogSettings::default(),
         }
     }
@@ -952,6 +1007,10 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             }
         }
     }
+    for problem in crate::facts::Sources::from_settings(&s.status_sources).err().unwrap_or_default() {
+        let line = lines.find("status_sources", Some(problem.index), Some(problem.key()));
+        problems.push(Problem::new(file, line, problem.to_string()));
+    }
     for (i, p) in s.fax.profiles.iter().enumerate() {
         let patterns = [("from", &p.from), ("subject", &p.subject), ("body", &p.body), ("headers", &p.headers)]
             .into_iter()
@@ -1186,6 +1245,43 @@ mod tests {
         let vars = env(&[("MADOGUCHI_FAQ_APPROVALS", r#"["general_manager"]"#)]);
         assert_eq!(load(Some(write("").path()), vars).unwrap().settings.faq.approvals, ["general_manager"]);
         assert_eq!(Settings::default().faq.approvals, ["general_manager", "business_division"]);
+    }
+
+    #[test]
+    fn status_sources_are_checked_with_their_lines_and_never_print_their_secrets() {
+        let f = write(
+            "[log]\nlevel = \"info\"\n\n[[status_sources]]\nname = \"監視\"\nurl = \"ftp://mon.example/\"\ntimeout_ms = 60000\n\n\
+[[status_sources]]\nname = \"監視\"\nurl = \"https://mon.example/health?token=hunter2\"\nmax_bytes = 10\n",
+        );
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        let at = |n: usize| format!("{}:{n}: [[status_sources]] ", f.path().display());
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].starts_with(&at(6)) && lines[0].contains("http:// or https://"), "{lines:?}");
+        assert!(lines[1].starts_with(&at(7)) && lines[1].contains("timeout_ms must be between 100 and 30000"));
+        assert!(lines[2].starts_with(&format!("{}2 「監視」: name が 1 番目の取得元と同じです", at(10))), "{lines:?}");
+        assert!(lines[3].starts_with(&at(12)) && lines[3].contains("max_bytes"), "{lines:?}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+
+        let f = write(
+            "[[status_sources]]\nname = \"Prometheus\"\nurl = \"http://prom.example:9090/api/v1/query?query=up\"\n",
+        );
+        let sources = load(Some(f.path()), env(&[])).unwrap().settings.status_sources;
+        assert_eq!(sources.len(), 1);
+        let s = &sources[0];
+        assert_eq!(
+            (s.timeout_ms, s.max_bytes, s.categories.as_slice()),
+            (3000, 65536, &["fault_report".to_owned()][..])
+        );
+        let vars = env(&[(
+            "MADOGUCHI_STATUS_SOURCES",
+            r#"[{name = "ヘルス", url = "https://ops.example/health", categories = []}]"#,
+        )]);
+        let sources = load(Some(f.path()), vars).unwrap().settings.status_sources;
+        assert_eq!((sources[0].name.as_str(), sources[0].categories.len()), ("ヘルス", 0));
+        let vars = env(&[("MADOGUCHI_STATUS_SOURCES", r#"[{name = "x", url = "mailto:a@example"}]"#)]);
+        let err = load(Some(f.path()), vars).unwrap_err().to_string();
+        assert!(err.contains("「x」: url は http:// か https:// で始めてください"), "{err}");
     }
 
     #[test]

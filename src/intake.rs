@@ -14,7 +14,7 @@ use crate::store::{
 };
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -47,6 +47,8 @@ pub struct Intake {
     store: Store,
     in_flight: InFlight,
     events: Events,
+    /// Told of each ticket a contact opens (system facts are fetched for faults); `serve` sets it.
+    opened: Arc<OnceLock<crate::facts::Trigger>>,
 }
 
 impl Intake {
@@ -69,6 +71,14 @@ impl Intake {
             store,
             in_flight: InFlight::default(),
             events: Events::default(),
+            opened: Arc::default(),
+        }
+    }
+
+    /// From now on, `trigger` is told of every ticket a contact opens (at most one is kept).
+    pub(crate) fn when_opened(&self, trigger: crate::facts::Trigger) {
+        if self.opened.set(trigger).is_err() {
+            tracing::warn!("a second system facts trigger was not set");
         }
     }
 
@@ -130,6 +140,10 @@ impl Intake {
                 );
                 if !r.duplicate {
                     self.publish_recorded(&r, &decision, channel, subject, &actor).await;
+                    // Only a job is queued: the contact is answered without waiting for it.
+                    if let (true, Some(trigger)) = (r.created, self.opened.get()) {
+                        trigger.ticket_opened(self, &r.ticket, &decision.category);
+                    }
                 }
                 Ok((r, decision))
             }

@@ -29,6 +29,7 @@
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
 //!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
+//! - `facts`: system facts (障害情報収集): monitoring systems' answers fetched onto fault tickets.
 //! - [`faq_report`]: the FAQ entries published in a week, for the weekly report.
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
 //! - [`reports`]: daily, weekly and monthly figures (定期報告), and the scheduled mail of them.
@@ -44,6 +45,7 @@ pub mod directory;
 pub mod domain;
 pub mod escalation;
 pub mod events;
+pub(crate) mod facts;
 pub mod faq_report;
 pub(crate) mod fax_pages;
 pub(crate) mod http;

@@ -60,6 +60,8 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("PUT", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
         ("PATCH", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
         ("POST", format!("/api/tickets/{number}/answered-from"), Some(json!({"ticket": other}))),
+        ("GET", format!("/api/tickets/{number}/system-facts"), None),
+        ("POST", format!("/api/tickets/{number}/system-facts"), Some(json!({}))),
         ("GET", "/api/notices".into(), None),
         ("POST", "/api/notices".into(), Some(json!({}))),
         ("POST", "/api/notices/9/approve".into(), Some(json!({}))),

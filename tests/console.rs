@@ -619,3 +619,84 @@ async fn an_operator_interviews_a_fault_reporter_and_the_answers_survive_a_reloa
     assert_eq!(interview["updated_by"], "takahashi");
     finish(service, db).await;
 }
+
+/// A monitoring system on a real socket that answers every GET with JSON holding markup.
+async fn monitor() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = r#"{"status":"<b>degraded</b>","note":"<img src=x onerror=alert(1)>","checks":[{"name":"db","ok":false}]}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_a_faults_system_facts_and_fetches_them_again() {
+    let test = "console::an_operator_sees_a_faults_system_facts";
+    if let Some(why) = missing() {
+        common::skip(test, &why);
+        return;
+    }
+    let password = "加藤さんの長いパスワード 2026";
+    let Some(db) = TestDb::new(Db::Sqlite, "console_facts").await else { return };
+    let sources = format!(r#"[{{name = "統合監視", url = "http://{}/api/health"}}]"#, monitor().await);
+    let data = db.dir.path().join("data");
+    let env = [
+        ("MADOGUCHI_DATA_DIR", data.to_str().unwrap()),
+        ("MADOGUCHI_DATABASE_URL", db.url.as_str()),
+        ("MADOGUCHI_STATUS_SOURCES", sources.as_str()),
+    ];
+    let service = common::spawn_binary(db.dir.path(), &env).await;
+    common::cli::run(
+        &db,
+        &["user", "add", "kato", "--role", "operator", "--name", "加藤 恵"],
+        &format!("{password}\n"),
+    )
+    .await;
+    let created: serde_json::Value = service
+        .client
+        .post(format!("{}/api/contacts", service.base))
+        .json(&serde_json::json!({"subject": "人事給与システムが起動しない障害", "caller": {"name": "山田 太郎"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    let facts_url = format!("{}/api/tickets/{number}/system-facts", service.base);
+    let facts = || async {
+        let v: serde_json::Value = service.client.get(&facts_url).send().await.unwrap().json().await.unwrap();
+        v["facts"].as_array().cloned().unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while facts().await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the fault ticket's answer is stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    scenario("facts.mjs", &service.base, "kato", password, &[("MADOGUCHI_TICKET", &number)]).await;
+
+    let stored = facts().await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!((stored[0]["requested_by"].as_str(), stored[1]["requested_by"].as_str()), (Some("kato"), None));
+    finish(service, db).await;
+}

@@ -13,6 +13,7 @@ mod error;
 mod escalation;
 mod events;
 mod extract;
+mod facts;
 mod faq;
 mod faq_public;
 mod health;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub replies: ReplySetup,
     /// Told after an announcement version is requested, decided or rolled back to.
     pub announcements: crate::ivr::announcer::Announcements,
+    /// `[[status_sources]]` and what fetches them (system facts).
+    pub facts: crate::facts::Collector,
 }
 
 /// What no request may exceed, from the settings.
@@ -143,6 +146,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/interviews", get(interviews::templates))
         .route("/api/tickets/{number}/interview", get(interviews::show).put(interviews::put).patch(interviews::patch))
         .route("/api/tickets/{number}/answered-from", axum::routing::post(suggest::answered_from))
+        .route("/api/tickets/{number}/system-facts", get(facts::list).post(facts::fetch))
         .route("/api/notices", get(notices::list).post(notices::draft))
         .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))

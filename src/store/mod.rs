@@ -10,6 +10,7 @@ mod calls;
 mod contact_lists;
 mod dialect;
 mod directory;
+mod facts;
 mod faq;
 mod files;
 mod interrupt;
@@ -34,6 +35,7 @@ pub(crate) use callbacks::{Attempt, Attempted, Callback, CallbackFilter, Created
 pub use calls::{CallFilter, CallPage, CallRecord};
 pub use contact_lists::{ContactListSave, ContactListVersion, Document, DocumentVersion};
 pub use dialect::Backend;
+pub(crate) use facts::{NewFacts, SystemFacts};
 pub use faq::{FaqAction, FaqChange, FaqDecision, FaqDraft, FaqEntry, FaqFilter};
 pub use files::{AttachmentFiles, FileError, sha256_hex};
 pub use interviews::{Interview, InterviewSave, InterviewSet};

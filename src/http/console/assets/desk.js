@@ -92,6 +92,10 @@ const WORDS = {
   attempts: ['試行', 'Attempts'], last_result: ['前回', 'Last'], callback_done: ['完了', 'done'],
   recently_done: ['最近完了した折り返し', 'Recently done'], anonymous: ['非通知', 'Anonymous'],
   closes: ['完了にする', 'closes it'], closed_by: ['完了者', 'Closed by'],
+  system_facts: ['システム情報', 'System facts'], fetch_now: ['取得', 'Fetch now'], fetching: ['取得中…', 'Fetching…'],
+  fetch_ok: ['取得成功', 'OK'], fetch_failed: ['取得失敗', 'Failed'], fetched: ['取得しました', 'Fetched'],
+  cut_off: ['途中まで保存', 'cut off'], automatic: ['自動取得', 'fetched automatically'],
+  no_facts: ['まだ取得していません', 'Nothing fetched yet'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -113,7 +117,7 @@ const ACTIONS = {
   sla_started: ['SLA 計測開始', 'SLA clock started'], sla_paused: ['SLA 一時停止', 'SLA clock paused'],
   sla_resumed: ['SLA 再開', 'SLA clock resumed'], sla_met: ['SLA 達成', 'SLA met'],
   sla_warning: ['SLA 期限間近', 'SLA warning'], sla_breached: ['SLA 超過', 'SLA breached'],
-  answered_from: ['過去の回答を使用', 'Answered from'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
+  answered_from: ['過去の回答を使用', 'Answered from'], system_facts: ['システム情報', 'System facts'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
 };
 const CLOCKS = {
   first_response: ['初回応答', 'First response'], next_update: ['次回更新', 'Next update'],
@@ -143,6 +147,7 @@ function actionText(h) {
       (d.reason ? ' — ' + d.reason : '');
   }
   if (h.action === 'relay_delivered' || h.action === 'relay_failed') return label + ': ' + (d.to || '') + (d.error ? ' — ' + d.error : '');
+  if (h.action === 'system_facts') return label + ': ' + (d.source || '') + ' — ' + (d.ok ? t('fetch_ok') : d.error || t('fetch_failed'));
   if (h.action === 'callback_attempt') return label + ': ' + word(d.result) + (d.state === 'done' ? ' — ' + t('callback_done') : '');
   return label;
 }
@@ -399,7 +404,7 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(suggestionsPanel(x), interviewPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    view.append(suggestionsPanel(x), interviewPanel(x), workForm(x), slaPanel(), factsPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
     if (drafts) restoreDrafts(view, drafts);
   }
   // 問診: one form for the page's life (a redraw moves it, values and all); each answer is saved
@@ -532,6 +537,35 @@ async function ticketPage(main) {
         ' · ' + t('used') + ' ' + Math.round(c.used_ms / 60000) + ' / ' + Math.round(c.target_ms / 60000) + (LANG === 'ja' ? ' 分' : ' min'))));
     }).catch(() => {});
     return el('section', { class: 'sla' }, el('h2', {}, t('sla')), list);
+  }
+  // What the monitoring systems answered ([[status_sources]]), newest first; the answer as text.
+  function factsPanel() {
+    const path = '/api/tickets/' + encodeURIComponent(number) + '/system-facts';
+    const list = el('ol', { class: 'system-facts' });
+    const fetchNow = el('button', { type: 'button', class: 'fetch-facts', onclick: async () => {
+      fetchNow.disabled = true;
+      fetchNow.textContent = t('fetching');
+      try {
+        await api('POST', path, {});
+        flash(t('fetched'));
+        await load();
+      } catch (err) {
+        fetchNow.disabled = false;
+        fetchNow.textContent = t('fetch_now');
+        failed(err);
+      }
+    } }, t('fetch_now'));
+    api('GET', path).then((s) => {
+      if (!s.facts.length) { list.append(el('li', { class: 'empty' }, t('no_facts'))); return; }
+      list.append(...s.facts.map((f) => el('li', { class: 'fact ' + (f.ok ? 'fact-ok' : 'fact-failed'), 'data-source': f.source },
+        el('p', { class: 'fact-head' }, el('strong', {}, f.source), ' ',
+          el('span', { class: 'badge ' + (f.ok ? 'fact-ok' : 'fact-failed') }, t(f.ok ? 'fetch_ok' : 'fetch_failed')), ' ',
+          when(f.fetched_at), f.status ? ' · HTTP ' + f.status : '', ' · ' + f.duration_ms + ' ms',
+          ' · ' + (f.requested_by || t('automatic')), f.truncated ? ' · ' + t('cut_off') : ''),
+        f.error ? el('p', { class: 'fact-error' }, f.error) : null,
+        f.body ? el('pre', { class: 'body fact-body' }, f.body) : null)));
+    }).catch(() => {});
+    return el('section', { class: 'facts' }, el('div', { class: 'row' }, el('h2', {}, t('system_facts')), fetchNow), list);
   }
   function escalateForm(x) {
     const options = [''].concat(groups.map((g) => g.id));
