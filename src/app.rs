@@ -186,6 +186,7 @@ impl Core {
         let synonyms = load_synonyms(settings)?;
         let store = open_store(settings, mode, settings.database.max_connections).await?;
         store.set_synonyms(synonyms);
+        store.set_survey(settings.survey.policy(&settings.http.public_url));
         match load_escalation_stored(settings, &store).await {
             Ok(escalation) => store.set_escalation(escalation),
             Err(problems) => {
@@ -243,6 +244,9 @@ impl App {
         let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
+        }
+        if let Some(why) = settings.survey_problem() {
+            tracing::warn!("{why}");
         }
         let addr = settings.http.listen;
         let http = bind_tcp("HTTP", "http", addr).await?;

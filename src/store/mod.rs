@@ -25,6 +25,7 @@ mod search;
 mod sessions;
 mod sla;
 mod suggest;
+mod survey;
 mod users;
 mod write;
 
@@ -43,6 +44,10 @@ pub(crate) use reports::{BacklogCandidate, FaqFacts, ReportFacts, ReportRun, Wor
 pub use sessions::SessionRecord;
 pub use sla::{Escalation, Fired, SlaClock, is_person};
 pub use suggest::Suggestion;
+#[cfg(test)]
+pub(crate) use survey::SurveyAnswerRow;
+pub(crate) use survey::{AnswerOutcome, SurveyFacts, SurveyLink, token_hash as survey_token_hash};
+pub use survey::{SurveyPolicy, SurveyRecord};
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -83,6 +88,8 @@ pub struct Store {
     outbox_ready: std::sync::Arc<tokio::sync::Notify>,
     /// Words that mean the same, for suggestions.
     synonyms: suggest::SharedSynonyms,
+    /// `[survey]`: whether and whom a resolved ticket's survey asks.
+    survey: survey::SharedSurvey,
 }
 
 impl Store {
@@ -101,6 +108,7 @@ impl Store {
             escalation: sla::Shared::default(),
             outbox_ready: Default::default(),
             synonyms: Default::default(),
+            survey: Default::default(),
         })
     }
 

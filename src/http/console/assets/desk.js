@@ -88,6 +88,11 @@ const WORDS = {
   attempts: ['試行', 'Attempts'], last_result: ['前回', 'Last'], callback_done: ['完了', 'done'],
   recently_done: ['最近完了した折り返し', 'Recently done'], anonymous: ['非通知', 'Anonymous'],
   closes: ['完了にする', 'closes it'], closed_by: ['完了者', 'Closed by'],
+  survey: ['満足度調査', 'Survey'], survey_waiting: ['送信済み・未回答', 'Sent, not answered yet'],
+  survey_expired: ['期限切れ（未回答）', 'Closed without an answer'], survey_answered_at: ['回答', 'Answered'],
+  no_address: ['メールアドレスなし', 'no e-mail address'], automatic_mail: ['自動送信のメール', 'automatic mail'],
+  no_reply_address: ['返信できないアドレス', 'no-reply address'], excluded_category: ['対象外の分類', 'excluded category'],
+  no_public_url: ['公開アドレス未設定', 'no public address set'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -109,7 +114,9 @@ const ACTIONS = {
   sla_started: ['SLA 計測開始', 'SLA clock started'], sla_paused: ['SLA 一時停止', 'SLA clock paused'],
   sla_resumed: ['SLA 再開', 'SLA clock resumed'], sla_met: ['SLA 達成', 'SLA met'],
   sla_warning: ['SLA 期限間近', 'SLA warning'], sla_breached: ['SLA 超過', 'SLA breached'],
-  answered_from: ['過去の回答を使用', 'Answered from'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
+  answered_from: ['過去の回答を使用', 'Answered from'],
+  survey_sent: ['満足度調査を送信', 'Survey sent'], survey_answered: ['満足度調査に回答', 'Survey answered'],
+  survey_skipped: ['満足度調査なし', 'No survey'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
 };
 const CLOCKS = {
   first_response: ['初回応答', 'First response'], next_update: ['次回更新', 'Next update'],
@@ -130,6 +137,9 @@ function actionText(h) {
   if (h.action === 'routed') return label + ': ' + (d.category || '') + ' / ' + t('tier') + ' ' + (d.tier || '');
   if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
   if (h.action.startsWith('sla_')) return label + ': ' + clockName(d.kind) + (d.due_at ? ' — ' + t('due') + ' ' + when(d.due_at) : '');
+  if (h.action === 'survey_sent') return label + (d.expires_at ? ' — ' + t('due') + ' ' + when(d.expires_at) : '');
+  if (h.action === 'survey_answered') return label + ': ' + stars(d.rating);
+  if (h.action === 'survey_skipped') return label + ' (' + word(d.reason) + ')';
   if (h.action === 'answered_from') return label + ': ' + (d.ticket ? d.ticket + ' ' + (d.subject || '') : 'FAQ ' + d.faq_id + ' ' + (d.question || ''));
   if (h.action === 'relay') {
     const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
@@ -164,6 +174,7 @@ function clear(node) { while (node.firstChild) node.removeChild(node.firstChild)
 function when(jst) { return jst ? jst.slice(0, 16).replace('T', ' ') : ''; }
 function clockName(kind) { const w = CLOCKS[kind]; return w ? w[LANG === 'ja' ? 0 : 1] : (kind || ''); }
 function ticketLink(number) { return el('a', { href: '/tickets/' + encodeURIComponent(number), class: 'ticket-no' }, number); }
+function stars(n) { const r = Math.max(0, Math.min(5, Number(n) || 0)); return '★'.repeat(r) + '☆'.repeat(5 - r) + ' ' + r + '/5'; }
 function badge(kind, value) { return el('span', { class: 'badge ' + kind + '-' + value }, t(value)); }
 
 // ---- the API ----------------------------------------------------------------------------------
@@ -368,7 +379,7 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(suggestionsPanel(x), workForm(x), slaPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    view.append(suggestionsPanel(x), workForm(x), slaPanel(), surveyLine(x), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
   }
   // Past answers like this inquiry: asked once per page, shown while the ticket is open.
   let suggested = null;
@@ -406,6 +417,25 @@ async function ticketPage(main) {
         ' · ' + t('used') + ' ' + Math.round(c.used_ms / 60000) + ' / ' + Math.round(c.target_ms / 60000) + (LANG === 'ja' ? ' 分' : ' min'))));
     }).catch(() => {});
     return el('section', { class: 'sla' }, el('h2', {}, t('sla')), list);
+  }
+  // The requester's satisfaction survey, once one was sent: its state, the rating and the
+  // comment (the requester's words, as text).
+  function surveyLine(x) {
+    if (!x.history.some((h) => h.action === 'survey_sent')) return null;
+    const line = el('p', { class: 'survey-state' }, t('loading'));
+    const box = el('section', { class: 'survey' }, el('strong', {}, t('survey')), ' ', line);
+    api('GET', '/api/tickets/' + encodeURIComponent(number) + '/survey').then((s) => {
+      clear(line);
+      if (s.answered_at) {
+        line.append(el('span', { class: 'survey-rating', 'data-rating': s.rating }, stars(s.rating)), ' · ', t('survey_answered_at') + ' ' + when(s.answered_at));
+        if (s.comment) box.append(el('pre', { class: 'body survey-comment' }, s.comment));
+      } else if (new Date(s.expires_at) <= new Date()) {
+        line.append(t('survey_expired'));
+      } else {
+        line.append(t('survey_waiting') + ' · ' + t('due') + ' ' + when(s.expires_at));
+      }
+    }).catch(() => { box.remove(); });
+    return box;
   }
   function escalateForm(x) {
     const options = [''].concat(groups.map((g) => g.id));
