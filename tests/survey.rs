@@ -207,7 +207,8 @@ async fn a_resolved_mail_ticket_sends_one_survey_whose_link_takes_one_answer(db:
     assert_eq!(history(&app.ticket(&number).await, "survey_sent").len(), 1);
 
     // Links nobody was sent.
-    for path in [format!("/survey/{}", "0".repeat(64)), "/survey/abc".into(), format!("/survey/{}", "G".repeat(64))] {
+    let unknown = [format!("/survey/{}", "0".repeat(64)), "/survey/abc".into(), format!("/survey/{}", "G".repeat(64))];
+    for path in unknown.into_iter().chain(["/survey/%FF".to_owned()]) {
         let (status, page, _) = get_page(&app, &path).await;
         assert_eq!(status, 404, "{path}");
         assert!(page.contains("このアンケートは見つかりません"), "{page}");

@@ -13,6 +13,7 @@ use crate::domain::time::now_millis;
 use crate::store::{AnswerOutcome, StoreError, SurveyLink, survey_token_hash};
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -219,6 +220,11 @@ fn thanks(ticket: &TicketNumber) -> Markup {
     })
 }
 
+/// The link's token; a path that cannot be read as one names no survey.
+fn token_of(path: Result<Path<String>, PathRejection>) -> Result<String, SurveyError> {
+    path.map(|Path(token)| token).map_err(|_| SurveyError::Unknown)
+}
+
 /// The open survey the token names, or why it cannot be answered.
 async fn open_survey(state: &AppState, token: &str) -> Result<SurveyLink, SurveyError> {
     if !survey::is_token(token) {
@@ -239,7 +245,11 @@ fn form_limit(max_chars: usize) -> usize {
 }
 
 /// `GET /survey/{token}`
-async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, SurveyError> {
+async fn page(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, SurveyError> {
+    let token = token_of(path)?;
     let link = open_survey(&state, &token).await?;
     let max_chars = state.limits.survey_max_comment_chars;
     let shown = FormState { ticket: &link.ticket, max_chars, rating: None, comment: "", refused: None };
@@ -248,7 +258,12 @@ async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Resul
 
 /// `POST /survey/{token}` (a form: `rating` 1–5, `comment`): stored once; otherwise a page that
 /// says why, and nothing stored.
-async fn answer(State(state): State<AppState>, Path(token): Path<String>, body: Body) -> Result<Response, SurveyError> {
+async fn answer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response, SurveyError> {
+    let token = token_of(path)?;
     let link = open_survey(&state, &token).await?;
     let max_chars = state.limits.survey_max_comment_chars;
     let limit = form_limit(max_chars);

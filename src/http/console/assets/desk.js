@@ -379,7 +379,8 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(suggestionsPanel(x), workForm(x), slaPanel(), surveyLine(x), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    // A panel with nothing to show is null: left out (append would write "null").
+    view.append(...[suggestionsPanel(x), workForm(x), slaPanel(), surveyLine(x), escalateForm(x), timeline(x), replyForm(x), mergeForm(x)].filter(Boolean));
   }
   // Past answers like this inquiry: asked once per page, shown while the ticket is open.
   let suggested = null;
@@ -423,7 +424,7 @@ async function ticketPage(main) {
   function surveyLine(x) {
     if (!x.history.some((h) => h.action === 'survey_sent')) return null;
     const line = el('p', { class: 'survey-state' }, t('loading'));
-    const box = el('section', { class: 'survey' }, el('strong', {}, t('survey')), ' ', line);
+    const box = el('section', { class: 'ticket-survey' }, el('h2', {}, t('survey')), line);
     api('GET', '/api/tickets/' + encodeURIComponent(number) + '/survey').then((s) => {
       clear(line);
       if (s.answered_at) {
