@@ -259,6 +259,24 @@ async fn machines_excluded_categories_and_expired_links_are_not_asked_or_refused
     resolve(&app, &phone).await;
     assert_eq!(skipped(&app.ticket(&phone).await), [json!("no_address")]);
 
+    // Four answers through one link at once: one is stored, the others are refused.
+    let number =
+        mailed(&app, "mori@example.go.jp", mail("森 <mori@example.go.jp>", "ログインできない", "n5", "")).await;
+    resolve(&app, &number).await;
+    let (_, _, body) = survey_mail(&mut sink).await;
+    let path = link_path(&body);
+    let answers = ["1", "2", "3", "4"].map(|rating| {
+        let request = stranger().post(app.url(&path)).form(&[("rating", rating)]).send();
+        async move { (rating, request.await.unwrap().status().as_u16()) }
+    });
+    let answers = futures_util::future::join_all(answers).await;
+    let stored: Vec<&str> = answers.iter().filter(|(_, status)| *status == 200).map(|(r, _)| *r).collect();
+    assert_eq!(stored.len(), 1, "{answers:?}");
+    assert!(answers.iter().all(|(_, status)| [200, 409].contains(status)), "{answers:?}");
+    let (_, s) = survey_of(&app, &number).await;
+    assert_eq!(s["rating"].as_i64().map(|r| r.to_string()).as_deref(), Some(stored[0]), "{s}");
+    assert_eq!(history(&app.ticket(&number).await, "survey_answered").len(), 1);
+
     // A person's mail is asked; once the link's time is over it takes no answer.
     let number =
         mailed(&app, "ito@example.go.jp", mail("伊藤 <ito@example.go.jp>", "共有フォルダが見えない", "n4", "")).await;
