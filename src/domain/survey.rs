@@ -66,13 +66,13 @@ pub struct Asking<'a> {
 
 /// The address to ask, or why nobody is asked.
 pub fn recipient<'a>(requester: Option<Requester<'a>>, asking: Asking<'_>) -> Result<&'a str, NotAsked> {
-    if asking.excluded.iter().any(|c| c.trim() == asking.category) {
-        return Err(NotAsked::ExcludedCategory);
-    }
     let Some(requester) = requester else { return Err(NotAsked::NoAddress) };
     let email = requester.email.trim();
     if !is_address(email) {
         return Err(NotAsked::NoAddress);
+    }
+    if asking.excluded.iter().any(|c| c.trim() == asking.category) {
+        return Err(NotAsked::ExcludedCategory);
     }
     if requester.automatic {
         return Err(NotAsked::Automatic);
@@ -232,11 +232,12 @@ mod tests {
     fn the_requester_is_asked_unless_a_machine_or_an_excluded_category() {
         let excluded = vec!["security_incident".to_owned()];
         let person = |email| Some(Requester { email, automatic: false });
-        let table: [(Option<Requester>, &str, Result<&str, NotAsked>); 11] = [
+        let table: [(Option<Requester>, &str, Result<&str, NotAsked>); 12] = [
             (person("sato@example.go.jp"), "account_unlock", Ok("sato@example.go.jp")),
             (person(" sato@example.go.jp "), "account_unlock", Ok("sato@example.go.jp")),
             (person("sato@example.go.jp"), "security_incident", Err(NotAsked::ExcludedCategory)),
             (None, "account_unlock", Err(NotAsked::NoAddress)),
+            (None, "security_incident", Err(NotAsked::NoAddress)),
             (person("not an address"), "account_unlock", Err(NotAsked::NoAddress)),
             (person("sato@localhost"), "account_unlock", Err(NotAsked::NoAddress)),
             (Some(Requester { email: "sato@example.go.jp", automatic: true }), "how_to", Err(NotAsked::Automatic)),

@@ -129,7 +129,8 @@ impl Store {
     }
 
     /// After `ticket` moved to resolved in this batch: queues its survey unless the survey is off,
-    /// the ticket had one, or nobody is to be asked (then `survey_skipped` says why).
+    /// the ticket had one, or nobody is to be asked (then `survey_skipped` says why, when the
+    /// ticket had an address at all).
     pub(super) async fn survey_on_resolve(
         &self,
         conn: &mut AnyConnection,
@@ -201,7 +202,12 @@ impl Store {
         Ok(())
     }
 
+    /// Records why someone who wrote in is not asked; a ticket nobody gave an address for has
+    /// nothing to say (most calls).
     fn note_not_asked(&self, pending: &mut Pending, ticket_id: i64, why: NotAsked, now: i64) {
+        if why == NotAsked::NoAddress {
+            return;
+        }
         if why == NotAsked::NoPublicUrl {
             tracing::debug!("a satisfaction survey was not sent: [http] public_url is not set, so there is no link");
         }

@@ -90,7 +90,7 @@ const WORDS = {
   closes: ['完了にする', 'closes it'], closed_by: ['完了者', 'Closed by'],
   survey: ['満足度調査', 'Survey'], survey_waiting: ['送信済み・未回答', 'Sent, not answered yet'],
   survey_expired: ['期限切れ（未回答）', 'Closed without an answer'], survey_answered_at: ['回答', 'Answered'],
-  no_address: ['メールアドレスなし', 'no e-mail address'], automatic_mail: ['自動送信のメール', 'automatic mail'],
+  automatic_mail: ['自動送信のメール', 'automatic mail'],
   no_reply_address: ['返信できないアドレス', 'no-reply address'], excluded_category: ['対象外の分類', 'excluded category'],
   no_public_url: ['公開アドレス未設定', 'no public address set'],
 };
