@@ -237,6 +237,7 @@ impl Core {
         if let Ok(set) = load_interviews_stored(settings, &store).await {
             store.set_interviews(set);
         }
+        store.set_survey(settings.survey.policy(&settings.http.public_url));
         match load_escalation_stored(settings, &store).await {
             Ok(escalation) => store.set_escalation(escalation),
             Err(problems) => {
@@ -296,6 +297,9 @@ impl App {
         let Core { store, intake, files, tracker } = Core::start(settings, OpenMode::Create).await?;
         for door in settings.open_doors() {
             tracing::warn!("{door}");
+        }
+        if let Some(why) = settings.survey_problem() {
+            tracing::warn!("{why}");
         }
         let addr = settings.http.listen;
         let http = bind_tcp("HTTP", "http", addr).await?;

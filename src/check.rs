@@ -156,6 +156,10 @@ routing rules give, so no new ticket gets this source's answer by itself",
         Err(e) => report.problem(Problem::new(&file, at("notify", e.setting()), e.to_string())),
     }
     report.ok(reports_line(&settings.reports));
+    report.ok(survey_line(&settings.survey));
+    if let Some(why) = settings.survey_problem() {
+        report.0.push(Finding::Warning(why));
+    }
     let mail = &settings.mail;
     if !mail.tls_cert.is_empty() && !mail.tls_key.is_empty() {
         match crate::tls::tls_acceptor(mail.tls_cert.as_ref(), mail.tls_key.as_ref()) {
@@ -320,6 +324,17 @@ fn status_sources_line(sources: &crate::facts::Sources) -> String {
 fn reports_line(r: &crate::config::ReportSettings) -> String {
     let to = |list: &[String]| if list.is_empty() { "not sent".to_owned() } else { format!("to {}", list.len()) };
     format!("reports: daily {}, monthly {}, at {} JST", to(&r.daily_to), to(&r.monthly_to), r.send_at)
+}
+
+fn survey_line(s: &crate::config::SurveySettings) -> String {
+    if !s.enabled {
+        return "satisfaction survey: off".into();
+    }
+    let excluded = if s.exclude_categories.is_empty() { "none".to_owned() } else { s.exclude_categories.join(", ") };
+    format!(
+        "satisfaction survey: on, answered within {} days, comments up to {} characters, not asked for: {excluded}",
+        s.valid_days, s.max_comment_chars
+    )
 }
 
 #[cfg(test)]

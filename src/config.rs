@@ -40,6 +40,7 @@ pub struct Settings {
     pub reports: ReportSettings,
     /// `[[status_sources]]`: systems whose state is fetched onto fault tickets (see `facts`).
     pub status_sources: Vec<StatusSourceSettings>,
+    pub survey: SurveySettings,
     pub log: LogSettings,
 }
 
@@ -351,10 +352,57 @@ impl std::fmt::Debug for StatusSourceSettings {
     }
 }
 
+/// The satisfaction survey (ユーザ満足度調査) mailed when a ticket is first resolved.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SurveySettings {
+    /// Whether resolved tickets' requesters are asked at all.
+    pub enabled: bool,
+    /// How many days a survey's link takes an answer.
+    pub valid_days: u32,
+    /// Categories whose requesters are never asked (a security incident is no service to rate).
+    pub exclude_categories: Vec<String>,
+    /// The longest comment an answer may carry, in characters.
+    pub max_comment_chars: u32,
+}
+
+impl Default for SurveySettings {
+    fn default() -> Self {
+        SurveySettings {
+            enabled: true,
+            valid_days: 14,
+            exclude_categories: vec!["security_incident".into()],
+            max_comment_chars: 1000,
+        }
+    }
+}
+
+impl SurveySettings {
+    /// What the store asks by: these and the address the links point at.
+    pub fn policy(&self, public_url: &str) -> crate::store::SurveyPolicy {
+        crate::store::SurveyPolicy {
+            enabled: self.enabled,
+            valid_days: self.valid_days,
+            exclude_categories: self.exclude_categories.iter().map(|c| c.trim().to_owned()).collect(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
 impl Settings {
     /// The interview templates file in use; `None` when the built-in copy serves.
     pub fn interviews_path(&self) -> Option<PathBuf> {
         configured_file(&self.interviews.file, &InterviewSettings::default().file)
+    }
+
+    /// Why no satisfaction survey can be sent although the survey is on, if so: its link needs
+    /// the address people reach the service at.
+    pub fn survey_problem(&self) -> Option<String> {
+        (self.survey.enabled && self.http.public_url.trim().is_empty()).then(|| {
+            "[survey] is enabled but [http] public_url is not set: no satisfaction survey is sent, since its link \
+needs the address people reach the service at"
+                .to_owned()
+        })
     }
 
     /// The synonyms file in use; `None` when the built-in copy serves.
@@ -456,6 +504,7 @@ impl Default for Settings {
             faq: FaqSettings::default(),
             reports: ReportSettings::default(),
             status_sources: Vec::new(),
+            survey: SurveySettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -1007,6 +1056,24 @@ but this process may open {limit} (raise `ulimit -n` or lower them)",
             }
         }
     }
+    if !(1..=365).contains(&s.survey.valid_days) {
+        report("survey", "valid_days", "valid_days must be between 1 and 365".into());
+    }
+    if !(1..=10_000).contains(&s.survey.max_comment_chars) {
+        report("survey", "max_comment_chars", "max_comment_chars must be between 1 and 10000".into());
+    }
+    for (i, category) in s.survey.exclude_categories.iter().enumerate() {
+        let c = category.trim();
+        if c.is_empty() || c.contains(char::is_whitespace) {
+            report(
+                "survey",
+                "exclude_categories",
+                format!("exclude_categories[{i}] '{category}' is not a category name (e.g. security_incident)"),
+            );
+        } else if s.survey.exclude_categories[..i].iter().any(|earlier| earlier.trim() == c) {
+            report("survey", "exclude_categories", format!("exclude_categories names '{c}' twice"));
+        }
+    }
     for problem in crate::facts::Sources::from_settings(&s.status_sources).err().unwrap_or_default() {
         let line = lines.find("status_sources", Some(problem.index), Some(problem.key()));
         problems.push(Problem::new(file, line, problem.to_string()));
@@ -1223,6 +1290,34 @@ mod tests {
         assert_eq!(prompts.max_seconds, 30);
         assert_eq!(prompts.max_upload_bytes, 10 * 1024 * 1024);
         assert_eq!(prompts.tts_command, ["open_jtalk-wrapper", "--wav"]);
+    }
+
+    #[test]
+    fn survey_settings_are_checked_with_their_lines() {
+        let f = write(
+            "[survey]\nvalid_days = 0\nmax_comment_chars = 20000\nexclude_categories = [\"security_incident\", \"\", \"security_incident\"]\n",
+        );
+        let err = load(Some(f.path()), env(&[])).unwrap_err();
+        let lines: Vec<String> = err.0.iter().map(|p| p.to_string()).collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].contains(":2: valid_days must be between 1 and 365"), "{lines:?}");
+        assert!(lines[1].contains(":3: max_comment_chars must be between 1 and 10000"), "{lines:?}");
+        assert!(lines[2].contains(":4: exclude_categories[1] '' is not a category name"), "{lines:?}");
+        assert!(lines[3].contains(":4: exclude_categories names 'security_incident' twice"), "{lines:?}");
+        let f = write("[survey]\nenabled = false\nvalid_days = 7\n");
+        let vars = env(&[("MADOGUCHI_SURVEY_EXCLUDE_CATEGORIES", r#"["security_incident", "fault_report"]"#)]);
+        let survey = load(Some(f.path()), vars).unwrap().settings.survey;
+        assert_eq!((survey.enabled, survey.valid_days, survey.max_comment_chars), (false, 7, 1000));
+        assert_eq!(survey.exclude_categories, ["security_incident", "fault_report"]);
+        let d = Settings::default().survey;
+        assert_eq!(
+            (d.enabled, d.valid_days, d.exclude_categories, d.max_comment_chars),
+            (true, 14, vec!["security_incident".to_owned()], 1000)
+        );
+        let err = load(None, env(&[("MADOGUCHI_SURVEY_VALID_DAYS", "two weeks")])).unwrap_err().to_string();
+        assert!(err.contains("MADOGUCHI_SURVEY_VALID_DAYS: expected an integer"), "{err}");
+        let policy = Settings::default().survey.policy("https://helpdesk.example.go.jp/");
+        assert_eq!(policy.public_url, "https://helpdesk.example.go.jp");
     }
 
     #[test]

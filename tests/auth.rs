@@ -59,6 +59,7 @@ fn routes(number: &str, other: &str) -> Vec<(&'static str, String, Option<Value>
         ("GET", format!("/api/tickets/{number}/interview"), None),
         ("PUT", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
         ("PATCH", format!("/api/tickets/{number}/interview"), Some(json!({"answers": {}}))),
+        ("GET", format!("/api/tickets/{number}/survey"), None),
         ("POST", format!("/api/tickets/{number}/answered-from"), Some(json!({"ticket": other}))),
         ("GET", format!("/api/tickets/{number}/system-facts"), None),
         ("POST", format!("/api/tickets/{number}/system-facts"), Some(json!({}))),
@@ -364,6 +365,11 @@ async fn every_console_page_sends_a_stranger_to_sign_in_and_needs_the_role(db: D
     for path in OPEN {
         assert_eq!(nobody.get(app.url(path)).send().await.unwrap().status(), 200, "{path} is open");
     }
+    // A survey's page is open too: its link's token is what authorises (an unknown one is 404,
+    // never a sign-in or a 401).
+    let survey = app.url(&format!("/survey/{}", "0".repeat(64)));
+    assert_eq!(nobody.get(&survey).send().await.unwrap().status(), 404, "/survey/… is open");
+    assert_eq!(nobody.post(&survey).form(&[("rating", "5")]).send().await.unwrap().status(), 404, "/survey/… is open");
     app.stop().await;
 }
 

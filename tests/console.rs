@@ -700,3 +700,60 @@ async fn an_operator_sees_a_faults_system_facts_and_fetches_them_again() {
     assert_eq!((stored[0]["requested_by"].as_str(), stored[1]["requested_by"].as_str()), (Some("kato"), None));
     finish(service, db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_answers_the_survey_and_the_operator_sees_the_comment_as_text() {
+    let password = "小野さんの長いパスワード 2026";
+    let test = "console::a_requester_answers_the_survey";
+    if let Some(why) = missing() {
+        common::skip(test, &why);
+        return;
+    }
+    let Some(db) = TestDb::new(Db::Sqlite, "console_survey").await else { return };
+    let data = db.dir.path().join("data");
+    let env = [
+        ("MADOGUCHI_DATA_DIR", data.to_str().unwrap()),
+        ("MADOGUCHI_DATABASE_URL", db.url.as_str()),
+        ("MADOGUCHI_HTTP_PUBLIC_URL", "https://helpdesk.example.go.jp"),
+    ];
+    let service = common::spawn_binary(db.dir.path(), &env).await;
+    common::cli::run(
+        &db,
+        &["user", "add", "ono", "--role", "operator", "--name", "小野 洋子"],
+        &format!("{password}\n"),
+    )
+    .await;
+    let api = |path: &str| format!("{}{path}", service.base);
+    let body = serde_json::json!({"channel": "email", "subject": "メールが届かない",
+        "caller": {"name": "山田 太郎", "email": "yamada@example.go.jp"}});
+    let created: serde_json::Value =
+        service.client.post(api("/api/contacts")).json(&body).send().await.unwrap().json().await.unwrap();
+    let number = created["ticket"].as_str().unwrap().to_owned();
+    for change in [
+        serde_json::json!({"status": "in_progress"}),
+        serde_json::json!({"status": "resolved", "resolution": "受信設定を直しました"}),
+    ] {
+        let r = service.client.patch(api(&format!("/api/tickets/{number}"))).json(&change).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    // No relay is set: the survey mail waits in the outbox, where its link is read.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&db.url).await.unwrap();
+    let mail: String =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'survey'").fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    let at = mail.find("https://helpdesk.example.go.jp/survey/").expect("a link in the survey mail");
+    let path: String =
+        mail[at + "https://helpdesk.example.go.jp".len()..].chars().take_while(|c| !c.is_whitespace()).collect();
+    let comment = "<script>document.title='pwned'</script><b>返信が遅い</b> & <img src=x>";
+    let env = [
+        ("MADOGUCHI_TICKET", number.as_str()),
+        ("MADOGUCHI_SURVEY_PATH", path.as_str()),
+        ("MADOGUCHI_COMMENT", comment),
+    ];
+    scenario("survey.mjs", &service.base, "ono", password, &env).await;
+    let survey: serde_json::Value =
+        service.client.get(api(&format!("/api/tickets/{number}/survey"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!((survey["rating"].as_i64(), survey["comment"].as_str()), (Some(2), Some(comment)), "{survey}");
+    finish(service, db).await;
+}

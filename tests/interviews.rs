@@ -203,3 +203,22 @@ async fn admins_edit_the_templates_in_the_console_and_answers_follow_them(db: Db
 }
 
 on_both_backends!(admins_edit_the_templates_in_the_console_and_answers_follow_them);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_saved_at_the_same_moment_are_all_kept() {
+    let Some(db) = TestDb::new(Db::Sqlite, "interviews_concurrent").await else { return };
+    let app = common::spawn_with(db, |_| {}).await;
+    let number = fault_ticket(&app).await;
+    let url = app.url(&format!("/api/tickets/{number}/interview"));
+    let fields =
+        [("system", "人事給与システム"), ("error_message", "E9"), ("screen_id", "B-7"), ("just_before", "保存")];
+    let saves = fields.map(|(k, v)| send(&app.client, reqwest::Method::PATCH, url.clone(), json!({"answers": {k: v}})));
+    for (status, body) in futures_util::future::join_all(saves).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, kept) = app.get_json(&format!("/api/tickets/{number}/interview")).await;
+    for (k, _) in fields {
+        assert!(kept["answers"].get(k).is_some(), "{k} was lost: {kept}");
+    }
+    app.stop().await;
+}

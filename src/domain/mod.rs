@@ -23,6 +23,7 @@ pub(crate) mod search;
 pub mod session;
 pub mod sla;
 pub mod suggest;
+pub(crate) mod survey;
 pub mod text;
 pub(crate) mod thread;
 pub mod ticket;

@@ -104,6 +104,7 @@ async fn save(
         (Some(s), true) if s.template == template.id => s.answers.clone(),
         _ => Map::new(),
     };
+    let body_keys: Vec<String> = body.answers.keys().cloned().collect();
     for (k, v) in body.answers {
         if v.is_null() {
             answers.remove(&k);
@@ -112,8 +113,15 @@ async fn save(
         }
     }
     let checked = template.check(&answers, !partial).map_err(refused)?;
-    let complete = template.check(&checked, true).is_ok();
-    let save = InterviewSave { template: template.id.clone(), answers: checked, complete, merge: false };
+    // A PATCH sends only what it changes, merged in the writer: two answers saved at once (two
+    // fields left in quick succession) must not undo each other.
+    let merge = partial && saved.as_ref().is_none_or(|s| s.template == template.id);
+    let answers = if merge {
+        body_keys.into_iter().map(|k| (k.clone(), checked.get(&k).cloned().unwrap_or(Value::Null))).collect()
+    } else {
+        checked
+    };
+    let save = InterviewSave { template: template.id.clone(), answers, merge };
     let changed = state.intake.save_interview(t.number.clone(), save, &acting.login()).await?;
     let after = state.store.interview(t.id).await?;
     Ok(Json(json!({ "interview": after, "changed": changed })))

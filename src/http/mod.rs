@@ -28,6 +28,8 @@ mod replies;
 mod reports;
 pub(crate) mod server;
 mod suggest;
+mod survey;
+mod survey_public;
 mod tickets;
 mod users;
 
@@ -77,6 +79,8 @@ pub struct Limits {
     pub public_url: std::sync::Arc<str>,
     /// `[faq] approvals`: the steps every FAQ entry is approved in, in order.
     pub faq_steps: std::sync::Arc<crate::domain::faq::Steps>,
+    /// `[survey] max_comment_chars`: the longest comment a survey answer may carry.
+    pub survey_max_comment_chars: usize,
 }
 
 impl Limits {
@@ -99,6 +103,7 @@ impl Limits {
             tts_command: std::sync::Arc::new(settings.prompts.tts_command.clone()),
             public_url: settings.http.public_url.trim_end_matches('/').into(),
             faq_steps: std::sync::Arc::new(crate::domain::faq::Steps::new(&settings.faq.approvals)),
+            survey_max_comment_chars: settings.survey.max_comment_chars as usize,
         }
     }
 }
@@ -147,6 +152,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/tickets/{number}/interview", get(interviews::show).put(interviews::put).patch(interviews::patch))
         .route("/api/tickets/{number}/answered-from", axum::routing::post(suggest::answered_from))
         .route("/api/tickets/{number}/system-facts", get(facts::list).post(facts::fetch))
+        .route("/api/tickets/{number}/survey", get(survey::show))
         .route("/api/notices", get(notices::list).post(notices::draft))
         .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
         .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))
@@ -172,6 +178,7 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .merge(console::routes(&state))
         .merge(notices_public::routes())
         .merge(faq_public::routes())
+        .merge(survey_public::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))

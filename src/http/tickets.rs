@@ -337,7 +337,7 @@ pub(super) async fn attachment_content(state: &AppState, id: i64) -> Result<(Att
 
 /// Who read which ticket or attachment, and when. A read is answered even when the audit
 /// cannot be written (the failure is logged).
-async fn audit_read(state: &AppState, acting: &Acting, action: &str, subject: &str) {
+pub(super) async fn audit_read(state: &AppState, acting: &Acting, action: &str, subject: &str) {
     if let Err(e) = state.store.audit(&acting.0.login, action, subject, &serde_json::json!({})).await {
         tracing::error!(error = %e, action, "audit not written");
     }

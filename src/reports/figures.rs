@@ -3,8 +3,9 @@
 
 use super::period::{Period, PeriodKind};
 use super::stats::{median, p90, per_day, percent};
+use crate::domain::survey::LOW_RATING_MAX;
 use crate::domain::time::jst_rfc3339;
-use crate::store::{BacklogCandidate, FaqFacts, ReportFacts, WorkEntry, is_person};
+use crate::store::{BacklogCandidate, FaqFacts, ReportFacts, SurveyFacts, WorkEntry, is_person};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -121,6 +122,39 @@ pub struct Faq {
     pub top: Vec<FaqEntryUse>,
 }
 
+/// The mean rating of one category or tier: what (`key`), its names, how many answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatingGroup {
+    pub key: String,
+    pub ja: String,
+    pub en: String,
+    pub answered: i64,
+    pub mean_rating: Option<f64>,
+}
+
+/// A low rating (1–2) given in the period: its ticket and the rating, never the comment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LowRating {
+    pub ticket: String,
+    pub rating: i64,
+}
+
+/// The satisfaction survey: surveys sent in the period, answers given in it (to surveys sent
+/// then or before), and the ratings of those answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Survey {
+    pub sent: i64,
+    pub answered: i64,
+    /// Answers over surveys sent, in percent; `None` when none was sent. Over a short period it
+    /// may pass 100 (an answer to a survey sent the period before).
+    pub response_rate_percent: Option<f64>,
+    /// To two decimals; `None` without answers.
+    pub mean_rating: Option<f64>,
+    pub by_category: Vec<RatingGroup>,
+    pub by_tier: Vec<RatingGroup>,
+    pub low_ratings: Vec<LowRating>,
+}
+
 /// Every figure of one report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -137,6 +171,7 @@ pub struct Report {
     pub calls: Calls,
     pub escalations: Escalations,
     pub faq: Faq,
+    pub survey: Survey,
 }
 
 /// The report of `period` from its facts.
@@ -187,6 +222,57 @@ pub(crate) fn report(
             },
             None => Faq { available: false, total: 0, top: Vec::new() },
         },
+        survey: survey(&facts.survey),
+    }
+}
+
+/// The mean of `ratings` to two decimals; `None` for none.
+fn mean(ratings: &[i64]) -> Option<f64> {
+    (!ratings.is_empty()).then(|| {
+        let sum: i64 = ratings.iter().sum();
+        (sum as f64 * 100.0 / ratings.len() as f64).round() / 100.0
+    })
+}
+
+fn survey(f: &SurveyFacts) -> Survey {
+    let ratings: Vec<i64> = f.answers.iter().map(|a| a.rating).collect();
+    let answered = ratings.len() as i64;
+    let group = |key: String, ja: String, en: String, ratings: &[i64]| RatingGroup {
+        key,
+        ja,
+        en,
+        answered: ratings.len() as i64,
+        mean_rating: mean(ratings),
+    };
+    let mut categories: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    let mut tiers: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for a in &f.answers {
+        categories.entry(a.category.as_str()).or_default().push(a.rating);
+        tiers.entry(a.tier).or_default().push(a.rating);
+    }
+    let mut by_category: Vec<RatingGroup> =
+        categories.into_iter().map(|(c, r)| group(c.to_owned(), c.to_owned(), c.to_owned(), &r)).collect();
+    by_category.sort_by(|a, b| b.answered.cmp(&a.answered).then_with(|| a.key.cmp(&b.key)));
+    let by_tier = by_tier(&tiers.iter().map(|(t, r)| (*t, r.len() as i64)).collect::<Vec<_>>())
+        .into_iter()
+        .map(|c| {
+            let tier = c.key.trim_start_matches("tier").parse::<i64>().unwrap_or_default();
+            group(c.key, c.ja, c.en, tiers.get(&tier).map_or(&[][..], Vec::as_slice))
+        })
+        .collect();
+    Survey {
+        sent: f.sent,
+        answered,
+        response_rate_percent: percent(answered, f.sent),
+        mean_rating: mean(&ratings),
+        by_category,
+        by_tier,
+        low_ratings: f
+            .answers
+            .iter()
+            .filter(|a| a.rating <= LOW_RATING_MAX)
+            .map(|a| LowRating { ticket: a.number.clone(), rating: a.rating })
+            .collect(),
     }
 }
 
@@ -397,6 +483,36 @@ mod tests {
         );
         let counts: Vec<i64> = b.by_age.iter().map(|c| c.count).collect();
         assert_eq!((b.total, counts), (4, vec![1, 1, 1, 1]));
+    }
+
+    #[test]
+    fn survey_means_by_category_and_tier_and_the_low_ratings() {
+        let a = |number: &str, category: &str, tier: i64, rating: i64| crate::store::SurveyAnswerRow {
+            number: number.into(),
+            category: category.into(),
+            tier,
+            rating,
+        };
+        let facts = SurveyFacts {
+            sent: 6,
+            answers: vec![a("1", "account_unlock", 1, 5), a("2", "account_unlock", 1, 2), a("3", "fault_report", 2, 4)],
+        };
+        let s = survey(&facts);
+        // 3 of 6 = 50 %; (5 + 2 + 4) / 3 = 3.666… → 3.67.
+        assert_eq!((s.sent, s.answered, s.response_rate_percent, s.mean_rating), (6, 3, Some(50.0), Some(3.67)));
+        let groups =
+            |g: &[RatingGroup]| g.iter().map(|g| (g.key.clone(), g.answered, g.mean_rating)).collect::<Vec<_>>();
+        assert_eq!(
+            groups(&s.by_category),
+            [("account_unlock".to_owned(), 2, Some(3.5)), ("fault_report".to_owned(), 1, Some(4.0))]
+        );
+        assert_eq!(
+            groups(&s.by_tier),
+            [("tier1".to_owned(), 2, Some(3.5)), ("tier2".to_owned(), 1, Some(4.0)), ("tier3".to_owned(), 0, None)]
+        );
+        assert_eq!(s.low_ratings, [LowRating { ticket: "2".into(), rating: 2 }]);
+        let none = survey(&SurveyFacts::default());
+        assert_eq!((none.response_rate_percent, none.mean_rating), (None, None));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A report as text (the mail's body, the terminal), CSV (one figure a row), JSON, and HTML with
 //! SVG charts (the console's page and `--format html`: one renderer for both). Japanese first,
-//! English second; times in JST. Only counts, times and names of categories, groups and FAQ
-//! entries appear: never a caller's number, name, address or words.
+//! English second; times in JST. Only counts, times, names of categories, groups and FAQ
+//! entries, and the ticket numbers of low survey ratings appear: never a caller's number, name,
+//! address or words (a survey's comment included).
 
-use super::figures::{Count, Report, Timing};
+use super::figures::{Count, RatingGroup, Report, Survey, Timing};
 use super::svg;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::fmt::Write;
@@ -22,6 +23,40 @@ fn minutes(ms: Option<i64>) -> String {
 
 fn percent(p: Option<f64>) -> String {
     p.map(|p| format!("{p:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+/// A mean rating to two decimals, or `—`.
+fn rating(m: Option<f64>) -> String {
+    m.map(|m| format!("{m:.2}")).unwrap_or_else(|| "—".into())
+}
+
+fn survey_text(o: &mut String, s: &Survey) {
+    let _ = writeln!(
+        o,
+        "満足度調査 / satisfaction survey: 送信 sent {}, 回答 answered {}, 回答率 response rate {}, 平均 mean rating {}",
+        s.sent,
+        s.answered,
+        percent(s.response_rate_percent),
+        rating(s.mean_rating)
+    );
+    let groups = |o: &mut String, ja: &str, en: &str, groups: &[RatingGroup]| {
+        let answered: Vec<&RatingGroup> = groups.iter().filter(|g| g.answered > 0).collect();
+        if answered.is_empty() {
+            return;
+        }
+        let _ = writeln!(o, "  {ja} / {en}:");
+        for g in answered {
+            let _ = writeln!(o, "    {} ({}): {} ({} 件 answers)", g.ja, g.en, rating(g.mean_rating), g.answered);
+        }
+    };
+    groups(o, "種別別", "by category", &s.by_category);
+    groups(o, "対応レベル別", "by tier", &s.by_tier);
+    if s.low_ratings.is_empty() {
+        let _ = writeln!(o, "  低評価 (1–2) / low ratings: なし / none");
+    } else {
+        let list: Vec<String> = s.low_ratings.iter().map(|l| format!("{} ({})", l.ticket, l.rating)).collect();
+        let _ = writeln!(o, "  低評価 (1–2) / low ratings: {}", list.join(", "));
+    }
 }
 
 /// The mail's subject: `[日次報告 / Daily report] 2026-11-20`.
@@ -104,6 +139,7 @@ pub fn text(r: &Report) -> String {
     } else {
         let _ = writeln!(o, "FAQ利用 / FAQ use: 利用できません / not available");
     }
+    survey_text(&mut o, &r.survey);
     o
 }
 
@@ -180,6 +216,34 @@ pub fn csv(r: &Report) -> String {
         for e in &r.faq.top {
             row("faq_top", &e.id, &e.question, &e.question, e.uses.to_string());
         }
+    }
+    let s = &r.survey;
+    let mean = |m: Option<f64>| m.map(|m| format!("{m:.2}")).unwrap_or_default();
+    row("survey", "sent", "満足度調査 送信", "surveys sent", s.sent.to_string());
+    row("survey", "answered", "満足度調査 回答", "surveys answered", s.answered.to_string());
+    let rate = s.response_rate_percent.map(|p| format!("{p:.1}")).unwrap_or_default();
+    row("survey", "response_rate_percent", "回答率（%）", "response rate (%)", rate);
+    row("survey", "mean_rating", "平均満足度", "mean rating", mean(s.mean_rating));
+    for (section, groups) in [("survey_by_category", &s.by_category), ("survey_by_tier", &s.by_tier)] {
+        for g in groups {
+            row(
+                section,
+                &format!("{}_answered", g.key),
+                &format!("{} 回答", g.ja),
+                &format!("{} answers", g.en),
+                g.answered.to_string(),
+            );
+            row(
+                section,
+                &format!("{}_mean_rating", g.key),
+                &format!("{} 平均", g.ja),
+                &format!("{} mean", g.en),
+                mean(g.mean_rating),
+            );
+        }
+    }
+    for l in &s.low_ratings {
+        row("survey_low_ratings", &l.ticket, "低評価", "low rating", l.rating.to_string());
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
@@ -302,7 +366,54 @@ pub fn html(r: &Report) -> Markup {
                     }
                 }
             }
+            (survey_html(&r.survey))
             p.generated { "作成 / generated: " (r.generated_at) }
+        }
+    }
+}
+
+fn rating_table(groups: &[RatingGroup]) -> Markup {
+    html! {
+        table.figures {
+            thead { tr { th { "" } th { "回答 / answers" } th { "平均 / mean" } } }
+            tbody {
+                @for g in groups.iter().filter(|g| g.answered > 0) {
+                    tr data-key=(g.key) { th { (both(&g.ja, &g.en)) } td { (g.answered) } td { (rating(g.mean_rating)) } }
+                }
+            }
+        }
+    }
+}
+
+/// The survey's figures: counts, rates, means, and low ratings by ticket number (no comments).
+fn survey_html(s: &Survey) -> Markup {
+    html! {
+        h3 { (both("満足度調査", "satisfaction survey")) }
+        table.figures.survey {
+            tbody {
+                tr data-key="survey_sent" { th { (both("送信", "surveys sent")) } td { (s.sent) } }
+                tr data-key="survey_answered" { th { (both("回答", "answered")) } td { (s.answered) } }
+                tr data-key="survey_response_rate" { th { (both("回答率", "response rate")) } td { (percent(s.response_rate_percent)) } }
+                tr data-key="survey_mean_rating" { th { (both("平均満足度（5段階）", "mean rating (1–5)")) } td { (rating(s.mean_rating)) } }
+            }
+        }
+        @if s.answered > 0 {
+            h4 { (both("種別別", "by category")) }
+            (rating_table(&s.by_category))
+            h4 { (both("対応レベル別", "by tier")) }
+            (rating_table(&s.by_tier))
+        }
+        h4 { (both("低評価（1–2）", "low ratings (1–2)")) }
+        @if s.low_ratings.is_empty() {
+            p.none data-key="survey_low_ratings" { "なし / none" }
+        } @else {
+            table.figures {
+                tbody {
+                    @for l in &s.low_ratings {
+                        tr data-key=(l.ticket) { th { (l.ticket) } td { (l.rating) } }
+                    }
+                }
+            }
         }
     }
 }

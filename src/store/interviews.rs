@@ -35,12 +35,11 @@ pub struct Interview {
     pub updated_at: String,
 }
 
-/// An interview to save: answers already checked against `template`.
+/// An interview to save: answers already checked against `template` (`null`: clear one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InterviewSave {
     pub template: String,
     pub answers: Map<String, Value>,
-    pub complete: bool,
     /// A PATCH adds to the stored answers; a PUT replaces them.
     pub merge: bool,
 }
@@ -110,15 +109,21 @@ impl Store {
             _ => Map::new(),
         };
         for (k, v) in &save.answers {
-            answers.insert(k.clone(), v.clone());
+            if v.is_null() {
+                answers.remove(k);
+            } else {
+                answers.insert(k.clone(), v.clone());
+            }
         }
+        // Judged here, on what is stored after this save, whatever saves came before it.
+        let complete = self.interviews().get(&save.template).is_some_and(|t| t.check(&answers, true).is_ok());
         let old = before.as_ref().filter(|b| b.template == save.template).map(|b| &b.answers);
         let mut changed: Vec<String> =
             answers.iter().filter(|(k, v)| old.and_then(|o| o.get(*k)) != Some(*v)).map(|(k, _)| k.clone()).collect();
         if let Some(o) = old {
             changed.extend(o.keys().filter(|k| !answers.contains_key(*k)).cloned());
         }
-        let same_state = before.as_ref().is_some_and(|b| b.template == save.template && b.complete == save.complete);
+        let same_state = before.as_ref().is_some_and(|b| b.template == save.template && b.complete == complete);
         if changed.is_empty() && same_state {
             return Ok(changed);
         }
@@ -131,12 +136,12 @@ impl Store {
         .bind(ticket_id)
         .bind(&save.template)
         .bind(Value::Object(answers.clone()).to_string())
-        .bind(i64::from(save.complete))
+        .bind(i64::from(complete))
         .bind(actor)
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        let detail = json!({"template": save.template, "changed": changed, "complete": save.complete});
+        let detail = json!({"template": save.template, "changed": changed, "complete": complete});
         pending.history(ticket_id, now, actor, "interview_saved", &detail);
         let words: Vec<String> = changed
             .iter()

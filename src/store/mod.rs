@@ -27,6 +27,7 @@ mod search;
 mod sessions;
 mod sla;
 mod suggest;
+mod survey;
 mod users;
 mod write;
 
@@ -47,6 +48,10 @@ pub(crate) use reports::{BacklogCandidate, FaqFacts, ReportFacts, ReportRun, Wor
 pub use sessions::SessionRecord;
 pub use sla::{Escalation, Fired, SlaClock, is_person};
 pub use suggest::Suggestion;
+#[cfg(test)]
+pub(crate) use survey::SurveyAnswerRow;
+pub(crate) use survey::{AnswerOutcome, SurveyFacts, SurveyLink, token_hash as survey_token_hash};
+pub use survey::{SurveyPolicy, SurveyRecord};
 pub use users::{AuditEntry, Flag, TokenRecord, UserRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -89,6 +94,8 @@ pub struct Store {
     synonyms: suggest::SharedSynonyms,
     /// The interview templates answers are checked against.
     interviews: interviews::SharedTemplates,
+    /// `[survey]`: whether and whom a resolved ticket's survey asks.
+    survey: survey::SharedSurvey,
 }
 
 impl Store {
@@ -108,6 +115,7 @@ impl Store {
             outbox_ready: Default::default(),
             synonyms: Default::default(),
             interviews: Default::default(),
+            survey: Default::default(),
         })
     }
 

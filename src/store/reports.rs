@@ -67,6 +67,8 @@ pub(crate) struct ReportFacts {
     pub callbacks_done: i64,
     /// Relays to a group in the period (SLA warnings left out): (group id, group name, count).
     pub relays: Vec<(Option<String>, Option<String>, i64)>,
+    /// Satisfaction surveys sent, and answers given, in the period.
+    pub survey: super::SurveyFacts,
 }
 
 /// FAQ entries used in the period, when the FAQ's tables exist.
@@ -182,6 +184,7 @@ impl Store {
         );
         let relays: Vec<(Option<String>, Option<String>, i64)> =
             sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end).fetch_all(&mut *conn).await?;
+        let survey = super::survey::report_facts(conn, start, end).await?;
         let mut by_hour = by_hour;
         by_hour.sort();
         Ok(ReportFacts {
@@ -198,6 +201,7 @@ impl Store {
             callbacks_created,
             callbacks_done,
             relays,
+            survey,
         })
     }
 

@@ -130,6 +130,10 @@ impl Store {
                     if u.changes.iter().any(|c| matches!(c.field, "status" | "resolution" | "subject")) {
                         self.suggest_sync_ticket(&mut tx, u.ticket.id).await?;
                     }
+                    // Resolved: the requester's satisfaction survey, once per ticket.
+                    if u.ticket.status == Status::Resolved && u.changes.iter().any(|c| c.field == "status") {
+                        self.survey_on_resolve(&mut tx, &mut pending, &u.ticket, now).await?;
+                    }
                 }
                 (WriteOutcome::Updated(u), WriteOp::Escalate { actor, .. }) => {
                     self.sla_sync(&mut tx, &mut pending, u.ticket.id, sla_is_person(actor), now).await?;
@@ -699,6 +703,11 @@ impl Pending {
         detail: &serde_json::Value,
     ) {
         self.history.push((ticket_id, at, actor.to_owned(), action, detail.to_string()));
+    }
+
+    /// The details of this batch's `action` entries of a ticket, not yet written.
+    pub(super) fn details(&self, ticket_id: i64, action: &str) -> impl Iterator<Item = &str> {
+        self.history.iter().filter(move |h| h.0 == ticket_id && h.3 == action).map(|h| h.4.as_str())
     }
 
     pub(super) async fn flush(self, conn: &mut AnyConnection) -> Result<(), StoreError> {

@@ -96,6 +96,11 @@ const WORDS = {
   fetch_ok: ['取得成功', 'OK'], fetch_failed: ['取得失敗', 'Failed'], fetched: ['取得しました', 'Fetched'],
   cut_off: ['途中まで保存', 'cut off'], automatic: ['自動取得', 'fetched automatically'],
   no_facts: ['まだ取得していません', 'Nothing fetched yet'],
+  survey: ['満足度調査', 'Survey'], survey_waiting: ['送信済み・未回答', 'Sent, not answered yet'],
+  survey_expired: ['期限切れ（未回答）', 'Closed without an answer'], survey_answered_at: ['回答', 'Answered'],
+  automatic_mail: ['自動送信のメール', 'automatic mail'],
+  no_reply_address: ['返信できないアドレス', 'no-reply address'], excluded_category: ['対象外の分類', 'excluded category'],
+  no_public_url: ['公開アドレス未設定', 'no public address set'],
 };
 function t(key) {
   const w = WORDS[key];
@@ -118,6 +123,8 @@ const ACTIONS = {
   sla_resumed: ['SLA 再開', 'SLA clock resumed'], sla_met: ['SLA 達成', 'SLA met'],
   sla_warning: ['SLA 期限間近', 'SLA warning'], sla_breached: ['SLA 超過', 'SLA breached'],
   answered_from: ['過去の回答を使用', 'Answered from'], system_facts: ['システム情報', 'System facts'], relay: ['連絡', 'Relayed'], relay_delivered: ['連絡メール送達', 'Relay delivered'], relay_failed: ['連絡メール失敗', 'Relay failed'],
+  survey_sent: ['満足度調査を送信', 'Survey sent'], survey_answered: ['満足度調査に回答', 'Survey answered'],
+  survey_skipped: ['満足度調査なし', 'No survey'],
 };
 const CLOCKS = {
   first_response: ['初回応答', 'First response'], next_update: ['次回更新', 'Next update'],
@@ -139,6 +146,9 @@ function actionText(h) {
   if (h.action === 'callback_created') return label + ' (' + word(d.reason) + ')';
   if (h.action.startsWith('sla_')) return label + ': ' + clockName(d.kind) + (d.due_at ? ' — ' + t('due') + ' ' + when(d.due_at) : '');
   if (h.action === 'interview_saved') return label + (d.complete ? ' (' + t('interview_done') + ')' : '') + ': ' + (d.changed || []).join(', ');
+  if (h.action === 'survey_sent') return label + (d.expires_at ? ' — ' + t('due') + ' ' + when(d.expires_at) : '');
+  if (h.action === 'survey_answered') return label + ': ' + stars(d.rating);
+  if (h.action === 'survey_skipped') return label + ' (' + word(d.reason) + ')';
   if (h.action === 'answered_from') return label + ': ' + (d.ticket ? d.ticket + ' ' + (d.subject || '') : 'FAQ ' + d.faq_id + ' ' + (d.question || ''));
   if (h.action === 'relay') {
     const to = Array.isArray(d.to) ? d.to.join(', ') : (d.to || '');
@@ -174,6 +184,7 @@ function clear(node) { while (node.firstChild) node.removeChild(node.firstChild)
 function when(jst) { return jst ? jst.slice(0, 16).replace('T', ' ') : ''; }
 function clockName(kind) { const w = CLOCKS[kind]; return w ? w[LANG === 'ja' ? 0 : 1] : (kind || ''); }
 function ticketLink(number) { return el('a', { href: '/tickets/' + encodeURIComponent(number), class: 'ticket-no' }, number); }
+function stars(n) { const r = Math.max(0, Math.min(5, Number(n) || 0)); return '★'.repeat(r) + '☆'.repeat(5 - r) + ' ' + r + '/5'; }
 function badge(kind, value) { return el('span', { class: 'badge ' + kind + '-' + value }, t(value)); }
 
 // ---- the API ----------------------------------------------------------------------------------
@@ -404,7 +415,9 @@ async function ticketPage(main) {
       el('p', { class: 'ticket-meta' }, badge('status', x.status), ' ', t('tier') + ' ' + x.tier, ' · ',
         t(x.channel), ' · ', x.category, ' · ', badge('priority', x.priority), ' · ', t('owner') + ': ',
         x.owner || t('nobody'), x.merged_into ? [' · → ', ticketLink(x.merged_into)] : null));
-    view.append(suggestionsPanel(x), interviewPanel(x), workForm(x), slaPanel(), factsPanel(), escalateForm(x), timeline(x), replyForm(x), mergeForm(x));
+    // A panel with nothing to show is null: left out (append would write "null").
+    view.append(...[suggestionsPanel(x), interviewPanel(x), workForm(x), slaPanel(), factsPanel(), surveyLine(x), escalateForm(x),
+      timeline(x), replyForm(x), mergeForm(x)].filter(Boolean));
     if (drafts) restoreDrafts(view, drafts);
   }
   // 問診: one form for the page's life (a redraw moves it, values and all); each answer is saved
@@ -566,6 +579,25 @@ async function ticketPage(main) {
         f.body ? el('pre', { class: 'body fact-body' }, f.body) : null)));
     }).catch(() => {});
     return el('section', { class: 'facts' }, el('div', { class: 'row' }, el('h2', {}, t('system_facts')), fetchNow), list);
+  }
+  // The requester's satisfaction survey, once one was sent: its state, the rating and the
+  // comment (the requester's words, as text).
+  function surveyLine(x) {
+    if (!x.history.some((h) => h.action === 'survey_sent')) return null;
+    const line = el('p', { class: 'survey-state' }, t('loading'));
+    const box = el('section', { class: 'ticket-survey' }, el('h2', {}, t('survey')), line);
+    api('GET', '/api/tickets/' + encodeURIComponent(number) + '/survey').then((s) => {
+      clear(line);
+      if (s.answered_at) {
+        line.append(el('span', { class: 'survey-rating', 'data-rating': s.rating }, stars(s.rating)), ' · ', t('survey_answered_at') + ' ' + when(s.answered_at));
+        if (s.comment) box.append(el('pre', { class: 'body survey-comment' }, s.comment));
+      } else if (new Date(s.expires_at) <= new Date()) {
+        line.append(t('survey_expired'));
+      } else {
+        line.append(t('survey_waiting') + ' · ' + t('due') + ' ' + when(s.expires_at));
+      }
+    }).catch(() => { box.remove(); });
+    return box;
   }
   function escalateForm(x) {
     const options = [''].concat(groups.map((g) => g.id));
