@@ -693,7 +693,111 @@ async fn survey_figures_of_a_known_data_set(db: Db) {
     db.cleanup().await;
 }
 
+/// A ticket's interview of `template` with `answers`, as the console saves it.
+async fn interview(f: &Fixture, ticket: i64, template: &str, answers: Value) {
+    sqlx::query(
+        "INSERT INTO interviews (ticket_id, template, answers, complete, updated_by, updated_at) \
+         VALUES ($1, $2, $3, 1, 'sato', 0)",
+    )
+    .bind(ticket)
+    .bind(template)
+    .bind(answers.to_string())
+    .execute(&f.pool)
+    .await
+    .unwrap();
+}
+
+async fn faults_by_system_and_screen_of_a_known_data_set(db: Db) {
+    let Some(db) = TestDb::new(db, "reports_faults").await else { return };
+    let (store, mut f) = Fixture::open(&db.url).await;
+    let at = |d: u32, h: u32| jst(2026, 11, d, h, 0);
+    let rosai = json!({"system": "労災保険業務システム", "screen_id": "A-12", "reproducible": "no"});
+    // On the 20th (JST): three faults in 労災保険業務システム, two of them on screen A-12 and one
+    // on B-03, the third spelt in full width (ＡＢ widths fold to one system, one screen);
+    // two in 人事給与システム, one on screen P-1 and one without a screen ID; one without the
+    // system; an account-unlock interview that mentions a system (not a fault); a merged
+    // duplicate of the first fault (left out); a fault ticket opened on the 21st at 00:00.
+    for (template, answers, created) in [
+        ("fault_report", rosai.clone(), at(20, 9)),
+        ("fault_report", json!({"system": "労災保険業務システム", "screen_id": "B-03"}), at(20, 10)),
+        ("fault_report", json!({"system": "労災保険業務システム", "screen_id": "Ａ-１２"}), at(20, 11)),
+        ("fault_report", json!({"system": "人事給与システム", "screen_id": "P-1"}), at(20, 12)),
+        ("fault_report", json!({"system": "人事給与システム"}), at(20, 13)),
+        ("fault_report", json!({"error_message": "E1234"}), at(20, 14)),
+        ("account_unlock", json!({"system": "労災保険業務システム"}), at(20, 15)),
+        ("fault_report", json!({"system": "人事給与システム", "screen_id": "P-1"}), at(21, 0)),
+    ] {
+        let t = f.ticket("phone", "fault_report", 1, "in_progress", created).await;
+        interview(&f, t, template, answers).await;
+    }
+    let merged = f.ticket("phone", "fault_report", 1, "closed", at(20, 16)).await;
+    interview(&f, merged, "fault_report", rosai).await;
+    sqlx::query("UPDATE tickets SET merged_into = '20990101-0001' WHERE id = $1")
+        .bind(merged)
+        .execute(&f.pool)
+        .await
+        .unwrap();
+
+    let r = figures(&store, Period::day(day("2026-11-20"))).await;
+    let faults = &r["faults"];
+    // Six fault interviews on the 20th: 労災 3, 人事給与 2, no system 1.
+    assert_eq!(faults["total"].as_i64(), Some(6), "{faults}");
+    let systems: Vec<(String, i64)> = faults["by_system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["ja"].as_str().unwrap().to_owned(), c["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(systems, pairs(&[("労災保険業務システム", 3), ("人事給与システム", 2), ("（システム未回答）", 1)]));
+    let screens: Vec<(String, String, i64)> = faults["by_screen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["system"].as_str().unwrap().to_owned(),
+                s["screen_id"].as_str().unwrap().to_owned(),
+                s["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let screen = |s: &str, id: &str, n: i64| (s.to_owned(), id.to_owned(), n);
+    assert_eq!(
+        screens,
+        [
+            screen("労災保険業務システム", "A-12", 2),
+            screen("人事給与システム", "P-1", 1),
+            screen("労災保険業務システム", "B-03", 1)
+        ]
+    );
+    // The month has the 21st's fault too: 人事給与 3, P-1 2.
+    let r = figures(&store, Period::month_of(day("2026-11-01"))).await;
+    assert_eq!(r["faults"]["total"].as_i64(), Some(7));
+    assert_eq!(r["faults"]["by_screen"][0]["count"].as_i64(), Some(2));
+
+    let report = reports::compute(&store, &Period::day(day("2026-11-20")), jst(2026, 11, 22, 12, 0)).await.unwrap();
+    let csv = reports::write(&report, Format::Csv);
+    for line in [
+        "faults,total,障害（問診）,faults (interviews),6",
+        "faults_by_system,人事給与システム,人事給与システム,人事給与システム,2",
+        "faults_by_screen,A-12,労災保険業務システム A-12,労災保険業務システム A-12,2",
+    ] {
+        assert!(csv.contains(&format!("{line}\n")), "{line} in {csv}");
+    }
+    let text = reports::write(&report, Format::Text);
+    assert!(text.contains("障害（問診） / faults (from interviews): 6\n"), "{text}");
+    assert!(text.contains("    労災保険業務システム A-12: 2\n"), "{text}");
+    let html = reports::write(&report, Format::Html);
+    assert!(
+        html.contains("<tr data-screen=\"A-12\"><td>労災保険業務システム</td><td>A-12</td><td>2</td></tr>"),
+        "{html}"
+    );
+    store.close().await;
+    db.cleanup().await;
+}
+
 on_both_backends!(
+    faults_by_system_and_screen_of_a_known_data_set,
     survey_figures_of_a_known_data_set,
     the_figures_of_a_known_data_set,
     the_api_and_the_command_line_give_the_same_report,

@@ -4,8 +4,9 @@
 use super::period::{Period, PeriodKind};
 use super::stats::{median, p90, per_day, percent};
 use crate::domain::survey::LOW_RATING_MAX;
+use crate::domain::text::fold;
 use crate::domain::time::jst_rfc3339;
-use crate::store::{BacklogCandidate, FaqFacts, ReportFacts, SurveyFacts, WorkEntry, is_person};
+use crate::store::{BacklogCandidate, FaqFacts, FaultAnswers, ReportFacts, SurveyFacts, WorkEntry, is_person};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -155,6 +156,29 @@ pub struct Survey {
     pub low_ratings: Vec<LowRating>,
 }
 
+/// Faults reported in the period, from the fault interviews (問診) of the tickets made in it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Faults {
+    /// Tickets with a fault interview.
+    pub total: i64,
+    /// By system, most first. Spellings that differ only in width or case count as one system,
+    /// named as most of its answers spell it; `key` is `unanswered` for interviews without one.
+    pub by_system: Vec<Count>,
+    /// By system and screen ID, most first; interviews without a screen ID are not in it.
+    pub by_screen: Vec<FaultScreen>,
+}
+
+/// Faults on one screen of one system.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultScreen {
+    pub system: String,
+    pub screen_id: String,
+    pub count: i64,
+}
+
+/// At most this many lines of each breakdown; the rest are counted as one line `other`.
+pub const FAULT_LINES: usize = 20;
+
 /// Every figure of one report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -172,6 +196,7 @@ pub struct Report {
     pub escalations: Escalations,
     pub faq: Faq,
     pub survey: Survey,
+    pub faults: Faults,
 }
 
 /// The report of `period` from its facts.
@@ -223,7 +248,63 @@ pub(crate) fn report(
             None => Faq { available: false, total: 0, top: Vec::new() },
         },
         survey: survey(&facts.survey),
+        faults: faults(&facts.faults),
     }
+}
+
+/// Answers grouped by their folded form: each group's count and its most used spelling (the
+/// first in sort order among equals).
+fn spelled_groups<'a>(answers: impl Iterator<Item = &'a str>) -> Vec<(String, String, i64)> {
+    let mut groups: BTreeMap<String, BTreeMap<&str, i64>> = BTreeMap::new();
+    for a in answers {
+        *groups.entry(fold(a)).or_default().entry(a).or_default() += 1;
+    }
+    groups
+        .into_iter()
+        .map(|(key, spellings)| {
+            let total = spellings.values().sum();
+            let name = spellings.iter().max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0))).map(|(s, _)| *s);
+            (key, name.unwrap_or_default().to_owned(), total)
+        })
+        .collect()
+}
+
+fn faults(rows: &[FaultAnswers]) -> Faults {
+    let answer = |a: &Option<String>| a.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let rows: Vec<(Option<String>, Option<String>)> =
+        rows.iter().map(|r| (answer(&r.system), answer(&r.screen_id))).collect();
+    let systems = spelled_groups(rows.iter().filter_map(|(s, _)| s.as_deref()));
+    let name_of = |system: &str| {
+        let key = fold(system);
+        systems.iter().find(|(k, _, _)| *k == key).map(|(_, n, _)| n.clone()).unwrap_or_default()
+    };
+    let mut by_system: Vec<Count> =
+        systems.iter().map(|(key, name, n)| Count::new(key.as_str(), name.as_str(), name.as_str(), *n)).collect();
+    let unanswered = rows.iter().filter(|(s, _)| s.is_none()).count() as i64;
+    if unanswered > 0 {
+        by_system.push(Count::new("unanswered", "（システム未回答）", "(system not given)", unanswered));
+    }
+    by_system.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    if by_system.len() > FAULT_LINES {
+        let rest: i64 = by_system.drain(FAULT_LINES - 1..).map(|c| c.count).sum();
+        by_system.push(Count::new("other", "その他", "other", rest));
+    }
+
+    let mut screens: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (system, screen) in &rows {
+        if let Some(screen) = screen {
+            let system = system.as_deref().map(name_of).unwrap_or_else(|| "（システム未回答）".to_owned());
+            *screens.entry((system, fold(screen).to_uppercase())).or_default() += 1;
+        }
+    }
+    let mut by_screen: Vec<FaultScreen> =
+        screens.into_iter().map(|((system, screen_id), count)| FaultScreen { system, screen_id, count }).collect();
+    by_screen.sort_by_key(|s| std::cmp::Reverse(s.count));
+    if by_screen.len() > FAULT_LINES {
+        let rest: i64 = by_screen.drain(FAULT_LINES - 1..).map(|c| c.count).sum();
+        by_screen.push(FaultScreen { system: "その他 / other".into(), screen_id: String::new(), count: rest });
+    }
+    Faults { total: rows.len() as i64, by_system, by_screen }
 }
 
 /// The mean of `ratings` to two decimals; `None` for none.
@@ -513,6 +594,43 @@ mod tests {
         assert_eq!(s.low_ratings, [LowRating { ticket: "2".into(), rating: 2 }]);
         let none = survey(&SurveyFacts::default());
         assert_eq!((none.response_rate_percent, none.mean_rating), (None, None));
+    }
+
+    #[test]
+    fn faults_by_system_fold_spellings_and_by_screen_within_their_system() {
+        let f = |system: Option<&str>, screen: Option<&str>| FaultAnswers {
+            system: system.map(Into::into),
+            screen_id: screen.map(Into::into),
+        };
+        let out = faults(&[
+            f(Some("労災システム"), Some("A-12")),
+            f(Some("労災システム "), Some("a-12")),
+            f(Some("ＶＰＮ"), Some("B-1")),
+            f(Some("VPN"), None),
+            f(Some("VPN"), Some("B-1")),
+            f(None, Some("C-3")),
+            f(Some(""), None),
+        ]);
+        assert_eq!(out.total, 7);
+        let systems: Vec<(&str, &str, i64)> =
+            out.by_system.iter().map(|c| (c.key.as_str(), c.ja.as_str(), c.count)).collect();
+        // ＶＰＮ and VPN are one system named as two of three spell it; the blank answer counts
+        // as unanswered with the missing one.
+        assert_eq!(
+            systems,
+            [("vpn", "VPN", 3), ("unanswered", "（システム未回答）", 2), ("労災システム", "労災システム", 2)]
+        );
+        let screens: Vec<(&str, &str, i64)> =
+            out.by_screen.iter().map(|s| (s.system.as_str(), s.screen_id.as_str(), s.count)).collect();
+        assert_eq!(screens, [("VPN", "B-1", 2), ("労災システム", "A-12", 2), ("（システム未回答）", "C-3", 1)]);
+
+        let many: Vec<FaultAnswers> =
+            (0..25).map(|i| f(Some(&format!("system {i:02}")), Some(&format!("S-{i}")))).collect();
+        let capped = faults(&many);
+        assert_eq!(capped.by_system.len(), FAULT_LINES);
+        assert_eq!(capped.by_system.last().map(|c| (c.key.as_str(), c.count)), Some(("other", 6)));
+        assert_eq!(capped.by_screen.last().map(|s| s.count), Some(6));
+        assert_eq!(capped.by_system.iter().map(|c| c.count).sum::<i64>(), 25);
     }
 
     #[test]

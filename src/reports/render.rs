@@ -4,7 +4,7 @@
 //! entries, and the ticket numbers of low survey ratings appear: never a caller's number, name,
 //! address or words (a survey's comment included).
 
-use super::figures::{Count, RatingGroup, Report, Survey, Timing};
+use super::figures::{Count, Faults, RatingGroup, Report, Survey, Timing};
 use super::svg;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::fmt::Write;
@@ -56,6 +56,23 @@ fn survey_text(o: &mut String, s: &Survey) {
     } else {
         let list: Vec<String> = s.low_ratings.iter().map(|l| format!("{} ({})", l.ticket, l.rating)).collect();
         let _ = writeln!(o, "  低評価 (1–2) / low ratings: {}", list.join(", "));
+    }
+}
+
+fn faults_text(o: &mut String, f: &Faults) {
+    let _ = writeln!(o, "障害（問診） / faults (from interviews): {}", f.total);
+    if f.total == 0 {
+        return;
+    }
+    let _ = writeln!(o, "  システム別 / by system:");
+    for c in &f.by_system {
+        let _ = writeln!(o, "    {}: {}", c.ja, c.count);
+    }
+    if !f.by_screen.is_empty() {
+        let _ = writeln!(o, "  画面ID別 / by screen ID:");
+        for s in &f.by_screen {
+            let _ = writeln!(o, "    {} {}: {}", s.system, s.screen_id, s.count);
+        }
     }
 }
 
@@ -140,6 +157,7 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(o, "FAQ利用 / FAQ use: 利用できません / not available");
     }
     survey_text(&mut o, &r.survey);
+    faults_text(&mut o, &r.faults);
     o
 }
 
@@ -244,6 +262,14 @@ pub fn csv(r: &Report) -> String {
     }
     for l in &s.low_ratings {
         row("survey_low_ratings", &l.ticket, "低評価", "low rating", l.rating.to_string());
+    }
+    row("faults", "total", "障害（問診）", "faults (interviews)", r.faults.total.to_string());
+    for c in &r.faults.by_system {
+        row("faults_by_system", &c.key, &c.ja, &c.en, c.count.to_string());
+    }
+    for f in &r.faults.by_screen {
+        let name = format!("{} {}", f.system, f.screen_id);
+        row("faults_by_screen", &f.screen_id, &name, &name, f.count.to_string());
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
@@ -367,6 +393,7 @@ pub fn html(r: &Report) -> Markup {
                 }
             }
             (survey_html(&r.survey))
+            (faults_html(&r.faults))
             p.generated { "作成 / generated: " (r.generated_at) }
         }
     }
@@ -411,6 +438,44 @@ fn survey_html(s: &Survey) -> Markup {
                 tbody {
                     @for l in &s.low_ratings {
                         tr data-key=(l.ticket) { th { (l.ticket) } td { (l.rating) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Faults by system (a chart and its table) and by screen ID.
+fn faults_html(f: &Faults) -> Markup {
+    html! {
+        h3 { (both("障害（問診）", "faults, from interviews")) " " span data-key="faults_total" { (f.total) } }
+        @if f.total == 0 {
+            p.none data-key="faults" { "期間内の障害の問診はありません / no fault interviews in the period" }
+        } @else {
+            div.charts {
+                figure {
+                    figcaption { (both("システム別", "by system")) }
+                    (svg::bars("faults", "システム別 / faults by system", &labelled(&f.by_system)))
+                }
+            }
+            h4 { (both("システム別", "by system")) }
+            table.figures.faults-by-system {
+                tbody {
+                    @for c in &f.by_system {
+                        tr data-key=(c.key) { th { (c.ja) } td { (c.count) } }
+                    }
+                }
+            }
+            h4 { (both("画面ID別", "by screen ID")) }
+            @if f.by_screen.is_empty() {
+                p.none { "画面IDの回答はありません / no screen IDs given" }
+            } @else {
+                table.figures.faults-by-screen {
+                    thead { tr { th { "システム / system" } th { "画面ID / screen ID" } th { "件数 / faults" } } }
+                    tbody {
+                        @for s in &f.by_screen {
+                            tr data-screen=(s.screen_id) { td { (s.system) } td { (s.screen_id) } td { (s.count) } }
+                        }
                     }
                 }
             }

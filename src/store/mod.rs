@@ -44,7 +44,7 @@ pub use model::*;
 pub use notices::{Notice, NoticeChange, NoticeDraft};
 pub use outbox::OutboxItem;
 pub use prompts::{PromptChange, PromptRequest, PromptVersion};
-pub(crate) use reports::{BacklogCandidate, FaqFacts, ReportFacts, ReportRun, WorkEntry};
+pub(crate) use reports::{BacklogCandidate, FaqFacts, FaultAnswers, ReportFacts, ReportRun, WorkEntry};
 pub use sessions::SessionRecord;
 pub use sla::{Escalation, Fired, SlaClock, is_person};
 pub use suggest::Suggestion;

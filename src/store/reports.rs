@@ -69,7 +69,20 @@ pub(crate) struct ReportFacts {
     pub relays: Vec<(Option<String>, Option<String>, i64)>,
     /// Satisfaction surveys sent, and answers given, in the period.
     pub survey: super::SurveyFacts,
+    /// The fault interviews of the tickets made in the period (merged duplicates left out):
+    /// their `system` and `screen_id` answers.
+    pub faults: Vec<FaultAnswers>,
 }
+
+/// What one fault interview says about where the fault is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct FaultAnswers {
+    pub system: Option<String>,
+    pub screen_id: Option<String>,
+}
+
+/// The interview template whose answers the reports count as faults.
+const FAULT_TEMPLATE: &str = "fault_report";
 
 /// FAQ entries used in the period, when the FAQ's tables exist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,6 +198,14 @@ impl Store {
         let relays: Vec<(Option<String>, Option<String>, i64)> =
             sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end).fetch_all(&mut *conn).await?;
         let survey = super::survey::report_facts(conn, start, end).await?;
+        let sql = format!(
+            "SELECT {} AS system, {} AS screen_id FROM interviews i JOIN tickets t ON t.id = i.ticket_id \
+             WHERE i.template = $3 AND t.created_at >= $1 AND t.created_at < $2 AND t.merged_into IS NULL",
+            b.json_text("i.answers", "system"),
+            b.json_text("i.answers", "screen_id"),
+        );
+        let faults: Vec<FaultAnswers> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(start).bind(end).bind(FAULT_TEMPLATE).fetch_all(&mut *conn).await?;
         let mut by_hour = by_hour;
         by_hour.sort();
         Ok(ReportFacts {
@@ -202,6 +223,7 @@ impl Store {
             callbacks_done,
             relays,
             survey,
+            faults,
         })
     }
 

@@ -1,7 +1,8 @@
 // The screen-pop, as two operators at their desks see it: both signed in at the queue; a call
-// rings (placed over real SIP by tests/console.rs); the card appears with the caller's number and
-// the call's ticket; one operator opens the ticket and escalates it to tier 2; the other, who has
-// the same ticket open, sees the change arrive without reloading.
+// rings (placed over real SIP by tests/console.rs); the card appears with the caller's number,
+// the call's ticket and its interview, where an answer is saved as it is typed; one operator
+// opens the ticket and escalates it to tier 2; the other, who has the same ticket open, sees the
+// change arrive without reloading.
 //
 // Talks to tests/console.rs on stdin/stdout: prints READY when both are at the queue, then
 // reads `CALL <ticket>` once the call has been answered.
@@ -58,11 +59,27 @@ await scenario('screenpop', async ({ page, browser, env }) => {
   expect(who.includes('山田'), `the card shows the caller's name: ${who}`);
   expect(who.includes('VPN'), `the card lists the caller's earlier open ticket: ${who}`);
   await other.locator('.pop', { hasText: ticket }).waitFor();
+
+  // The interview is on the card beside the caller's data; the operator picks the fault template
+  // and types an answer without leaving the field: it is saved during the pause in typing.
+  const interview = card.locator('form.interview');
+  await interview.locator('select[name="template"] option[value="fault_report"]').waitFor({ state: 'attached' });
+  await interview.locator('select[name="template"]').selectOption('fault_report');
+  const system = interview.locator('[data-question="system"]');
+  await system.click();
+  await system.pressSequentially('人事給与システム');
+  await interview.locator('.interview-status', { hasText: '保存しました' }).waitFor();
+  expect(await system.evaluate((n) => n === document.activeElement), 'saved while the operator is still in the field');
   await shot(page, 'screenpop-card');
 
   await Promise.all([page.waitForNavigation(), card.locator('a.pop-open').click()]);
   expect(new URL(page.url()).pathname === `/tickets/${ticket}`, `one click opens the ticket: ${page.url()}`);
   await page.waitForSelector('form.work select[name="tier"]');
+  // The answer typed on the card is the ticket's interview; the card's copy stays off this page.
+  const onPage = page.locator('form.interview [data-question="system"]');
+  await onPage.waitFor();
+  expect(await onPage.inputValue() === '人事給与システム', `the card's answer is on the ticket: ${await onPage.inputValue()}`);
+  expect(await page.locator('.pop form.interview').count() === 0, 'no second interview form on the ticket page');
   await other.goto(`${env.url}/tickets/${ticket}`);
   await other.waitForSelector('.ticket-meta');
   const before = await other.textContent('.ticket-meta');

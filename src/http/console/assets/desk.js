@@ -196,7 +196,7 @@ async function session() {
 class ApiFailure extends Error {
   constructor(status, message) { super(message); this.status = status; }
 }
-async function api(method, path, body) {
+async function api(method, path, body, keepalive) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET') {
     headers['X-CSRF-Token'] = (SESSION && SESSION.csrf) || (await session()).csrf;
@@ -204,6 +204,7 @@ async function api(method, path, body) {
   }
   const r = await fetch(path, {
     method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body),
+    keepalive: keepalive === true,
   });
   if (r.status === 401) {
     location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
@@ -259,7 +260,13 @@ function callEvent(kind, data) {
   if (kind === 'call.ended') {
     call.state = t('ended') + (data.ending ? ' (' + data.ending + ')' : '');
     call.ended = true;
-    setTimeout(() => { calls.delete(data.call); drawPops(); }, 60000);
+    // An ended call's card goes after a minute, unless its interview is still being filled in.
+    const expire = () => {
+      if (call.interview && call.interview.contains(document.activeElement)) { setTimeout(expire, 60000); return; }
+      calls.delete(data.call);
+      drawPops();
+    };
+    setTimeout(expire, 60000);
   }
   drawPops();
 }
@@ -286,9 +293,141 @@ function drawPops() {
       r.ticket ? el('p', {}, el('a', { class: 'pop-open', href: '/tickets/' + encodeURIComponent(r.ticket) },
         t('open') + ' ' + r.ticket), ' ', el('a', { class: 'pop-interview', href: '/tickets/' + encodeURIComponent(r.ticket) + '#interview' },
         t('interview'))) : null,
+      r.ticket ? popInterview(call, r.ticket) : null,
       list(t('open_tickets'), r.open_tickets || []),
       list(t('recent_tickets'), r.recent_tickets || [])));
   }
+}
+
+// 問診: the interview of ticket `number`, on its page and on a ringing call's card. Each answer is
+// saved as it is entered (a pause in typing, leaving the field, or leaving the page), so closing
+// the browser loses nothing; "complete" checks the whole interview.
+const INTERVIEW_PAUSE_MS = 700;
+function interviewForm(number, opts) {
+  const status = el('p', { class: 'interview-status', role: 'status' });
+  const problems = el('pre', { class: 'problems', role: 'alert', hidden: true });
+  const picker = el('select', { name: 'template', 'aria-label': t('interview_template') });
+  const fields = el('div', { class: 'interview-fields' });
+  const done = el('button', { type: 'submit', class: 'primary' }, t('interview_complete'));
+  const form = el('form', { class: 'interview', 'data-ticket': number, onsubmit: async (e) => {
+    e.preventDefault();
+    await flush();
+    await save('PUT', values());
+  } }, el('h2', {}, t('interview')), field(t('interview_template'), picker), fields, problems, status, done);
+  const section = el('section', { class: 'interview-panel', id: opts.id || null }, form);
+  let templates = [];
+  let current = null;
+  // Answers entered but not yet sent (question id → value), and the timer that sends them.
+  let pending = {};
+  let timer = null;
+  let sent = Promise.resolve();
+  function values() {
+    const out = {};
+    for (const c of fields.querySelectorAll('[data-question]')) out[c.dataset.question] = c.value.trim() === '' ? null : c.value;
+    return out;
+  }
+  function asked(q, answers) {
+    return !q.when || q.when.values.includes(answers[q.when.question]);
+  }
+  function showAsked() {
+    const answers = values();
+    for (const q of current.questions) {
+      const row = fields.querySelector('[data-row="' + q.id + '"]');
+      if (row) row.hidden = !asked(q, answers);
+    }
+  }
+  async function save(method, answers, keepalive) {
+    problems.hidden = true;
+    try {
+      const r = await api(method, '/api/tickets/' + encodeURIComponent(number) + '/interview', { template: current.id, answers }, keepalive);
+      status.textContent = (r.interview && r.interview.complete ? t('interview_done') : t('saved')) + ' ' + when(r.interview && r.interview.updated_at);
+    } catch (err) {
+      problems.textContent = err.message;
+      problems.hidden = false;
+    }
+  }
+  async function flush(keepalive) {
+    clearTimeout(timer);
+    timer = null;
+    const delta = pending;
+    pending = {};
+    if (!current || Object.keys(delta).length === 0) return sent;
+    // One save after the other, so a later answer to a question is never overtaken by an earlier
+    // one; a page being left sends at once (it cannot wait).
+    if (keepalive) return save('PATCH', delta, true);
+    sent = sent.then(() => save('PATCH', delta));
+    return sent;
+  }
+  function entered(q, c, now) {
+    pending[q.id] = c.value.trim() === '' ? null : c.value;
+    showAsked();
+    clearTimeout(timer);
+    timer = now ? null : setTimeout(() => flush(), INTERVIEW_PAUSE_MS);
+    if (now) flush();
+  }
+  addEventListener('pagehide', () => { flush(true); });
+  function control(q, value) {
+    const attrs = { name: 'q_' + q.id, 'data-question': q.id, required: q.required && !q.when ? true : null };
+    let c;
+    if (q.type === 'choice' || q.type === 'yes_no') {
+      const options = q.type === 'yes_no' ? [['yes', t('yes')], ['no', t('no')]] : q.choices.map((v) => [v, v]);
+      c = el('select', attrs, el('option', { value: '' }, '—'), options.map(([v, label]) => el('option', { value: v }, label)));
+    } else if (q.type === 'text') {
+      c = el('textarea', Object.assign({ rows: 2 }, attrs));
+    } else {
+      const type = { datetime: 'datetime-local', number: 'number', phone: 'tel' }[q.type] || 'text';
+      c = el('input', Object.assign({ type }, attrs));
+    }
+    if (value !== undefined && value !== null) c.value = String(value);
+    c.addEventListener('input', () => entered(q, c, c.tagName === 'SELECT'));
+    c.addEventListener('change', () => entered(q, c, true));
+    return c;
+  }
+  function draw(template, answers) {
+    current = template;
+    clear(fields);
+    for (const q of template.questions) {
+      const label = (LANG === 'ja' ? q.text : (q.text_en || q.text)) + (q.required ? ' *' : '');
+      fields.append(el('div', { class: 'interview-question', 'data-row': q.id },
+        field(label, control(q, answers[q.id])), q.hint ? el('p', { class: 'hint' }, q.hint) : null));
+    }
+    showAsked();
+  }
+  (async () => {
+    try {
+      const [all, saved] = await Promise.all([api('GET', '/api/interviews'),
+        api('GET', '/api/tickets/' + encodeURIComponent(number) + '/interview')]);
+      templates = all.templates;
+      picker.append(el('option', { value: '' }, '—'), ...templates.map((x) => el('option', { value: x.id }, LANG === 'ja' ? x.name : (x.name_en || x.name))));
+      picker.value = saved.template || '';
+      const first = templates.find((x) => x.id === saved.template);
+      if (first) draw(first, saved.answers || {});
+      if (saved.updated_at) status.textContent = (saved.complete ? t('interview_done') : t('saved')) + ' ' + when(saved.updated_at) + ' ' + (saved.updated_by || '');
+      picker.addEventListener('change', async () => {
+        await flush();
+        const chosen = templates.find((x) => x.id === picker.value);
+        if (chosen) draw(chosen, {});
+      });
+      // From a call's pop-up: straight to the first question.
+      if (opts.focus) {
+        section.scrollIntoView();
+        fields.querySelector('[data-question]')?.focus();
+      }
+    } catch (err) { failed(err); }
+  })();
+  return section;
+}
+
+// The interview beside the caller's data on a call's card: opened with the ticket's category's
+// template, kept (answers and all) across the card's redraws. Not on the ticket's own page, which
+// has the same interview in full.
+function popInterview(call, ticket) {
+  if (document.querySelector('.desk[data-ticket="' + CSS.escape(ticket) + '"]')) return null;
+  if (!call.interview) {
+    call.interview = el('details', { class: 'pop-interview-form', open: true }, el('summary', {}, t('interview')),
+      interviewForm(ticket, {}));
+  }
+  return call.interview;
 }
 
 // ---- pages --------------------------------------------------------------------------------------
@@ -420,98 +559,10 @@ async function ticketPage(main) {
       timeline(x), replyForm(x), mergeForm(x)].filter(Boolean));
     if (drafts) restoreDrafts(view, drafts);
   }
-  // 問診: one form for the page's life (a redraw moves it, values and all); each answer is saved
-  // as it is entered, and "complete" checks the whole interview.
+  // 問診: one form for the page's life (a redraw moves it, values and all).
   let interview = null;
   function interviewPanel() {
-    if (interview) return interview;
-    const status = el('p', { class: 'interview-status', role: 'status' });
-    const problems = el('pre', { class: 'problems', role: 'alert', hidden: true });
-    const picker = el('select', { name: 'template', 'aria-label': t('interview_template') });
-    const fields = el('div', { class: 'interview-fields' });
-    const done = el('button', { type: 'submit', class: 'primary' }, t('interview_complete'));
-    const form = el('form', { class: 'interview', onsubmit: async (e) => {
-      e.preventDefault();
-      await save('PUT', values());
-    } }, el('h2', {}, t('interview')), field(t('interview_template'), picker), fields, problems, status, done);
-    interview = el('section', { class: 'interview-panel', id: 'interview' }, form);
-    let templates = [];
-    let current = null;
-    function values() {
-      const out = {};
-      for (const c of fields.querySelectorAll('[data-question]')) out[c.dataset.question] = c.value.trim() === '' ? null : c.value;
-      return out;
-    }
-    function asked(q, answers) {
-      return !q.when || q.when.values.includes(answers[q.when.question]);
-    }
-    function showAsked() {
-      const answers = values();
-      for (const q of current.questions) {
-        const row = fields.querySelector('[data-row="' + q.id + '"]');
-        if (row) row.hidden = !asked(q, answers);
-      }
-    }
-    async function save(method, answers) {
-      problems.hidden = true;
-      try {
-        const r = await api(method, '/api/tickets/' + encodeURIComponent(number) + '/interview', { template: current.id, answers });
-        status.textContent = (r.interview && r.interview.complete ? t('interview_done') : t('saved')) + ' ' + when(r.interview && r.interview.updated_at);
-      } catch (err) {
-        problems.textContent = err.message;
-        problems.hidden = false;
-      }
-    }
-    function control(q, value) {
-      const attrs = { name: 'q_' + q.id, 'data-question': q.id, required: q.required && !q.when ? true : null };
-      let c;
-      if (q.type === 'choice' || q.type === 'yes_no') {
-        const options = q.type === 'yes_no' ? [['yes', t('yes')], ['no', t('no')]] : q.choices.map((v) => [v, v]);
-        c = el('select', attrs, el('option', { value: '' }, '—'), options.map(([v, label]) => el('option', { value: v }, label)));
-      } else if (q.type === 'text') {
-        c = el('textarea', Object.assign({ rows: 2 }, attrs));
-      } else {
-        const type = { datetime: 'datetime-local', number: 'number', phone: 'tel' }[q.type] || 'text';
-        c = el('input', Object.assign({ type }, attrs));
-      }
-      if (value !== undefined && value !== null) c.value = String(value);
-      c.addEventListener('change', () => {
-        showAsked();
-        save('PATCH', { [q.id]: c.value.trim() === '' ? null : c.value });
-      });
-      return c;
-    }
-    function draw(template, answers) {
-      current = template;
-      clear(fields);
-      for (const q of template.questions) {
-        const label = (LANG === 'ja' ? q.text : (q.text_en || q.text)) + (q.required ? ' *' : '');
-        fields.append(el('div', { class: 'interview-question', 'data-row': q.id },
-          field(label, control(q, answers[q.id])), q.hint ? el('p', { class: 'hint' }, q.hint) : null));
-      }
-      showAsked();
-    }
-    (async () => {
-      try {
-        const [all, saved] = await Promise.all([api('GET', '/api/interviews'),
-          api('GET', '/api/tickets/' + encodeURIComponent(number) + '/interview')]);
-        templates = all.templates;
-        picker.append(el('option', { value: '' }, '—'), ...templates.map((x) => el('option', { value: x.id }, LANG === 'ja' ? x.name : (x.name_en || x.name))));
-        picker.value = saved.template || '';
-        const first = templates.find((x) => x.id === saved.template);
-        if (first) draw(first, saved.answers || {});
-        if (saved.updated_at) status.textContent = (saved.complete ? t('interview_done') : t('saved')) + ' ' + when(saved.updated_at) + ' ' + (saved.updated_by || '');
-        picker.addEventListener('change', () => {
-          const chosen = templates.find((x) => x.id === picker.value);
-          if (chosen) draw(chosen, {});
-        });
-        // From a call's pop-up: straight to the first question.
-        if (location.hash === '#interview') {
-          interview.scrollIntoView();
-          fields.querySelector('[data-question]')?.focus();
-        }
-      } catch (err) { failed(err); }
-    })();
+    if (!interview) interview = interviewForm(number, { id: 'interview', focus: location.hash === '#interview' });
     return interview;
   }
   // Past answers like this inquiry: asked once per page, shown while the ticket is open.
