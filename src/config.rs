@@ -41,6 +41,7 @@ pub struct Settings {
     /// `[[status_sources]]`: systems whose state is fetched onto fault tickets (see `facts`).
     pub status_sources: Vec<StatusSourceSettings>,
     pub survey: SurveySettings,
+    pub node: NodeSettings,
     pub log: LogSettings,
 }
 
@@ -478,6 +479,24 @@ impl Default for FaqSettings {
     }
 }
 
+/// This process among several on one database (see the README's "Several nodes").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    /// The node's name in logs, metrics and the events it publishes; empty: the host name and
+    /// the SIP port (`helpdesk1:5060`).
+    pub name: String,
+    /// On SIGTERM, how long calls in progress may go on (new calls get 503 with Retry-After,
+    /// new SMTP sessions 421) before they are ended and the process exits.
+    pub drain_seconds: u32,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        NodeSettings { name: String::new(), drain_seconds: 30 }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -505,6 +524,7 @@ impl Default for Settings {
             reports: ReportSettings::default(),
             status_sources: Vec::new(),
             survey: SurveySettings::default(),
+            node: NodeSettings::default(),
             log: LogSettings::default(),
         }
     }
