@@ -249,9 +249,12 @@ impl Core {
             store.close().await;
             return Err(AppError::DataDir { path: settings.data_dir.display().to_string(), source });
         }
-        let files = AttachmentFiles::new(&settings.data_dir);
+        let mut files = AttachmentFiles::new(&settings.data_dir);
+        if store.backend() == crate::store::Backend::Postgres {
+            files = files.all_in_database();
+        }
         let tracker = TaskTracker::new();
-        let intake = Intake::start(
+        let mut intake = Intake::start(
             store.clone(),
             rules,
             files.clone(),
@@ -259,6 +262,22 @@ impl Core {
             settings.intake.queue_depth as usize,
             &tracker,
         );
+        // Several nodes may serve one PostgreSQL database: their events go through it.
+        if store.backend() == crate::store::Backend::Postgres {
+            let shared = crate::events::bus::shared(&store, &settings.node_name(), crate::events::RETAINED).await;
+            let (events, bus) = match shared {
+                Ok(shared) => shared,
+                Err(e) => {
+                    drop(intake);
+                    tracker.close();
+                    tracker.wait().await;
+                    store.close().await;
+                    return Err(e.into());
+                }
+            };
+            bus.run(store.clone(), settings.database_url(), &tracker);
+            intake.use_events(events);
+        }
         Ok(Core { store, intake, files, tracker })
     }
 

@@ -491,6 +491,17 @@ pub struct NodeSettings {
     pub drain_seconds: u32,
 }
 
+impl Settings {
+    /// This node's name: `[node] name`, else the host name and the SIP port.
+    pub fn node_name(&self) -> String {
+        if !self.node.name.is_empty() {
+            return self.node.name.clone();
+        }
+        let host = crate::os::hostname().unwrap_or_else(|| "madoguchi".into());
+        format!("{host}:{}", self.sip.listen.port())
+    }
+}
+
 impl Default for NodeSettings {
     fn default() -> Self {
         NodeSettings { name: String::new(), drain_seconds: 30 }

@@ -33,8 +33,8 @@ pub enum IntakeError {
 }
 
 /// Attachments up to this size are stored in the database with their contact (one commit, no
-/// file to create and sync); larger ones become files.
-pub const INLINE_MAX_BYTES: usize = 256 * 1024;
+/// file to create and sync); larger ones become files (on SQLite).
+pub use crate::store::INLINE_MAX_BYTES;
 
 type Reply = oneshot::Sender<Result<WriteOutcome, IntakeError>>;
 
@@ -85,6 +85,12 @@ impl Intake {
     /// The live events of calls and tickets (what `GET /api/events` follows).
     pub fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Publishes through `events` from now on (several nodes share one stream); before any
+    /// handle is cloned.
+    pub(crate) fn use_events(&mut self, events: Events) {
+        self.events = events;
     }
 
     /// The store, for the reads that go with a write (a call's screen-pop).
@@ -374,7 +380,7 @@ fn store_files(
         .map(|a| {
             let size = a.bytes.len() as u64;
             let sha256 = sha256_hex(&a.bytes);
-            let inline = if a.bytes.len() <= INLINE_MAX_BYTES {
+            let inline = if files.inline(a.bytes.len()) {
                 Some(a.bytes)
             } else {
                 held.in_flight.hold(&sha256);

@@ -36,6 +36,10 @@ pub async fn stream(
             Some(id.parse::<u64>().map_err(|_| ApiError::BadRequest("Last-Event-ID is not an event id".into()))?)
         }
     };
+    if let Some(id) = after {
+        // From another node, the id may be one this node has not read yet.
+        state.intake.events().caught_up(id).await;
+    }
     let subscription = state.intake.events().subscribe(after);
     let events = futures_util::stream::unfold((subscription, filter), |(mut sub, filter)| async move {
         loop {

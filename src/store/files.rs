@@ -1,6 +1,8 @@
 //! Attachment files, content-addressed under `<data_dir>/attachments/ab/abcdef…` (SHA-256).
 //! A file is written and synced before the row that names it is committed, so a committed
-//! attachment always has its file; the same content is stored once.
+//! attachment always has its file; the same content is stored once. Small attachments are kept
+//! in the database instead; on PostgreSQL, which several nodes may share, every one is, so no
+//! node lacks a file another stored.
 
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -17,11 +19,25 @@ pub enum FileError {
 #[derive(Debug, Clone)]
 pub struct AttachmentFiles {
     root: PathBuf,
+    inline_max: usize,
 }
+
+/// Attachments up to this size are kept in the database, larger ones in files.
+pub const INLINE_MAX_BYTES: usize = 256 * 1024;
 
 impl AttachmentFiles {
     pub fn new(data_dir: &Path) -> AttachmentFiles {
-        AttachmentFiles { root: data_dir.join("attachments") }
+        AttachmentFiles { root: data_dir.join("attachments"), inline_max: INLINE_MAX_BYTES }
+    }
+
+    /// Every attachment in the database, whatever its size (a database several nodes share).
+    pub fn all_in_database(self) -> AttachmentFiles {
+        AttachmentFiles { inline_max: usize::MAX, ..self }
+    }
+
+    /// Whether an attachment of `size` bytes is kept in the database rather than a file.
+    pub fn inline(&self, size: usize) -> bool {
+        size <= self.inline_max
     }
 
     /// Stores `bytes` durably and returns their SHA-256 in hex.
