@@ -177,3 +177,31 @@ async fn two_nodes_number_tickets_and_send_each_mail_once() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_given_to_both_nodes_at_once_is_one_contact() {
+    let Some((a, b)) = two_nodes("cluster_same_message", |s| s.mail.acknowledge = false).await else { return };
+    // An MTA that timed one node out and tried the other: the same message on both at once.
+    let both = (0..40).map(|i| {
+        let message = format!(
+            "From: sato@example.go.jp\r\nTo: helpdesk@example.jp\r\nSubject: 同時配送 {i}\r\nMessage-ID: <twice-{i}@example.go.jp>\r\n\r\n本文\r\n"
+        );
+        let (to_a, to_b) = (a.mail, b.mail);
+        async move {
+            let (first, second) = tokio::join!(
+                send_mail(to_a, "sato@example.go.jp", "helpdesk@example.jp", message.as_bytes()),
+                send_mail(to_b, "sato@example.go.jp", "helpdesk@example.jp", message.as_bytes()),
+            );
+            (ticket_of(&first), ticket_of(&second))
+        }
+    });
+    for (i, (first, second)) in futures_util::future::join_all(both).await.into_iter().enumerate() {
+        assert_eq!(first, second, "message {i}: both nodes name one ticket");
+        let t = a.ticket(&first).await;
+        assert_eq!(t["contact_count"], 1, "message {i} stored once: {t}");
+    }
+    let (_, page) = a.get_json("/api/tickets?limit=100").await;
+    assert_eq!(page["tickets"].as_array().unwrap().len(), 40);
+    b.stop().await;
+    a.stop().await;
+}

@@ -219,6 +219,14 @@ impl Store {
         if c.dedupe_source
             && let Some(source) = &c.source_ref
         {
+            if self.backend == super::Backend::Postgres {
+                // Two nodes given the same message at once (an MTA that timed one out and tried
+                // the other) take turns here: the second sees the first's contact.
+                sqlx::query("SELECT pg_advisory_xact_lock(7243, hashtext($1))")
+                    .bind(source)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             let seen: Option<SeenRow> = sqlx::query_as(
                 "SELECT c.id, c.ticket_id, t.number FROM contacts c JOIN tickets t ON t.id = c.ticket_id \
                  WHERE c.source_ref = $1 ORDER BY c.id LIMIT 1",
