@@ -62,6 +62,8 @@ service's configuration with --config or MADOGUCHI_CONFIG"
 pub struct App {
     watched: Watched,
     http: TcpListener,
+    /// `[metrics] listen`: `/metrics` alone, unauthenticated.
+    metrics: Option<TcpListener>,
     http_server: crate::http::server::ServerConfig,
     mail: MailServer,
     sip: Sip,
@@ -264,7 +266,12 @@ impl Core {
         );
         // Several nodes may serve one PostgreSQL database: their events go through it.
         if store.backend() == crate::store::Backend::Postgres {
-            let shared = crate::events::bus::shared(&store, &settings.node_name(), crate::events::RETAINED).await;
+            let shared = crate::events::bus::shared(
+                &store,
+                &settings.node.resolved_name(settings.sip.listen.port()),
+                crate::events::RETAINED,
+            )
+            .await;
             let (events, bus) = match shared {
                 Ok(shared) => shared,
                 Err(e) => {
@@ -333,10 +340,22 @@ impl App {
         let addr = sip_settings.listen;
         let bound =
             Bound::bind(addr).await.map_err(|source| AppError::Bind { what: "SIP", section: "sip", addr, source })?;
-        let sip = Sip { bound, endpoint: endpoint_config(settings), line: line_config(settings), plans, prompts };
+        let sip = Sip {
+            bound,
+            endpoint: endpoint_config(settings, store.metrics()),
+            line: line_config(settings),
+            plans,
+            prompts,
+        };
+        let metrics = match settings.metrics.listen {
+            Some(addr) => Some(bind_tcp("metrics", "metrics", addr).await?),
+            None => None,
+        };
+        store.metrics().set_node(&settings.node.resolved_name(sip.bound.local_addr().map(|a| a.port()).unwrap_or(0)));
         Ok(App {
             watched: Watched { sip: settings.sip.clone(), rules: settings.rules_path(), settings: settings.clone() },
             http,
+            metrics,
             http_server: crate::http::server::ServerConfig::of(&settings.http, https),
             mail,
             sip,
@@ -365,13 +384,30 @@ impl App {
         self.sip.bound.local_addr().expect("a bound socket has an address")
     }
 
+    /// `[metrics] listen`'s address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     pub fn mail_addr(&self) -> SocketAddr {
         self.mail.local_addr().expect("a bound listener has an address")
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
-        let App { watched, http, http_server, mail, sip, notifier, state, max_body_bytes, tracker, scheduler, reports } =
-            self;
+        let App {
+            watched,
+            http,
+            metrics,
+            http_server,
+            mail,
+            sip,
+            notifier,
+            state,
+            max_body_bytes,
+            tracker,
+            scheduler,
+            reports,
+        } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
         tracing::info!(
@@ -380,8 +416,16 @@ impl App {
             mail = %mail.local_addr().map_err(AppError::Serve)?,
             sip = %sip.bound.local_addr().map_err(AppError::Serve)?,
             store = store.backend().name(),
+            node = store.metrics().node(),
             "madoguchi serving"
         );
+        if let Some(listener) = metrics {
+            let addr = listener.local_addr().map_err(AppError::Serve)?;
+            tracing::info!(metrics = %addr, "serving /metrics without authentication");
+            let server = crate::http::server::ServerConfig { tls: None, max_connections: 16, ..http_server.clone() };
+            let app = crate::http::metrics_router(state.clone());
+            tracker.spawn(crate::http::server::serve(listener, app, server, stop.clone()));
+        }
         // Before any intake opens a ticket: each fault ticket queues its system facts.
         if !state.facts.sources().is_empty() {
             let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
@@ -392,7 +436,7 @@ impl App {
         tracker.spawn(watch_files(watched, state.intake.clone(), reload, stop.clone()));
         let Sip { bound, endpoint, line, plans, prompts } = sip;
         let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
-        let pacer = crate::media::pacer::Pacer::start().map_err(AppError::Pacer)?;
+        let pacer = crate::media::pacer::Pacer::start(store.metrics().clone()).map_err(AppError::Pacer)?;
         let (versions, playing) = tokio::sync::watch::channel(Default::default());
         tracker.spawn(crate::ivr::announcer::run(
             store.clone(),
@@ -467,7 +511,7 @@ async fn bind_tcp(what: &'static str, section: &'static str, addr: SocketAddr) -
     TcpListener::bind(addr).await.map_err(|source| AppError::Bind { what, section, addr, source })
 }
 
-fn endpoint_config(settings: &Settings) -> EndpointConfig {
+fn endpoint_config(settings: &Settings, metrics: &Arc<crate::metrics::Metrics>) -> EndpointConfig {
     let sip = &settings.sip;
     let allowed = sip.allowed_sources.clone();
     // The descriptors TCP may take: what the others need is kept back, whatever the setting says.
@@ -499,6 +543,7 @@ fn endpoint_config(settings: &Settings) -> EndpointConfig {
             idle: std::time::Duration::from_secs(sip.tcp_idle_secs),
             message: std::time::Duration::from_secs(sip.tcp_message_secs),
         },
+        metrics: metrics.clone(),
     }
 }
 

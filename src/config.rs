@@ -4,7 +4,7 @@
 
 mod types;
 
-pub use types::{ClockTime, Pattern, PortRange, RelaySecurity, Secret};
+pub use types::{ClockTime, LogFormat, Pattern, PortRange, RelaySecurity, Secret};
 
 use crate::diagnostic::{Problem, Problems, TomlLines};
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,7 @@ pub struct Settings {
     pub survey: SurveySettings,
     pub node: NodeSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -491,14 +492,14 @@ pub struct NodeSettings {
     pub drain_seconds: u32,
 }
 
-impl Settings {
-    /// This node's name: `[node] name`, else the host name and the SIP port.
-    pub fn node_name(&self) -> String {
-        if !self.node.name.is_empty() {
-            return self.node.name.clone();
+impl NodeSettings {
+    /// The node's name: `name`, or when it is empty this machine's host name and `sip_port`
+    /// (`helpdesk1:5060`). Resolved once, at start.
+    pub fn resolved_name(&self, sip_port: u16) -> String {
+        match self.name.trim() {
+            "" => format!("{}:{sip_port}", crate::os::host_name().unwrap_or_else(|| "localhost".into())),
+            name => name.to_owned(),
         }
-        let host = crate::os::hostname().unwrap_or_else(|| "madoguchi".into());
-        format!("{host}:{}", self.sip.listen.port())
     }
 }
 
@@ -513,6 +514,24 @@ impl Default for NodeSettings {
 pub struct LogSettings {
     /// A tracing filter: `info`, `madoguchi=debug`, … (`RUST_LOG` wins when set).
     pub level: String,
+    /// `text` (for people) or `json` (one object per line, for a log collector).
+    pub format: LogFormat,
+    /// One line per HTTP request (target `access`, at info): method, route, status, duration,
+    /// bytes, the signed-in login and the client's address; never a query string.
+    pub access: bool,
+}
+
+/// `/metrics` in the Prometheus text format (see README, Metrics).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A second listener serving only `GET /metrics`, without authentication (bind it where only
+    /// Prometheus reaches: 127.0.0.1, a management network); empty: none.
+    #[serde(with = "types::optional_addr")]
+    pub listen: Option<SocketAddr>,
+    /// A bearer token that may read `/metrics` on `[http] listen` (besides supervisors' and
+    /// admins' own tokens and sessions); empty: none.
+    pub token: Secret,
 }
 
 impl Default for Settings {
@@ -537,6 +556,7 @@ impl Default for Settings {
             survey: SurveySettings::default(),
             node: NodeSettings::default(),
             log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -650,7 +670,7 @@ impl Default for IntakeSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        LogSettings { level: "info".into() }
+        LogSettings { level: "info".into(), format: LogFormat::Text, access: true }
     }
 }
 
@@ -909,6 +929,10 @@ fn validate(s: &Settings, file: &str, source: &str) -> Vec<Problem> {
     }
     if s.http.max_body_bytes < 1024 {
         report("http", "max_body_bytes", "max_body_bytes must be at least 1024".into());
+    }
+    let token = s.metrics.token.expose();
+    if !token.is_empty() && (token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        report("metrics", "token", "token must be at least 16 characters, without spaces".into());
     }
     if s.intake.batch_max == 0 {
         report("intake", "batch_max", "batch_max must be at least 1".into());

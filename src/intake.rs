@@ -98,6 +98,11 @@ impl Intake {
         &self.store
     }
 
+    /// Writes waiting for the writer now.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
     /// The routing rules in use now.
     pub fn rules(&self) -> Arc<Rules> {
         self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -246,9 +251,11 @@ impl Intake {
             WriteOutcome::SlaFired(fired) => {
                 match &fired {
                     crate::store::Fired::Warned { ticket, kind } => {
+                        self.store.metrics().sla_warnings.inc();
                         tracing::info!(ticket = %ticket, clock = kind.as_str(), "SLA warning sent");
                     }
                     crate::store::Fired::Breached { kind, update } => {
+                        self.store.metrics().sla_breaches.inc();
                         tracing::warn!(ticket = %update.ticket.number, clock = kind.as_str(), tier = %update.ticket.tier, "SLA breached; ticket escalated");
                         self.publish_update(update, "sla");
                     }
@@ -459,6 +466,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<(WriteOp, Reply)>, batch_ma
     let mut batch = Vec::with_capacity(batch_max);
     while rx.recv_many(&mut batch, batch_max).await > 0 {
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.drain(..).unzip();
+        store.metrics().intake_batch.observe(ops.len() as u64);
         match store.write_batch(&ops).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {

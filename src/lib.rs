@@ -29,6 +29,7 @@
 //! - [`mail`]: e-mail and FAX-to-mail intake; [`notify`]: outgoing mail from the outbox;
 //!   `fax_pages`: a fax TIFF's pages as PNG for the browser.
 //! - [`events`]: the live stream of call and ticket events (screen-pop, live queue).
+//! - [`metrics`]: the counters `/metrics` shows (Prometheus text format), one set per service.
 //! - `facts`: system facts (障害情報収集): monitoring systems' answers fetched onto fault tickets.
 //! - [`faq_report`]: the FAQ entries published in a week, for the weekly report.
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
@@ -54,6 +55,7 @@ pub mod interviews;
 pub mod ivr;
 pub mod mail;
 pub mod media;
+pub mod metrics;
 pub(crate) mod notify;
 pub(crate) mod os;
 pub(crate) mod random;

@@ -326,7 +326,7 @@ async fn check(loaded: &Loaded) -> ExitCode {
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
-    madoguchi::telemetry::init(&loaded.settings.log.level);
+    madoguchi::telemetry::init(&loaded.settings.log);
     let config = loaded.file.as_ref().map(|f| f.display().to_string()).unwrap_or_else(|| "(defaults)".into());
     tracing::info!(config, database = %loaded.settings.database_label(), "configuration loaded");
     let app = App::build(&loaded.settings).await?;
@@ -343,7 +343,7 @@ async fn migrate(loaded: Loaded) -> anyhow::Result<()> {
 }
 
 async fn import_mail(loaded: Loaded, sender: Option<String>) -> ExitCode {
-    madoguchi::telemetry::init(&loaded.settings.log.level);
+    madoguchi::telemetry::init(&loaded.settings.log);
     let mut raw = Vec::new();
     if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw) {
         say_err(&format!("madoguchi: cannot read the message: {e}"));

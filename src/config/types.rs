@@ -62,6 +62,15 @@ pub enum RelaySecurity {
     Tls,
 }
 
+/// `[log] format`: lines for people, or one JSON object per line for a log collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// A password: kept for the one place that sends it, never in `Debug`, logs or error messages.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -165,6 +174,30 @@ pub mod optional_ip {
             return Ok(None);
         }
         text.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("'{text}' is not an IP address")))
+    }
+}
+
+/// An optional socket address written as a string; empty is none.
+pub mod optional_addr {
+    use super::*;
+    use std::net::SocketAddr;
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(addr) => s.collect_str(addr),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not an address with a port (127.0.0.1:9090)")))
     }
 }
 

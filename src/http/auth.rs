@@ -73,9 +73,19 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
 /// Middleware for the API: 401 unless the request carries a valid token or session.
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match identify(&state, request).await {
-        Ok(request) => next.run(request).await,
+        Ok(request) => signed_in(request, next).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs the request; its response names who made it, for the access log.
+async fn signed_in(request: Request, next: Next) -> Response {
+    let login = request.extensions().get::<Acting>().map(|a| super::access::SignedIn(a.login()));
+    let mut response = next.run(request).await;
+    if let Some(login) = login {
+        response.extensions_mut().insert(login);
+    }
+    response
 }
 
 /// Middleware for the console's pages: like [`authenticate`], but a browser without a session
@@ -84,7 +94,7 @@ pub async fn authenticate_page(State(state): State<AppState>, request: Request, 
     let back = (request.method() == Method::GET)
         .then(|| request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into()));
     match identify(&state, request).await {
-        Ok(request) => next.run(request).await,
+        Ok(request) => signed_in(request, next).await,
         Err(ApiError::Unauthenticated) => to_login(back.as_deref()),
         Err(e) => e.into_response(),
     }
@@ -107,7 +117,7 @@ pub fn to_login(next: Option<&str>) -> Response {
 
 /// The request with [`Acting`], [`Credential`] (and for a cookie [`Session`]) in its
 /// extensions, or why not. Bearer is tried first; a wrong token is not rescued by a cookie.
-async fn identify(state: &AppState, mut request: Request) -> Result<Request, ApiError> {
+pub(super) async fn identify(state: &AppState, mut request: Request) -> Result<Request, ApiError> {
     if let Some(token) = bearer(&request) {
         let hash = crate::auth::token_hash(token);
         let (id, identity) = state.store.token_identity(&hash).await?.ok_or(ApiError::Unauthenticated)?;
@@ -196,7 +206,7 @@ pub async fn known_host(State(state): State<AppState>, request: Request, next: N
     }
 }
 
-fn bearer(request: &Request) -> Option<&str> {
+pub(super) fn bearer(request: &Request) -> Option<&str> {
     let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())

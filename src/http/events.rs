@@ -41,11 +41,13 @@ pub async fn stream(
         state.intake.events().caught_up(id).await;
     }
     let subscription = state.intake.events().subscribe(after);
-    let events = futures_util::stream::unfold((subscription, filter), |(mut sub, filter)| async move {
+    // Counted in `madoguchi_events_clients` for as long as the response streams.
+    let following = crate::metrics::Following::start(state.store.metrics().clone());
+    let events = futures_util::stream::unfold((subscription, filter, following), |(mut sub, filter, f)| async move {
         loop {
             let item = sub.next().await?;
             if filter.passes(&item) {
-                return Some((Ok::<_, Infallible>(sse_event(&item)), (sub, filter)));
+                return Some((Ok::<_, Infallible>(sse_event(&item)), (sub, filter, f)));
             }
         }
     });

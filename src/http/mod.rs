@@ -2,6 +2,7 @@
 //! Handlers are thin: they turn requests into domain values, call the intake or the store, and
 //! map each typed failure to a status code in [`error`].
 
+pub(crate) mod access;
 mod auth;
 mod callbacks;
 mod calls;
@@ -19,6 +20,7 @@ mod faq_public;
 mod health;
 mod interviews;
 mod merge;
+mod metrics;
 mod notices;
 mod notices_public;
 mod pages;
@@ -81,6 +83,10 @@ pub struct Limits {
     pub faq_steps: std::sync::Arc<crate::domain::faq::Steps>,
     /// `[survey] max_comment_chars`: the longest comment a survey answer may carry.
     pub survey_max_comment_chars: usize,
+    /// `[metrics] token`: a bearer token that may read `/metrics`.
+    pub metrics_token: crate::config::Secret,
+    /// `[log] access`: one log line per request.
+    pub access_log: bool,
 }
 
 impl Limits {
@@ -104,6 +110,8 @@ impl Limits {
             public_url: settings.http.public_url.trim_end_matches('/').into(),
             faq_steps: std::sync::Arc::new(crate::domain::faq::Steps::new(&settings.faq.approvals)),
             survey_max_comment_chars: settings.survey.max_comment_chars as usize,
+            metrics_token: settings.metrics.token.clone(),
+            access_log: settings.log.access,
         }
     }
 }
@@ -172,8 +180,10 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
             rate::limit,
         ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    Router::new()
+    let access_log = state.limits.access_log;
+    let app = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::scrape))
         .merge(authenticated)
         .merge(console::routes(&state))
         .merge(notices_public::routes())
@@ -183,6 +193,18 @@ pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::known_host))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::Extension(extract::BodyLimit(max_body_bytes)))
+        .layer(axum::Extension(extract::BodyLimit(max_body_bytes)));
+    // Outermost, so that every answer is logged, refusals by the layers above included.
+    let app = if access_log { app.layer(axum::middleware::from_fn(access::log)) } else { app };
+    app.with_state(state)
+}
+
+/// What `[metrics] listen` serves: `GET /metrics`, nothing else, without authentication (and
+/// without an access line per scrape).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::open))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }

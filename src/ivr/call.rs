@@ -240,6 +240,9 @@ fn beep() -> Vec<i16> {
         .collect()
 }
 
+/// `reason` index of RTP from a stranger, in `madoguchi_rtp_packets_dropped_total`.
+const FOREIGN_SOURCE: usize = 1;
+
 /// Reads the caller's RTP from the sources the filter allows: keys to `digits`, audio to
 /// `audio`, the time of the last packet; moves `remote` where a NATed caller latched.
 fn spawn_receiver(
@@ -258,6 +261,7 @@ fn spawn_receiver(
     let mut media = call.media.clone();
     let mut media_open = true;
     let signalling_ip = call.signalling_ip;
+    let metrics = call.intake.store().metrics().clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 2048];
         loop {
@@ -271,6 +275,7 @@ fn spawn_receiver(
                     // The caller moved its media (a re-INVITE): the new address is the one to
                     // hold it to, and ours goes there at once if the signalling vouches for it.
                     let to = *media.borrow_and_update();
+                    metrics.rtp_dropped.add_at(FOREIGN_SOURCE, filter.dropped());
                     filter = SourceFilter::new(to, signalling_ip);
                     told = (to.ip() == signalling_ip).then_some(to);
                     if let Some(to) = told {
@@ -300,6 +305,7 @@ fn spawn_receiver(
             }
         }
         if filter.dropped() > 0 {
+            metrics.rtp_dropped.add_at(FOREIGN_SOURCE, filter.dropped());
             tracing::info!(dropped = filter.dropped(), "RTP from other sources than the caller's dropped");
         }
     });
@@ -324,6 +330,9 @@ impl Call {
         let Some(socket) = self.rtp_send.take() else {
             tracing::error!("RTP socket unusable; hanging up");
             self.hang_up().await;
+            let metrics = self.intake.store().metrics();
+            metrics.call_ended(Ending::MediaTimeout.as_str());
+            metrics.calls_active.dec();
             return Ending::MediaTimeout;
         };
         // Audio goes to an address the signalling did not come from only once that address has
@@ -349,6 +358,10 @@ impl Call {
                 Ending::MediaTimeout
             }
         };
+        // Counted before `call.ended` goes out, so whoever saw the event sees the count.
+        let metrics = self.intake.store().metrics();
+        metrics.call_ended(ending.as_str());
+        metrics.calls_active.dec();
         self.note("call_ended", json!({"ending": ending.as_str()})).await;
         self.leave_callback(ending).await;
         ending

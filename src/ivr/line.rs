@@ -217,10 +217,12 @@ impl Line {
     fn incoming(&mut self, call: CallRef, invite: &Request, peer: SocketAddr, offer: Option<Offer>) {
         let dialed = uri::user_of(&invite.uri).or_else(|| invite.header("To").and_then(|t| uri::caller(t).1));
         let Some(plan) = self.plans.iter().find(|p| p.answers(dialed.as_deref())).cloned() else {
+            self.intake.store().metrics().call_ended("rejected");
             return self.command(Command::Reject { call, code: 404, reason: "Not Found".into(), headers: vec![] });
         };
         let Some(rtp) = self.ports.take() else {
             self.no_port.refused();
+            self.intake.store().metrics().call_ended("rejected");
             let headers = vec![("Retry-After".to_owned(), "5".to_owned())];
             return self.command(Command::Reject { call, code: 503, reason: "Service Unavailable".into(), headers });
         };
@@ -237,6 +239,7 @@ impl Line {
             dedupe_source: true,
             ..Default::default()
         };
+        self.intake.store().metrics().calls_active.inc();
         self.calls.insert(
             call,
             LineCall {
@@ -288,6 +291,7 @@ impl Line {
             dedupe_source: true,
             ..Default::default()
         };
+        self.intake.store().metrics().call_ended("rejected");
         let intake = self.intake.clone();
         self.tracker.spawn(async move {
             if let Ok((r, _)) = intake.submit(contact).await {
@@ -399,6 +403,9 @@ impl Line {
         let ending = c.ended.unwrap_or("ended");
         let ticket = c.ticket.flatten();
         tracing::info!(ticket = %ticket.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "-".into()), ending, "call ended");
+        let metrics = self.intake.store().metrics();
+        metrics.call_ended(ending);
+        metrics.calls_active.dec();
         self.intake.events().publish(
             Kind::CallEnded,
             c.tier,

@@ -97,6 +97,11 @@ impl MailIntake {
 
     /// Stores one message. `Ok` means it is committed (or was already, for a repeated
     /// Message-ID); only then may the sender be told 250.
+    /// The service's counters (mail results are counted by the listener).
+    pub(crate) fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        self.store.metrics()
+    }
+
     pub async fn deliver(&self, envelope_from: &str, raw: Vec<u8>) -> Result<Recorded, IntakeError> {
         let size = raw.len();
         let envelope = envelope_from.to_owned();

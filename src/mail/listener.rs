@@ -137,10 +137,12 @@ impl MailServer {
             // buffer is empty), instead of waiting for a greeting that never comes.
             let Ok(slot) = server.slots.clone().try_acquire_owned() else {
                 let _ = stream.try_write(TOO_MANY);
+                server.intake.metrics().mail("connection_refused");
                 continue;
             };
             let Some(source) = PerSource::enter(&server.per_source, peer.ip()) else {
                 let _ = stream.try_write(TOO_MANY);
+                server.intake.metrics().mail("connection_refused");
                 continue;
             };
             let server = server.clone();
@@ -190,13 +192,22 @@ impl MailServer {
                 let mut act = false;
                 for output in outputs.drain(..) {
                     match output {
-                        Output::Reply(r) => replies.push_str(&r),
+                        Output::Reply(r) => {
+                            if let Some(result) = refusal(&r) {
+                                self.intake.metrics().mail(result);
+                            }
+                            replies.push_str(&r)
+                        }
                         Output::Deliver(envelope) => {
                             stream.write_all(replies.as_bytes()).await?;
                             replies.clear();
                             let result = match self.intake.deliver(&envelope.mail_from, envelope.data).await {
-                                Ok(r) => DeliveryResult::Stored { ticket: r.ticket.to_string() },
+                                Ok(r) => {
+                                    self.intake.metrics().mail(if r.duplicate { "duplicate" } else { "accepted" });
+                                    DeliveryResult::Stored { ticket: r.ticket.to_string() }
+                                }
                                 Err(e) => {
+                                    self.intake.metrics().mail("temp_failed");
                                     tracing::error!(error = %e, "mail not stored; answered 451");
                                     DeliveryResult::TryLater
                                 }
@@ -241,5 +252,26 @@ impl MailServer {
                 }
             }
         }
+    }
+}
+
+/// The `madoguchi_mails_total` result a session's reply stands for, when it refuses a message
+/// or a recipient (552 too large, by SIZE or after DATA; 550 an unknown recipient).
+fn refusal(reply: &str) -> Option<&'static str> {
+    match reply.get(..3)? {
+        "552" => Some("too_large"),
+        "550" => Some("recipient_rejected"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn refusals_are_named_by_their_reply_code() {
+        assert_eq!(super::refusal("552 5.3.4 Message size exceeds the limit\r\n"), Some("too_large"));
+        assert_eq!(super::refusal("550 5.1.1 No such recipient here\r\n"), Some("recipient_rejected"));
+        assert_eq!(super::refusal("250 2.1.5 Recipient OK\r\n"), None);
+        assert_eq!(super::refusal(""), None);
     }
 }

@@ -6,6 +6,7 @@
 
 use super::g711::Codec;
 use super::rtp::{FRAME, PTIME};
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -48,10 +49,11 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Starts the sending thread; it ends when every handle (and every stream) is dropped.
-    pub fn start() -> std::io::Result<Pacer> {
+    /// Starts the sending thread; it ends when every handle (and every stream) is dropped. It
+    /// counts what it sends, drops and how late into `metrics` (atomics only).
+    pub fn start(metrics: Arc<Metrics>) -> std::io::Result<Pacer> {
         let (orders, rx) = std_mpsc::channel();
-        std::thread::Builder::new().name("rtp-pacer".into()).spawn(move || run(rx))?;
+        std::thread::Builder::new().name("rtp-pacer".into()).spawn(move || run(rx, &metrics))?;
         Ok(Pacer { orders, ids: Arc::default() })
     }
 
@@ -177,7 +179,10 @@ impl Outbound {
 /// rather than one large one (kinder to the receivers and to the other work on these cores).
 const SLOTS: usize = 10;
 
-fn run(orders: std_mpsc::Receiver<Order>) {
+/// `reason` index of a packet that could not be sent, in `madoguchi_rtp_packets_dropped_total`.
+const SEND_FAILED: usize = 0;
+
+fn run(orders: std_mpsc::Receiver<Order>, metrics: &Metrics) {
     let mut streams: HashMap<u64, Outbound> = HashMap::new();
     // Which streams send in each slot; the order within a slot stays fixed between ticks.
     let mut slots: Vec<Vec<u64>> = vec![Vec::new(); SLOTS];
@@ -208,7 +213,12 @@ fn run(orders: std_mpsc::Receiver<Order>) {
             {
                 // A full socket buffer loses this packet, as the network might; never wait.
                 if let Some(remote) = s.remote {
-                    let _ = s.socket.send_to(&buf, remote);
+                    match s.socket.send_to(&buf, remote) {
+                        Ok(_) => metrics.rtp_sent.inc(),
+                        Err(_) => metrics.rtp_dropped.add_at(SEND_FAILED, 1),
+                    }
+                    // `next` is this slot's place in the schedule.
+                    metrics.rtp_pacing_error.observe_duration(Instant::now().saturating_duration_since(next));
                 }
                 s.finish_if_done();
             }
@@ -274,7 +284,8 @@ mod tests {
 
     #[tokio::test]
     async fn prompts_are_sent_paced_in_order_and_barge_in_stops_them() {
-        let pacer = Pacer::start().unwrap();
+        let metrics = Metrics::new();
+        let pacer = Pacer::start(metrics.clone()).unwrap();
         let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut stream = pacer.open(socket, Some(receiver.local_addr().unwrap()), Codec::Pcmu, 0x1234_5678);
@@ -305,5 +316,8 @@ mod tests {
             after += 1;
         }
         assert!(after < 10, "{after} packets after the prompt was stopped");
+        let sent = metrics.rtp_sent.get();
+        assert!(sent >= 8, "{sent} packets counted");
+        assert_eq!(metrics.rtp_pacing_error.count(), sent, "each packet's lateness is observed");
     }
 }

@@ -46,6 +46,8 @@ pub struct EndpointConfig {
     pub max_calls: usize,
     pub limits: LimitSettings,
     pub tcp: TcpLimits,
+    /// Where the INVITE → 200 OK time of each call is counted.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// What the endpoint tells the helpdesk side.
@@ -158,6 +160,8 @@ struct CallEntry {
     link: Link,
     /// Our session description, once answered (re-INVITEs get it again).
     sdp: Option<String>,
+    /// When its INVITE was taken up, for the set-up time.
+    invited: Instant,
 }
 
 pub struct Endpoint {
@@ -503,8 +507,17 @@ impl Endpoint {
             *self.pending.entry(peer.ip()).or_default() += 1;
             self.pending_total += 1;
         }
-        let entry =
-            CallEntry { dialog, pending_from, reinvite: None, invite_key: key.clone(), merge, peer, link, sdp: None };
+        let entry = CallEntry {
+            dialog,
+            pending_from,
+            reinvite: None,
+            invite_key: key.clone(),
+            merge,
+            peer,
+            link,
+            sdp: None,
+            invited: Instant::now(),
+        };
         self.calls.insert(call, entry);
         if let Some(e) = self.servers.get_mut(key) {
             e.call = Some(call);
@@ -717,7 +730,7 @@ impl Endpoint {
         let Some(c) = self.calls.get_mut(&call).filter(|c| c.dialog.phase() == Phase::Early) else { return };
         c.dialog.answered();
         c.sdp = Some(sdp.clone());
-        let key = c.invite_key.clone();
+        let (key, invited) = (c.invite_key.clone(), c.invited);
         let Some(invite) = self.servers.get(&key).map(|e| e.req.clone()) else { return };
         let mut extra: Vec<(&str, String)> =
             vec![("Contact", format!("<sip:madoguchi@{}>", self.contact_host())), ("Allow", ALLOW.to_owned())];
@@ -728,6 +741,7 @@ impl Endpoint {
         // times what it sent) is better spent on the 200 and one retransmission of it.
         extra.push(("Content-Type", "application/sdp".into()));
         self.reply(&key, 200, "OK", &extra, sdp.as_bytes());
+        self.config.metrics.call_setup.observe_duration(invited.elapsed());
     }
 
     /// The call is over on the SIP side: tell the helpdesk side and forget it.

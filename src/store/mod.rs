@@ -98,6 +98,8 @@ pub struct Store {
     interviews: interviews::SharedTemplates,
     /// `[survey]`: whether and whom a resolved ticket's survey asks.
     survey: survey::SharedSurvey,
+    /// The service's counters (see [`crate::metrics`]): every part that counts holds the store.
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Store {
@@ -118,7 +120,13 @@ impl Store {
             synonyms: Default::default(),
             interviews: Default::default(),
             survey: Default::default(),
+            metrics: crate::metrics::Metrics::new(),
         })
+    }
+
+    /// The counters `/metrics` shows; one set per opened store, shared by its clones.
+    pub fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     async fn pool(url: &str, backend: Backend, size: u32, reads: bool) -> Result<AnyPool, StoreError> {

@@ -36,6 +36,10 @@ impl Store {
     /// `work` with the read time limit: [`StoreError::TimedOut`] when it runs out, or when the
     /// database stopped a statement for it.
     pub(super) async fn timed<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        crate::metrics::timed(&self.metrics().db_read, self.limited(work)).await
+    }
+
+    async fn limited<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
         let Some(limit) = self.read_timeout else { return work.await };
         let started = std::time::Instant::now();
         match tokio::time::timeout(limit, work).await {

@@ -70,6 +70,10 @@ impl Store {
     /// Carries out `ops` in one transaction. A refused op (unknown ticket, forbidden status move)
     /// does not stop the others; a database error fails them all and nothing is written.
     pub async fn write_batch(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
+        crate::metrics::timed(&self.metrics().db_write, self.carry_out(ops)).await
+    }
+
+    async fn carry_out(&self, ops: &[WriteOp]) -> Result<Vec<WriteOutcome>, StoreError> {
         let mut tx = self.backend.begin_write(&self.writer).await?;
         let now = now_millis();
         // At most this many contacts open a ticket; numbers not used are given back before commit.
