@@ -192,11 +192,11 @@ async fn run(count: usize, args: &Args) {
     let (mail_rate, mailed) = mails(&nodes, args).await;
 
     println!("== {count} node(s) on one PostgreSQL database, on this machine");
+    println!("calls: {answered} of {} answered, {} at a time: {call_rate:.0} calls/s", args.calls, args.concurrent);
     println!(
-        "calls: {answered} of {} answered, {} at a time: {call_rate:.0} calls/s",
-        args.calls, args.concurrent
+        "mails: {mailed} of {} stored (5 KB, {} connections): {mail_rate:.0} mails/s",
+        args.mails, args.connections
     );
-    println!("mails: {mailed} of {} stored (5 KB, {} connections): {mail_rate:.0} mails/s", args.mails, args.connections);
     let show = |what: &str, v: &[Duration]| {
         if !v.is_empty() {
             println!(

@@ -1,7 +1,9 @@
 //! Putting the service together: open and migrate the store, load the routing rules, start the
 //! intake writer, bind the sockets (first, so tests can ask for port 0 and read the real one),
-//! then serve until told to stop. On stop, requests in flight finish and every queued write is
-//! committed before the process exits.
+//! then serve until told to stop. Told to stop (SIGTERM), the node first drains (see
+//! [`crate::drain`]): new calls get 503 and new SMTP sessions 421 while the calls and mail
+//! transactions in progress go on, up to `[node] drain_seconds`; then everything stops, requests
+//! in flight finish and every queued write is committed before the process exits.
 
 use crate::config::{OpenMode, Settings};
 use crate::diagnostic::Problems;
@@ -75,6 +77,8 @@ pub struct App {
     scheduler: bool,
     /// `[reports]`: the reports mailed out, if anyone is to get them.
     reports: crate::config::ReportSettings,
+    /// `[node] drain_seconds`.
+    drain_limit: std::time::Duration,
 }
 
 /// The telephony side, bound and configured, not yet running.
@@ -372,6 +376,7 @@ impl App {
             max_body_bytes: settings.http.max_body_bytes as usize,
             scheduler: settings.escalation.scheduler,
             reports: settings.reports.clone(),
+            drain_limit: std::time::Duration::from_secs(settings.node.drain_seconds.into()),
             tracker,
         })
     }
@@ -393,6 +398,7 @@ impl App {
         self.mail.local_addr().expect("a bound listener has an address")
     }
 
+    /// Serves until `shutdown` resolves, then drains (at most `[node] drain_seconds`) and stops.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
         let App {
             watched,
@@ -407,9 +413,11 @@ impl App {
             tracker,
             scheduler,
             reports,
+            drain_limit,
         } = self;
         let store = state.store.clone();
         let stop = CancellationToken::new();
+        let drain = crate::drain::Drain::new();
         tracing::info!(
             http = %http.local_addr().map_err(AppError::Serve)?,
             scheme = if state.limits.secure { "https" } else { "http" },
@@ -431,11 +439,11 @@ impl App {
             let trigger = crate::facts::start(state.facts.clone(), state.intake.clone(), stop.clone(), &tracker);
             state.intake.when_opened(trigger);
         }
-        tracker.spawn(mail.run(stop.clone(), tracker.clone()));
+        tracker.spawn(mail.run(drain.clone(), stop.clone(), tracker.clone()));
         let (reload, reloads) = tokio::sync::mpsc::channel(4);
         tracker.spawn(watch_files(watched, state.intake.clone(), reload, stop.clone()));
         let Sip { bound, endpoint, line, plans, prompts } = sip;
-        let handle = Endpoint::start(bound, endpoint, stop.clone(), &tracker);
+        let handle = Endpoint::start(bound, endpoint, drain.clone(), stop.clone(), &tracker);
         let pacer = crate::media::pacer::Pacer::start(store.metrics().clone()).map_err(AppError::Pacer)?;
         let (versions, playing) = tokio::sync::watch::channel(Default::default());
         tracker.spawn(crate::ivr::announcer::run(
@@ -455,6 +463,7 @@ impl App {
             handle.commands,
             reloads,
             playing,
+            drain.clone(),
             stop.clone(),
             tracker.clone(),
         ));
@@ -469,6 +478,17 @@ impl App {
         let signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
+            tracing::info!(
+                in_progress = drain.in_progress(),
+                limit_secs = drain_limit.as_secs(),
+                "draining: new calls get 503, new SMTP sessions 421; calls in progress go on"
+            );
+            match drain.run(drain_limit, DRAIN_GRACE).await {
+                crate::drain::Drained::Idle => tracing::info!("drained: nothing left in progress"),
+                crate::drain::Drained::Limit { left } => {
+                    tracing::info!(left, "drain limit reached: what was left in progress was ended")
+                }
+            }
             signal.cancel();
         });
         let events = state.intake.events().clone();
@@ -489,6 +509,11 @@ impl App {
         Ok(())
     }
 }
+
+/// After a drain's limit, how long the calls it ends may take to finish (our BYE's answer, the
+/// ticket's last write) before everything stops.
+/// UDP resends a BYE at 0.5 s and 1.5 s: three tries.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `[[status_sources]]` as typed sources (settings made in code are checked here too).
 fn status_sources(settings: &Settings) -> Result<crate::facts::Sources, AppError> {

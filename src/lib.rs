@@ -34,6 +34,7 @@
 //! - [`faq_report`]: the FAQ entries published in a week, for the weekly report.
 //! - [`http`]: the JSON API and the operators' console (sessions, pages, assets).
 //! - [`reports`]: daily, weekly and monthly figures (定期報告), and the scheduled mail of them.
+//! - [`drain`]: stopping in two stages (new work refused, work in progress let finish).
 //! - [`app`]: wires it together, binds sockets, shuts down cleanly; [`check`]: loads all of it
 //!   without serving, for `madoguchi check`.
 
@@ -44,6 +45,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod directory;
 pub mod domain;
+pub mod drain;
 pub mod escalation;
 pub mod events;
 pub(crate) mod facts;

@@ -54,7 +54,8 @@ From: <sip:t@test>;tag=1\r\nTo: <sip:0120@madoguchi>\r\nCall-ID: cli\r\nCSeq: 1 
     let mut phone = common::sip::Phone::udp(service.sip, "cli-call").await;
     let (ok, _) = phone.call("").await;
     assert_eq!(ok.code(), 200, "{}", ok.text);
-    phone.ack(&common::sip::tag_of(&ok)).await;
+    let tag = common::sip::tag_of(&ok);
+    phone.ack(&tag).await;
     let mut heard = Vec::new();
     let mut packet = [0u8; 2048];
     while heard.len() < 1600 {
@@ -75,6 +76,10 @@ From: <sip:t@test>;tag=1\r\nTo: <sip:0120@madoguchi>\r\nCall-ID: cli\r\nCSeq: 1 
     assert_eq!(health["store"], "sqlite");
     assert!(dir.path().join("data/madoguchi.db").exists(), "SQLite under ./data is created on first start");
 
+    // The caller hangs up: with no call in progress the drain is over at once (tests/drain.rs
+    // has SIGTERM during a call).
+    common::sip::hang_up(&mut phone, &tag).await;
+    phone.expect("200 to the BYE", |m| m.code() == 200 && m.header("CSeq").is_some_and(|c| c.ends_with("BYE"))).await;
     let pid = service.child.id().unwrap().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = service.child.wait().await.unwrap();

@@ -344,3 +344,91 @@ async fn rejected_calls_are_tickets_and_strangers_are_forbidden() {
     assert_eq!(phone.transact(&req).await.code(), 403);
     app.stop().await;
 }
+
+/// A request the service sent to `proxy`, as the proxy that record-routed the call receives it.
+async fn at_proxy(proxy: &tokio::net::UdpSocket, method: &str) -> common::sip::Msg {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, _) = tokio::time::timeout(Duration::from_secs(15), proxy.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{method} reaches the proxy"))
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let m = common::sip::Msg { first: text.lines().next().unwrap_or("").to_owned(), text };
+        if m.method() == method {
+            return m;
+        }
+    }
+}
+
+/// The proxy relays the far end's answer `code` to `req` back to the service.
+async fn answer_from_proxy(
+    proxy: &tokio::net::UdpSocket,
+    service: std::net::SocketAddr,
+    req: &common::sip::Msg,
+    code: u16,
+) {
+    let mut text = format!("SIP/2.0 {code} OK\r\n");
+    for line in req.text.split("\r\n").filter(|l| l.starts_with("Via:")) {
+        text.push_str(line);
+        text.push_str("\r\n");
+    }
+    for name in ["From", "To", "Call-ID", "CSeq"] {
+        text.push_str(&format!("{name}: {}\r\n", req.header(name).unwrap()));
+    }
+    text.push_str("Content-Length: 0\r\n\r\n");
+    proxy.send_to(text.as_bytes(), service).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_refer_and_bye_follow_the_record_route_to_the_proxy() {
+    let app = app(true).await;
+    let proxy = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let near = format!("<sip:{};lr;ftag=caller1>", proxy.local_addr().unwrap());
+    // Two proxies stayed on the path (RFC 3261 §12.1.1: the UAS keeps Record-Route's order).
+    let record_route = format!("{near}, <sip:pbx.test;lr>");
+    let mut phone = Phone::udp(app.sip, "call-routed").await;
+    let (ok, _) = phone.call(&format!("Record-Route: {record_route}\r\n")).await;
+    assert_eq!(ok.code(), 200, "{}", ok.text);
+    assert_eq!(ok.header("Record-Route").as_deref(), Some(record_route.as_str()), "echoed in the 200 OK");
+    let number = ok.header("X-Madoguchi-Ticket").unwrap();
+    let tag = tag_of(&ok);
+    phone.ack(&tag).await;
+    let (_, service_rtp, _) = hear(&phone, 5).await;
+    phone.press(service_rtp, b'2', 100, 8000).await;
+
+    // The REFER goes to the first route's address, to the caller's Contact, with both routes.
+    let caller = phone.local;
+    let routed = |m: &common::sip::Msg, method: &str| {
+        assert!(m.first.starts_with(&format!("{method} sip:caller@{caller} SIP/2.0")), "{}", m.text);
+        let routes: Vec<&str> = m.text.split("\r\n").filter_map(|l| l.strip_prefix("Route: ")).collect();
+        assert_eq!(routes, vec![near.as_str(), "<sip:pbx.test;lr>"], "{}", m.text);
+        assert!(m.header("Via").unwrap().starts_with(&format!("SIP/2.0/UDP {}", app.sip)), "{}", m.text);
+    };
+    let refer = at_proxy(&proxy, "REFER").await;
+    routed(&refer, "REFER");
+    answer_from_proxy(&proxy, app.sip, &refer, 202).await;
+    let notify = format!(
+        "NOTIFY sip:madoguchi@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKnot-routed\r\nMax-Forwards: 70\r\n\
+         From: <sip:0312345678@pbx.test>;tag=caller1\r\nTo: <sip:0120000111@madoguchi>;tag={tag}\r\nCall-ID: call-routed\r\n\
+         CSeq: 9 NOTIFY\r\nEvent: refer\r\nSubscription-State: terminated\r\nContent-Type: message/sipfrag\r\n\
+         Content-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n",
+        app.sip, phone.local
+    );
+    phone.send(&notify).await;
+    let bye = at_proxy(&proxy, "BYE").await;
+    routed(&bye, "BYE");
+    answer_from_proxy(&proxy, app.sip, &bye, 200).await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let t = loop {
+        let t = ticket(&app, &number).await;
+        if actions(&t).contains(&"call_ended".to_owned()) || tokio::time::Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ended = t["history"].as_array().unwrap().iter().find(|h| h["action"] == "call_ended").unwrap();
+    assert_eq!(ended["detail"]["ending"], "transferred");
+    app.stop().await;
+}

@@ -184,9 +184,11 @@ pub(crate) fn task_for(ending: Ending, voicemail_stored: bool, caller_number: Op
     let callable = caller_number.and_then(phone::normalize).is_some();
     match ending {
         Ending::Transferred => None,
-        Ending::TransferRefused | Ending::Voicemail | Ending::CallerHungUp | Ending::MediaTimeout => {
-            callable.then_some(Reason::Abandoned)
-        }
+        Ending::TransferRefused
+        | Ending::Voicemail
+        | Ending::CallerHungUp
+        | Ending::MediaTimeout
+        | Ending::HungUpByService => callable.then_some(Reason::Abandoned),
     }
 }
 
@@ -203,6 +205,8 @@ mod tests {
             (CallerHungUp, false, number, Some(Reason::Abandoned)),
             (MediaTimeout, false, number, Some(Reason::Abandoned)),
             (TransferRefused, false, number, Some(Reason::Abandoned)),
+            // Cut off by a node stopping (the end of its drain): nobody spoke to the caller.
+            (HungUpByService, false, number, Some(Reason::Abandoned)),
             (Transferred, false, number, None),
             // Out of hours: a message, or none (hung up before or after the beep without speaking).
             (Voicemail, true, number, Some(Reason::Voicemail)),
@@ -218,7 +222,7 @@ mod tests {
         for (ending, stored, caller, want) in table {
             assert_eq!(task_for(*ending, *stored, *caller), *want, "{ending:?} stored {stored} caller {caller:?}");
         }
-        for ending in [Transferred, TransferRefused, Voicemail, CallerHungUp, MediaTimeout] {
+        for ending in [Transferred, TransferRefused, Voicemail, CallerHungUp, MediaTimeout, HungUpByService] {
             assert_eq!(task_for(ending, true, None), Some(Reason::Voicemail), "{ending:?}");
         }
     }

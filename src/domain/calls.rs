@@ -11,6 +11,8 @@ pub enum Ending {
     Voicemail,
     CallerHungUp,
     MediaTimeout,
+    /// The service ended the call (a node stopping, at the end of its drain).
+    HungUpByService,
 }
 
 impl Ending {
@@ -22,6 +24,7 @@ impl Ending {
             Ending::Voicemail => "voicemail",
             Ending::CallerHungUp => "caller hung up",
             Ending::MediaTimeout => "media timeout",
+            Ending::HungUpByService => "hung up by the service",
         }
     }
 }

@@ -132,6 +132,8 @@ pub struct Call {
     pub media_timeout: Duration,
     /// Whether the caller's message was stored (false until then).
     pub voicemail_stored: bool,
+    /// Set by the line before it cancels the call when the service ends it (a drain's limit).
+    pub by_service: Arc<AtomicBool>,
 }
 
 enum Stop {
@@ -352,6 +354,7 @@ impl Call {
         };
         let ending = match self.flow(&mut media).await {
             Ok(e) => e,
+            Err(Stop::Cancelled) if self.by_service.load(Ordering::Relaxed) => Ending::HungUpByService,
             Err(Stop::Cancelled) => Ending::CallerHungUp,
             Err(Stop::MediaTimeout) => {
                 self.hang_up().await;

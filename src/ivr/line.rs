@@ -11,6 +11,7 @@ use super::screen;
 use crate::domain::calls::Ending;
 use crate::domain::time::now_millis;
 use crate::domain::{CallerInfo, Channel, NewContact, TicketNumber, Tier};
+use crate::drain::{Drain, Hold};
 use crate::events::Kind;
 use crate::intake::Intake;
 use crate::media::pacer::Pacer;
@@ -25,6 +26,7 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +60,8 @@ struct Running {
     transfers: mpsc::Sender<bool>,
     /// Where the caller's RTP is, as its latest offer says.
     media: tokio::sync::watch::Sender<SocketAddr>,
+    /// Set before `cancel` when the service, not the caller, ends the call.
+    by_service: Arc<AtomicBool>,
 }
 
 struct LineCall {
@@ -76,6 +80,8 @@ struct LineCall {
     /// Set when the SIP side ended the call (or we found it cannot go on).
     ended: Option<&'static str>,
     running: Option<Running>,
+    /// A drain waits for the call, its ticket's ending included.
+    _hold: Hold,
 }
 
 pub struct Line {
@@ -95,6 +101,7 @@ pub struct Line {
     internal: mpsc::Sender<Internal>,
     tracker: TaskTracker,
     no_port: Refusals,
+    drain: Drain,
 }
 
 /// Calls refused for want of an RTP port: counted, and logged at most once a minute.
@@ -118,6 +125,8 @@ impl Refusals {
 
 impl Line {
     /// Runs the line until `stop`: `events` from the endpoint, `reload` from the file watcher.
+    /// When `drain`'s limit comes, the calls still in progress are ended (BYE) and their
+    /// tickets record it like any other ending.
     #[allow(clippy::too_many_arguments)]
     pub async fn run(
         config: LineConfig,
@@ -129,6 +138,7 @@ impl Line {
         commands: mpsc::Sender<Command>,
         mut reload: mpsc::Receiver<Reload>,
         mut versions: tokio::sync::watch::Receiver<Overrides>,
+        drain: Drain,
         stop: CancellationToken,
         tracker: TaskTracker,
     ) {
@@ -148,10 +158,16 @@ impl Line {
             internal,
             tracker,
             no_port: Refusals::default(),
+            drain: drain.clone(),
         };
+        let mut ending_all = false;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
+                _ = drain.over(), if !ending_all => {
+                    ending_all = true;
+                    line.end_all();
+                },
                 r = reload.recv() => if let Some(r) = r {
                     line.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
                     line.shipped = r.prompts;
@@ -174,6 +190,20 @@ impl Line {
             if let Some(r) = &c.running {
                 r.cancel.cancel();
             }
+        }
+    }
+
+    /// The drain's limit has come: every call still in progress is ended by us.
+    fn end_all(&mut self) {
+        if !self.calls.is_empty() {
+            tracing::info!(calls = self.calls.len(), "drain limit reached: ending the calls in progress");
+        }
+        let calls: Vec<CallRef> = self.calls.keys().copied().collect();
+        for call in calls {
+            if let Some(r) = self.calls.get(&call).and_then(|c| c.running.as_ref()) {
+                r.by_service.store(true, Ordering::Relaxed);
+            }
+            self.command(Command::Hangup { call });
         }
     }
 
@@ -216,6 +246,11 @@ impl Line {
 
     fn incoming(&mut self, call: CallRef, invite: &Request, peer: SocketAddr, offer: Option<Offer>) {
         let dialed = uri::user_of(&invite.uri).or_else(|| invite.header("To").and_then(|t| uri::caller(t).1));
+        // The endpoint already refuses new calls while draining; one that crossed it is refused here.
+        if self.drain.is_draining() {
+            let headers = vec![("Retry-After".to_owned(), "5".to_owned())];
+            return self.command(Command::Reject { call, code: 503, reason: "Service Unavailable".into(), headers });
+        }
         let Some(plan) = self.plans.iter().find(|p| p.answers(dialed.as_deref())).cloned() else {
             self.intake.store().metrics().call_ended("rejected");
             return self.command(Command::Reject { call, code: 404, reason: "Not Found".into(), headers: vec![] });
@@ -256,6 +291,7 @@ impl Line {
                 tier: None,
                 ended: None,
                 running: None,
+                _hold: self.drain.hold(),
             },
         );
         // The ticket exists from the INVITE on; answering waits for it (a few ms). Meanwhile the
@@ -350,6 +386,7 @@ impl Line {
         let (transfer_tx, transfers) = mpsc::channel(2);
         let (media_tx, media) = tokio::sync::watch::channel(offer.remote);
         let cancel = CancellationToken::new();
+        let by_service = Arc::new(AtomicBool::new(false));
         let task = Call {
             call,
             call_id: c.call_id.clone(),
@@ -375,8 +412,9 @@ impl Line {
             intake: self.intake.clone(),
             media_timeout: self.config.media_timeout,
             voicemail_stored: false,
+            by_service: by_service.clone(),
         };
-        c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx, media: media_tx });
+        c.running = Some(Running { cancel, digits: digit_tx, transfers: transfer_tx, media: media_tx, by_service });
         let internal = self.internal.clone();
         self.tracker.spawn(async move {
             let ending = task.run().await;

@@ -1,12 +1,15 @@
 //! The SMTP/LMTP listener: accepts connections (at most `max_connections` at once, and
 //! `max_connections_per_source` from one address; beyond them 421 at once), runs a
 //! [`Session`] over each, stores delivered messages through [`MailIntake`], and upgrades to TLS
-//! on STARTTLS. A client silent for `timeout_secs` is told 421 and disconnected; so is every
-//! idle client when the service stops.
+//! on STARTTLS. A client silent for `timeout_secs` is told 421 and disconnected. When the
+//! service drains (SIGTERM), a new connection is told 421 at once, and a session is told 421
+//! as soon as no mail transaction is under way in it (one under way finishes, within the drain's
+//! limit); at the final stop every idle client is told 421 and the listener closes.
 
 use super::deliver::MailIntake;
 use super::session::{DeliveryResult, Output, Session, SessionConfig};
 use crate::config::MailSettings;
+use crate::drain::Drain;
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
@@ -108,8 +111,9 @@ impl MailServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `stop` is cancelled; connections run on `tracker`.
-    pub async fn run(self, stop: CancellationToken, tracker: TaskTracker) {
+    /// Serves until `stop` is cancelled; connections run on `tracker`. Once `drain` begins, no
+    /// new session starts (see the module's comment).
+    pub async fn run(self, drain: Drain, stop: CancellationToken, tracker: TaskTracker) {
         let server = Arc::new(self);
         let mut last_failure_log: Option<tokio::time::Instant> = None;
         let mut failures_unlogged = 0u64;
@@ -133,8 +137,13 @@ impl MailServer {
                     }
                 },
             };
-            // Beyond a limit the client hears 421 at once (the write cannot block: the socket's
-            // buffer is empty), instead of waiting for a greeting that never comes.
+            // Beyond a limit, or while stopping, the client hears 421 at once (the write cannot
+            // block: the socket's buffer is empty), instead of waiting for a greeting that never
+            // comes; an MTA then tries another MX or later.
+            if drain.is_draining() {
+                let _ = stream.try_write(Session::new(server.config.clone()).closing().as_bytes());
+                continue;
+            }
             let Ok(slot) = server.slots.clone().try_acquire_owned() else {
                 let _ = stream.try_write(TOO_MANY);
                 server.intake.metrics().mail("connection_refused");
@@ -146,27 +155,32 @@ impl MailServer {
                 continue;
             };
             let server = server.clone();
-            let stop = stop.clone();
+            let (drain, stop) = (drain.clone(), stop.clone());
             tracker.spawn(async move {
                 let _slot = (slot, source);
                 let _ = stream.set_nodelay(true);
-                if let Err(e) = server.connection(stream, &stop).await {
+                if let Err(e) = server.connection(stream, &drain, &stop).await {
                     tracing::debug!(error = %e, %peer, "mail connection ended with an error");
                 }
             });
         }
     }
 
-    async fn connection(&self, mut stream: tokio::net::TcpStream, stop: &CancellationToken) -> io::Result<()> {
+    async fn connection(
+        &self,
+        mut stream: tokio::net::TcpStream,
+        drain: &Drain,
+        stop: &CancellationToken,
+    ) -> io::Result<()> {
         let mut session = Session::new(self.config.clone());
         stream.write_all(session.greeting().as_bytes()).await?;
-        if let Ending::StartTls = self.converse(&mut stream, &mut session, stop).await? {
+        if let Ending::StartTls = self.converse(&mut stream, &mut session, drain, stop).await? {
             let Some(acceptor) = &self.tls else { return Ok(()) };
             let mut tls = tokio::time::timeout(self.timeout, acceptor.accept(stream))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
             session.tls_started();
-            self.converse(&mut tls, &mut session, stop).await?;
+            self.converse(&mut tls, &mut session, drain, stop).await?;
             let _ = tls.shutdown().await;
         }
         Ok(())
@@ -176,8 +190,11 @@ impl MailServer {
         &self,
         stream: &mut S,
         session: &mut Session,
+        drain: &Drain,
         stop: &CancellationToken,
     ) -> io::Result<Ending> {
+        // While a transaction is under way, a drain waits for it.
+        let mut hold = None;
         let mut pending: Vec<u8> = Vec::with_capacity(8192);
         let mut chunk = vec![0u8; 64 * 1024];
         let mut outputs = Vec::new();
@@ -235,7 +252,17 @@ impl MailServer {
                 stream.write_all(replies.as_bytes()).await?;
                 stream.flush().await?;
             }
+            if session.in_transaction() {
+                hold.get_or_insert_with(|| drain.hold());
+            } else {
+                hold = None;
+            }
             let read = tokio::select! {
+                biased;
+                _ = drain.begun(), if !session.in_transaction() => {
+                    stream.write_all(session.closing().as_bytes()).await?;
+                    return Ok(Ending::Closed);
+                }
                 _ = stop.cancelled(), if !session.in_data() => {
                     stream.write_all(b"421 4.3.2 Service shutting down; try again later\r\n").await?;
                     return Ok(Ending::Closed);

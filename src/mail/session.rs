@@ -148,6 +148,18 @@ impl Session {
         matches!(self.state, State::Data { .. })
     }
 
+    /// A mail transaction is under way: MAIL FROM was accepted and the message is not yet
+    /// answered (or reset). A stopping service lets it finish.
+    pub fn in_transaction(&self) -> bool {
+        self.in_data() || self.mail_from.is_some()
+    }
+
+    /// What a client is told when the service is stopping: at connection, instead of the
+    /// greeting, or between transactions.
+    pub fn closing(&self) -> String {
+        format!("421 4.3.2 {} Service shutting down, closing connection\r\n", self.config.hostname)
+    }
+
     /// Reads as much of `input` as it can, pushing replies and actions to `out`. Returns after
     /// `Deliver`, `StartTls` or `Close` with the rest of the input left in `input`.
     pub fn feed(&mut self, input: &mut &[u8], out: &mut Vec<Output>) {

@@ -8,7 +8,7 @@
 //!   └──────BYE / CANCEL────┴─────────────────────────► Ended
 //! ```
 
-use super::message::{Method, Request, param};
+use super::message::{Method, Request, list_values, param};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -92,9 +92,10 @@ pub struct Dialog {
     phase: Phase,
     remote_cseq: u32,
     local_cseq: u32,
-    /// The caller's Contact: where our requests go.
+    /// The caller's Contact (§12.1.1; a re-INVITE's refreshes it): our requests' Request-URI.
     remote_target: String,
-    /// Record-Route of the INVITE, in order (§12.1.1).
+    /// Record-Route of the INVITE, every value in order, however many headers carry them
+    /// (§12.1.1): our requests' Route headers, the first of them where they are sent.
     route_set: Vec<String>,
     /// From and To of the INVITE as the caller wrote them (To without our tag).
     remote_uri: String,
@@ -105,7 +106,7 @@ pub struct Dialog {
 impl Dialog {
     /// The dialog an INVITE opens, with the tag we chose for our side.
     pub fn from_invite(invite: &Request, local_tag: String) -> Dialog {
-        let remote_target = invite.header("Contact").map(angle_uri).unwrap_or_default();
+        let remote_target = contact_uri(invite).unwrap_or_default();
         Dialog {
             id: DialogId {
                 call_id: invite.call_id().to_owned(),
@@ -116,7 +117,7 @@ impl Dialog {
             remote_cseq: invite.cseq().0,
             local_cseq: 0,
             remote_target,
-            route_set: invite.all("Record-Route").map(str::to_owned).collect(),
+            route_set: invite.all("Record-Route").flat_map(list_values).map(str::to_owned).collect(),
             remote_uri: invite.header("From").unwrap_or_default().to_owned(),
             local_uri: invite.header("To").unwrap_or_default().to_owned(),
             transfer_pending: false,
@@ -182,6 +183,10 @@ impl Dialog {
                 actions
             }
             Method::Invite if self.phase == Phase::Confirmed => {
+                // A target refresh (§12.2.2): our later requests go to the new Contact.
+                if let Some(target) = contact_uri(req) {
+                    self.remote_target = target;
+                }
                 let mut actions = vec![Respond(Reply::WithSdp)];
                 if !req.body.is_empty() {
                     actions.push(Offer(req.body.clone()));
@@ -201,6 +206,12 @@ impl Dialog {
             return vec![Action::Transferred(false)];
         }
         vec![]
+    }
+
+    /// The URI our requests in this dialog are sent to (§8.1.2, §12.2.1.1): the first route of
+    /// the route set; `None` without one (they go back where the INVITE came from).
+    pub fn next_hop(&self) -> Option<String> {
+        self.route_set.first().map(|r| angle_uri(r))
     }
 
     /// Our request inside the dialog (BYE, REFER): route set, remote target, next CSeq.
@@ -244,6 +255,12 @@ Call-ID: {}\r\nCSeq: {} {method}\r\nContact: <{contact}>\r\n",
         text.push_str("Content-Length: 0\r\n\r\n");
         text.into_bytes()
     }
+}
+
+/// The URI of a request's (first) Contact.
+fn contact_uri(req: &Request) -> Option<String> {
+    let first = req.all("Contact").flat_map(list_values).next()?;
+    Some(angle_uri(first)).filter(|u| !u.is_empty() && u != "*")
 }
 
 /// The URI inside `<…>`, or the value up to its parameters.
@@ -378,6 +395,90 @@ mod tests {
         assert_eq!(d.on_response("REFER", 603), vec![Transferred(false)]);
         let bye = String::from_utf8(d.request("BYE", "SIP/2.0/UDP h", "z9hG4bKb", "sip:m@h", &[])).unwrap();
         assert!(bye.contains("CSeq: 2 BYE\r\n"), "{bye}");
+    }
+
+    /// An INVITE whose Record-Route headers are `record_routes` (one header each), answered.
+    fn routed(record_routes: &[&str]) -> Dialog {
+        let mut invite = req("INVITE", 1, None, "");
+        invite.headers.retain(|(n, _)| n != "Record-Route");
+        invite.headers.extend(record_routes.iter().map(|r| ("Record-Route".to_owned(), (*r).to_owned())));
+        let mut d = Dialog::from_invite(&invite, "ours".into());
+        d.answered();
+        d
+    }
+
+    /// (Request line, Route headers in order) of our BYE.
+    fn bye_of(d: &mut Dialog) -> (String, Vec<String>) {
+        let bye = String::from_utf8(d.request("BYE", "SIP/2.0/UDP 10.0.0.1:5060", "z9hG4bKb", "sip:m@10.0.0.1", &[]))
+            .unwrap();
+        let line = bye.lines().next().unwrap().to_owned();
+        let routes = bye.lines().filter_map(|l| l.strip_prefix("Route: ")).map(str::to_owned).collect();
+        (line, routes)
+    }
+
+    #[test]
+    fn our_requests_follow_the_route_set_of_record_route() {
+        let target = "BYE sip:caller@192.0.2.1:5062 SIP/2.0";
+        /// Record-Route headers of the INVITE, request line, Route headers, where it is sent.
+        type Row<'a> = (Vec<&'a str>, &'a str, Vec<&'a str>, Option<&'a str>);
+        let table: Vec<Row> = vec![
+            // No proxy stayed on the path: straight to the Contact, back to the INVITE's source.
+            (vec![], target, vec![], None),
+            // One loose router (Kamailio's record_route()).
+            (
+                vec!["<sip:127.0.0.1:5070;lr;ftag=caller;did=abc>"],
+                target,
+                vec!["<sip:127.0.0.1:5070;lr;ftag=caller;did=abc>"],
+                Some("sip:127.0.0.1:5070;lr;ftag=caller;did=abc"),
+            ),
+            // Two of them, nearest first, in one header or two: the order is kept (a UAS does not
+            // reverse it, §12.1.1).
+            (
+                vec!["<sip:p2.test;lr>, <sip:p1.test;lr>"],
+                target,
+                vec!["<sip:p2.test;lr>", "<sip:p1.test;lr>"],
+                Some("sip:p2.test;lr"),
+            ),
+            (
+                vec!["<sip:10.0.0.2;lr>", "<sip:10.0.0.3:5080;transport=udp;lr>"],
+                target,
+                vec!["<sip:10.0.0.2;lr>", "<sip:10.0.0.3:5080;transport=udp;lr>"],
+                Some("sip:10.0.0.2;lr"),
+            ),
+            // Double record-routing (a proxy between two interfaces) is two loose routes.
+            (
+                vec!["<sip:10.0.0.9;r2=on;lr>", "<sip:192.0.2.9;r2=on;lr>"],
+                target,
+                vec!["<sip:10.0.0.9;r2=on;lr>", "<sip:192.0.2.9;r2=on;lr>"],
+                Some("sip:10.0.0.9;r2=on;lr"),
+            ),
+            // A strict router (no lr, RFC 2543): it is the Request-URI, the Contact the last route.
+            (
+                vec!["<sip:strict.test>", "<sip:p1.test;lr>"],
+                "BYE sip:strict.test SIP/2.0",
+                vec!["<sip:p1.test;lr>", "<sip:caller@192.0.2.1:5062>"],
+                Some("sip:strict.test"),
+            ),
+        ];
+        for (record_routes, line, routes, hop) in table {
+            let mut d = routed(&record_routes);
+            assert_eq!(d.next_hop().as_deref(), hop, "{record_routes:?}");
+            assert_eq!(bye_of(&mut d), (line.to_owned(), routes.iter().map(|r| r.to_string()).collect()));
+        }
+    }
+
+    #[test]
+    fn a_reinvite_moves_the_remote_target_but_not_the_route_set() {
+        let mut d = routed(&["<sip:127.0.0.1:5070;lr>"]);
+        d.on_request(&req("ACK", 1, Some("ours"), ""));
+        let mut reinvite = req("INVITE", 2, Some("ours"), "v=0");
+        reinvite.headers.retain(|(n, _)| n != "Contact" && n != "Record-Route");
+        reinvite.headers.push(("Contact".into(), "\"Yamada\" <sip:caller@198.51.100.4:5070;ob>;expires=60".into()));
+        reinvite.headers.push(("Record-Route".into(), "<sip:elsewhere.test;lr>".into()));
+        d.on_request(&reinvite);
+        let (line, routes) = bye_of(&mut d);
+        assert_eq!(line, "BYE sip:caller@198.51.100.4:5070;ob SIP/2.0");
+        assert_eq!(routes, vec!["<sip:127.0.0.1:5070;lr>".to_owned()]);
     }
 
     #[test]

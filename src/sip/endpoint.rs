@@ -13,6 +13,7 @@ use super::transaction::Key;
 use super::transaction::client::{self, ClientTransaction};
 use super::transaction::server::{self, ServerTransaction};
 use super::transport::{Bound, Inbound, Link, TcpLimits, Transport};
+use crate::drain::{Drain, Hold};
 use crate::random;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -145,6 +146,8 @@ struct ClientEntry {
     link: Link,
     timers: Vec<TimerId>,
     call: Option<CallRef>,
+    /// Until the final response (or the timeout): a drain waits for it.
+    awaiting: Option<Hold>,
 }
 
 struct CallEntry {
@@ -162,6 +165,8 @@ struct CallEntry {
     sdp: Option<String>,
     /// When its INVITE was taken up, for the set-up time.
     invited: Instant,
+    /// A drain waits for the call to end.
+    _hold: Hold,
 }
 
 pub struct Endpoint {
@@ -184,11 +189,20 @@ pub struct Endpoint {
     /// Unacknowledged calls from unverified sources, per source and overall.
     pending: HashMap<IpAddr, usize>,
     pending_total: usize,
+    /// Once it begins, new calls and OPTIONS probes get 503: a proxy sends them elsewhere.
+    drain: Drain,
 }
 
 impl Endpoint {
-    /// Starts serving `bound` until `stop`; returns the channels to the helpdesk side.
-    pub fn start(bound: Bound, config: EndpointConfig, stop: CancellationToken, tracker: &TaskTracker) -> Handle {
+    /// Starts serving `bound` until `stop`; returns the channels to the helpdesk side. Once
+    /// `drain` begins, new calls and OPTIONS get 503 while the calls in progress go on.
+    pub fn start(
+        bound: Bound,
+        config: EndpointConfig,
+        drain: Drain,
+        stop: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Handle {
         let (inbound_tx, inbound) = mpsc::channel(4096);
         let (events_tx, events) = mpsc::channel(4096);
         let (commands, commands_rx) = mpsc::channel(4096);
@@ -212,6 +226,7 @@ impl Endpoint {
             held_total: (0, 0),
             pending: HashMap::new(),
             pending_total: 0,
+            drain,
         };
         endpoint.timers.start(SWEEP, Fired::Sweep);
         tracker.spawn(endpoint.run(inbound, commands_rx, stop));
@@ -312,6 +327,12 @@ impl Endpoint {
         self.servers.insert(key.clone(), entry);
         self.server_actions(&key, first);
         if overloaded {
+            return self.reply(&key, 503, "Service Unavailable", &[("Retry-After", RETRY_AFTER.into())], b"");
+        }
+        // Draining: a proxy's probe marks this node down and a new call goes to another node;
+        // requests in the calls in progress are served as ever.
+        let probe = req.method == Method::Options && req.to_tag().is_none();
+        if (new_invite || probe) && self.drain.is_draining() {
             return self.reply(&key, 503, "Service Unavailable", &[("Retry-After", RETRY_AFTER.into())], b"");
         }
         if !self.config.allowed_sources.is_empty() && !self.config.allowed_sources.contains(&peer.ip()) {
@@ -517,6 +538,7 @@ impl Endpoint {
             link,
             sdp: None,
             invited: Instant::now(),
+            _hold: self.drain.hold(),
         };
         self.calls.insert(call, entry);
         if let Some(e) = self.servers.get_mut(key) {
@@ -630,14 +652,45 @@ impl Endpoint {
         let branch = format!("z9hG4bK{}", random::token());
         let via = format!("SIP/2.0/{} {host}", c.link.via_name());
         let bytes = c.dialog.request(method, &via, &branch, &contact, extra);
-        let (peer, link) = (c.peer, c.link);
+        let (source, link, hop) = (c.peer, c.link, c.dialog.next_hop());
+        let peer = self.next_hop(source, link, hop.as_deref());
         let key = Key::client(&branch, method);
         let (txn, first) = ClientTransaction::new(bytes, link.reliable());
         self.clients.insert(
             key.clone(),
-            ClientEntry { txn, method: method.to_owned(), peer, link, timers: Vec::new(), call: Some(call) },
+            ClientEntry {
+                txn,
+                method: method.to_owned(),
+                peer,
+                link,
+                timers: Vec::new(),
+                call: Some(call),
+                awaiting: Some(self.drain.hold()),
+            },
         );
         self.client_actions(&key, first);
+    }
+
+    /// Where a request in a dialog goes (§12.2.1.1, §8.1.2): the address of the route set's first
+    /// URI (the proxy that record-routed, which then follows the remaining routes and the
+    /// remote target). Without a route set, or over TCP (we open no connections: the request
+    /// goes down the one the INVITE came over), or when the route names a host by DNS name, it
+    /// goes back to where the INVITE came from. A route to another address than that is taken
+    /// only once that address has shown it hears us (or is an allowed source): a forged
+    /// Record-Route must not aim our requests at a third party.
+    fn next_hop(&self, peer: SocketAddr, link: Link, hop: Option<&str>) -> SocketAddr {
+        let Some(hop) = hop.filter(|_| link == Link::Udp) else { return peer };
+        match super::uri::ip_target(hop) {
+            Some(to) if to.ip() == peer.ip() || self.limits.known(to.ip(), Instant::now()) => to,
+            Some(_) => {
+                tracing::debug!(route = %loggable(hop), "route to an unverified address; sent to the INVITE's source");
+                peer
+            }
+            None => {
+                tracing::debug!(route = %loggable(hop), "route names no address; sent to the INVITE's source");
+                peer
+            }
+        }
     }
 
     fn response(&mut self, code: u16, headers: &[(String, String)], peer: SocketAddr) {
@@ -667,6 +720,7 @@ impl Endpoint {
                     }
                 }
                 client::Action::Deliver(code) => {
+                    e.awaiting = None;
                     let (call, method) = (e.call, e.method.clone());
                     if let Some(call) = call
                         && let Some(c) = self.calls.get_mut(&call)
@@ -676,6 +730,7 @@ impl Endpoint {
                     }
                 }
                 client::Action::Timeout => {
+                    e.awaiting = None;
                     let (call, method) = (e.call, e.method.clone());
                     tracing::warn!(call = ?call, method, "no answer to our request; giving up");
                     if let Some(call) = call

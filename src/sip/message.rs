@@ -144,6 +144,31 @@ pub fn loggable(value: &str) -> impl std::fmt::Display + '_ {
     Escaped(value)
 }
 
+/// The values of a header that lists several (`Record-Route: <sip:a;lr>, <sip:b;lr>`), split at
+/// the commas outside quotes and `<…>`, trimmed.
+pub fn list_values(value: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted, mut angle) = (Vec::new(), 0, false, false);
+    let mut chars = value.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|v| !v.is_empty());
+    out
+}
+
 /// A `;name=value` parameter of a header value (outside `<…>`).
 pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
     let after_uri = match value.rfind('>') {
@@ -204,6 +229,20 @@ mod tests {
     fn log_values_are_escaped() {
         assert_eq!(loggable("abc@host").to_string(), "abc@host");
         assert_eq!(loggable("a\r\nINFO forged\u{1b}[31m").to_string(), "a\\u{d}\\u{a}INFO forged\\u{1b}[31m");
+    }
+
+    #[test]
+    fn header_lists_split_outside_quotes_and_brackets() {
+        let table: [(&str, &[&str]); 5] = [
+            ("<sip:a.test;lr>", &["<sip:a.test;lr>"]),
+            ("<sip:a.test;lr>, <sip:b.test;lr>", &["<sip:a.test;lr>", "<sip:b.test;lr>"]),
+            ("\"Desk, 1\" <sip:x@y;lr>,<sip:z,w@v>", &["\"Desk, 1\" <sip:x@y;lr>", "<sip:z,w@v>"]),
+            ("\"a \\\" ,b\" <sip:q@r>", &["\"a \\\" ,b\" <sip:q@r>"]),
+            (" , <sip:c.test;lr> ,", &["<sip:c.test;lr>"]),
+        ];
+        for (value, want) in table {
+            assert_eq!(list_values(value), want.to_vec(), "{value}");
+        }
     }
 
     #[test]
