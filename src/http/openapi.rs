@@ -89,6 +89,9 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
                 |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)),
             );
             let has_body = op.request_body.is_some();
+            if let Some(RefOr::T(body)) = op.request_body.as_mut() {
+                optional_body(body);
+            }
             let mut add = |status: &str, why: &str| {
                 op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(why));
             };
@@ -114,6 +117,23 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
         }
     }
     doc
+}
+
+/// A handler's `Option<Body>` is rendered as a required body that may be JSON `null`; the
+/// handlers take no body (or an empty one) instead, and refuse `null`: the body's own schema,
+/// not required.
+fn optional_body(body: &mut utoipa::openapi::request_body::RequestBody) {
+    let null = serde_json::json!({"type": "null"});
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(RefOr::T(utoipa::openapi::schema::Schema::OneOf(one))) = &content.schema else { continue };
+        let (nulls, rest): (Vec<_>, Vec<_>) =
+            one.items.iter().cloned().partition(|s| serde_json::to_value(s).is_ok_and(|v| v == null));
+        if let ([_], [schema]) = (nulls.as_slice(), rest.as_slice()) {
+            content.schema = Some(schema.clone());
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
 }
 
 fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(HttpMethod, &mut Operation)> {
