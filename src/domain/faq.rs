@@ -12,7 +12,7 @@
 use super::user::Role;
 use chrono::{Datelike, Duration, NaiveDate};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Audience {
     /// Only in the console, for the helpdesk's own answers.

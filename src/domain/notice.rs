@@ -4,7 +4,8 @@
 
 use super::user::Role;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = NoticeKind)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// 障害: something is broken.

@@ -64,6 +64,18 @@ macro_rules! string_enum {
                 s.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        /// In the API's OpenAPI document: a string, one of the values.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -203,6 +215,19 @@ impl<'de> Deserialize<'de> for Tier {
         Tier::new(n).map_err(serde::de::Error::custom)
     }
 }
+
+/// In the API's OpenAPI document: 1, 2 or 3.
+impl utoipa::PartialSchema for Tier {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(3))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Tier {}
 
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Each role may do what the roles below it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Works tickets: reads them, logs contacts, changes status, notes, escalates.

@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 pub(crate) const DEFAULT_LIMIT: u32 = 200;
 pub(crate) const MAX_LIMIT: u32 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     tier: Option<String>,
     state: Option<String>,
@@ -29,6 +30,14 @@ pub(crate) struct ListParams {
 
 /// `GET /api/callbacks?tier=&state=open|done&limit=`: `{"callbacks": [...], "results": [...]}`,
 /// the results an attempt may record with their labels and whether they close the task.
+#[utoipa::path(
+    get,
+    path = "/api/callbacks",
+    tag = "callbacks",
+    operation_id = "list_callbacks",
+    params(ListParams),
+    responses((status = 200, description = "{callbacks, results}", body = Object))
+)]
 pub(crate) async fn list(
     Shared(state): Shared<AppState>,
     ApiQuery(p): ApiQuery<ListParams>,
@@ -60,6 +69,14 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/callbacks/{id}`: one task.
+#[utoipa::path(
+    get,
+    path = "/api/callbacks/{id}",
+    tag = "callbacks",
+    operation_id = "show_callback",
+    params(("id" = i64, Path, description = "the callback task's id")),
+    responses((status = 200, description = "the task", body = Object), (status = 404, description = "no such task", body = super::openapi::ErrorBody))
+)]
 pub(crate) async fn show(
     Shared(state): Shared<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -67,7 +84,7 @@ pub(crate) async fn show(
     state.store.callback(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("no callback {id}")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttemptBody {
     result: String,
@@ -75,6 +92,15 @@ pub(crate) struct AttemptBody {
 }
 
 /// `POST /api/callbacks/{id}/attempts`: the task after the attempt.
+#[utoipa::path(
+    post,
+    path = "/api/callbacks/{id}/attempts",
+    tag = "callbacks",
+    operation_id = "callback_attempt",
+    params(("id" = i64, Path, description = "the callback task's id")),
+    request_body = AttemptBody,
+    responses((status = 200, description = "the task after the attempt", body = Object), (status = 404, description = "no such task", body = super::openapi::ErrorBody), (status = 409, description = "the task is done", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub(crate) async fn attempt(
     Shared(state): Shared<AppState>,
     ApiPath(id): ApiPath<i64>,

@@ -14,8 +14,9 @@ pub const MAX_PAGE: u32 = 500;
 /// The longest phone number a caller filter may be.
 const CALLER_MAX_CHARS: usize = 64;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CallParams {
     caller: Option<String>,
     outcome: Option<String>,
@@ -23,6 +24,14 @@ pub struct CallParams {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/calls",
+    tag = "calls",
+    operation_id = "list_calls",
+    params(CallParams),
+    responses((status = 200, description = "{calls, next}: newest first", body = Object))
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<CallParams>,

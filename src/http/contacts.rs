@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactIn {
     #[serde(default = "manual")]
@@ -35,7 +35,7 @@ pub struct ContactIn {
     attachments: Vec<AttachmentIn>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CallerIn {
     number: Option<String>,
@@ -45,13 +45,19 @@ struct CallerIn {
     organisation: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AttachmentIn {
     filename: String,
     content_type: Option<String>,
-    #[serde(skip_serializing)]
+    /// The file's content, base64. Not kept in the contact's raw request (the file is stored).
+    #[serde(skip_serializing_if = "always")]
+    #[schema(required = true)]
     content_base64: String,
+}
+
+fn always(_: &String) -> bool {
+    true
 }
 
 fn manual() -> Channel {
@@ -68,6 +74,14 @@ struct Created {
 
 const FIELD_MAX_CHARS: usize = 500;
 
+#[utoipa::path(
+    post,
+    path = "/api/contacts",
+    tag = "tickets",
+    operation_id = "log_contact",
+    request_body = ContactIn,
+    responses((status = 201, description = "{ticket, contact_id, created, routing}: a new ticket (Location names it)", body = Object), (status = 200, description = "{ticket, contact_id, created, routing}: the contact joined the ticket named in ticket", body = Object), (status = 404, description = "the ticket named in ticket does not exist", body = super::openapi::ErrorBody), (status = 409, description = "the ticket named in ticket is closed", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     acting: Acting,

@@ -67,16 +67,30 @@ async fn show(state: AppState, acting: Acting, doc: Document) -> Result<Json<Val
 
 /// `GET /api/contact-list`: `{"from": "console"|"file"|"built-in", "file", "version", "source",
 /// "count" (groups), "editable", "versions": [...]}`.
+#[utoipa::path(
+    get,
+    path = "/api/contact-list",
+    tag = "escalation",
+    operation_id = "show_contact_list",
+    responses((status = 200, description = "{from, file, version, source, count, editable, versions}: the contact list in force", body = Object))
+)]
 pub async fn show_contact_list(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, ApiError> {
     show(state, acting, Document::ContactList).await
 }
 
 /// `GET /api/interview-templates`: the same for the interview templates (`count`: templates).
+#[utoipa::path(
+    get,
+    path = "/api/interview-templates",
+    tag = "interviews",
+    operation_id = "show_interview_templates",
+    responses((status = 200, description = "{from, file, version, source, count, editable, versions}: the interview templates in force", body = Object))
+)]
 pub async fn show_interviews(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, ApiError> {
     show(state, acting, Document::Interviews).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveBody {
     source: String,
@@ -94,6 +108,14 @@ enum Parsed {
 
 /// `PUT /api/contact-list` (admins): 200 `{"version", "count"}`; 422 naming each line that is
 /// wrong (nothing stored); 409 if another version was saved since `base_version`.
+#[utoipa::path(
+    put,
+    path = "/api/contact-list",
+    tag = "escalation",
+    operation_id = "save_contact_list",
+    request_body = SaveBody,
+    responses((status = 200, description = "{version, count}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 409, description = "another version was saved since base_version", body = super::openapi::ErrorBody), (status = 422, description = "a wrong line (the message names each)", body = super::openapi::ErrorBody))
+)]
 pub async fn save_contact_list(
     State(state): State<AppState>,
     acting: Acting,
@@ -103,6 +125,14 @@ pub async fn save_contact_list(
 }
 
 /// `PUT /api/interview-templates` (admins): the same for the interview templates.
+#[utoipa::path(
+    put,
+    path = "/api/interview-templates",
+    tag = "interviews",
+    operation_id = "save_interview_templates",
+    request_body = SaveBody,
+    responses((status = 200, description = "{version, count}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 409, description = "another version was saved since base_version", body = super::openapi::ErrorBody), (status = 422, description = "a wrong line (the message names each)", body = super::openapi::ErrorBody))
+)]
 pub async fn save_interviews(
     State(state): State<AppState>,
     acting: Acting,

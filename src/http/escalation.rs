@@ -15,6 +15,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// `GET /api/groups`: every group of the contact list, by tier, with its people and hours.
+#[utoipa::path(
+    get,
+    path = "/api/groups",
+    tag = "escalation",
+    operation_id = "groups",
+    responses((status = 200, description = "{groups}: the contact list", body = Object))
+)]
 pub async fn groups(State(state): State<AppState>) -> Json<Value> {
     let list = state.store.escalation().contacts;
     let groups: Vec<Value> = list
@@ -33,7 +40,7 @@ pub async fn groups(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "groups": groups }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalateBody {
     /// A group of the contact list; none: the next tier's first group.
@@ -54,6 +61,15 @@ fn checked_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
 /// `POST /api/tickets/{number}/escalate`: the ticket moves to the group's tier, escalated, and
 /// the group is mailed (at its next opening unless the ticket is urgent); the relay is in the
 /// history. 200 with the ticket.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/escalate",
+    tag = "escalation",
+    operation_id = "escalate",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = EscalateBody,
+    responses((status = 200, description = "the ticket, escalated", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "an unknown group, or no reason", body = super::openapi::ErrorBody))
+)]
 pub async fn escalate(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -67,7 +83,7 @@ pub async fn escalate(
     Ok(Json(update.ticket))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RelayBody {
     group: String,
@@ -88,6 +104,15 @@ fn phone() -> String {
 
 /// `POST /api/tickets/{number}/relays`: a relay the operator made outside madoguchi (by phone),
 /// recorded in the history with its time. 201.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/relays",
+    tag = "escalation",
+    operation_id = "log_relay",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = RelayBody,
+    responses((status = 201, description = "the relay as recorded", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn log_relay(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -123,6 +148,14 @@ pub async fn log_relay(
 
 /// `GET /api/tickets/{number}/sla`: `{"clocks": [...]}` with each clock's target, time used
 /// (business time), due time, and whether it warned or breached.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/sla",
+    tag = "escalation",
+    operation_id = "sla_clocks",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    responses((status = 200, description = "{clocks}", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn clocks(State(state): State<AppState>, ApiPath(number): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     let number = parse_number(&number)?;
     if state.store.ticket_summary(&number).await?.is_none() {

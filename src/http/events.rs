@@ -14,14 +14,23 @@ use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
     kind: Option<String>,
     tier: Option<String>,
     last_event_id: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "events",
+    operation_id = "events",
+    params(EventParams, ("Last-Event-ID" = Option<String>, Header, description = "the id of the last event the client had")),
+    responses((status = 200, description = "server-sent events, one JSON object each", body = String, content_type = "text/event-stream"))
+)]
 pub async fn stream(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<EventParams>,

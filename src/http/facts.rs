@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     limit: Option<u32>,
 }
@@ -27,6 +28,14 @@ pub struct ListQuery {
 /// `GET /api/tickets/{number}/system-facts?limit=20`: `{"ticket", "facts": [{"id", "source",
 /// "fetched_at" (JST), "duration_ms", "ok", "status", "content_type", "truncated", "error",
 /// "body", "requested_by"}]}`, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/system-facts",
+    tag = "tickets",
+    operation_id = "system_facts",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), ListQuery),
+    responses((status = 200, description = "{ticket, facts}: newest first", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 422, description = "limit out of range", body = super::openapi::ErrorBody))
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -44,7 +53,7 @@ pub async fn list(
     Ok(Json(json!({"ticket": number, "facts": facts})))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FetchBody {
     /// One source's name; none: every source.
@@ -55,6 +64,15 @@ pub struct FetchBody {
 /// sources are fetched now (at once, each within its limits) and their answers stored; 200 with
 /// `{"ticket", "facts": [...]}` as `GET` shows them, failures included. 404 an unknown ticket,
 /// 422 an unknown source or none configured.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/system-facts",
+    tag = "tickets",
+    operation_id = "fetch_system_facts",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = Option<FetchBody>,
+    responses((status = 200, description = "{ticket, facts}: fetched now", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "an unknown source, or none configured", body = super::openapi::ErrorBody))
+)]
 pub async fn fetch(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

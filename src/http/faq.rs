@@ -58,8 +58,9 @@ pub(super) fn entry_json(e: &FaqEntry, steps: &Steps) -> Value {
     v
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     q: Option<String>,
     state: Option<String>,
@@ -70,6 +71,14 @@ pub struct ListParams {
 
 /// `GET /api/faq`: `{"entries": [...]}`, filtered and searched (`q`: words that must all
 /// appear in the question, answer or category; Japanese works without spaces).
+#[utoipa::path(
+    get,
+    path = "/api/faq",
+    tag = "faq",
+    operation_id = "list_faq",
+    params(ListParams),
+    responses((status = 200, description = "{entries}", body = Object), (status = 422, description = "a filter that does not fit", body = super::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, ApiQuery(p): ApiQuery<ListParams>) -> Result<Json<Value>, ApiError> {
     let words = match p.q.as_deref() {
         Some(q) => crate::domain::search::words(q).map_err(|e| ApiError::Invalid(format!("q: {e}")))?,
@@ -105,6 +114,14 @@ fn allowed(field: &str, values: &str) -> String {
 }
 
 /// `GET /api/faq/{id}`
+#[utoipa::path(
+    get,
+    path = "/api/faq/{id}",
+    tag = "faq",
+    operation_id = "show_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    responses((status = 200, description = "the entry", body = Object), (status = 404, description = "no such entry", body = super::openapi::ErrorBody))
+)]
 pub async fn show(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Value>, ApiError> {
     let entry = state.store.faq_entry(id).await?.ok_or_else(|| missing(id))?;
     Ok(Json(entry_json(&entry, &state.limits.faq_steps)))
@@ -114,7 +131,7 @@ fn missing(id: i64) -> ApiError {
     ApiError::NotFound(format!("no FAQ entry {id}"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
     question: String,
@@ -128,6 +145,14 @@ pub struct NewEntry {
 }
 
 /// `POST /api/faq`: 201 with the draft.
+#[utoipa::path(
+    post,
+    path = "/api/faq",
+    tag = "faq",
+    operation_id = "draft_faq",
+    request_body = NewEntry,
+    responses((status = 201, description = "the entry, a draft", body = Object), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn draft(
     State(state): State<AppState>,
     acting: Acting,
@@ -172,7 +197,7 @@ async fn ticket_ids(state: &AppState, numbers: &[String]) -> Result<Vec<i64>, Ap
     Ok(ids.into_iter().flatten().collect())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     question: Option<String>,
@@ -184,6 +209,15 @@ pub struct Edit {
 }
 
 /// `PATCH /api/faq/{id}`: new words; a submitted or approved entry goes back to draft.
+#[utoipa::path(
+    patch,
+    path = "/api/faq/{id}",
+    tag = "faq",
+    operation_id = "edit_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    request_body = Edit,
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn edit(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -214,6 +248,14 @@ pub async fn edit(
 }
 
 /// `POST /api/faq/{id}/submit`: a draft goes for approval.
+#[utoipa::path(
+    post,
+    path = "/api/faq/{id}/submit",
+    tag = "faq",
+    operation_id = "submit_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn submit(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -222,7 +264,7 @@ pub async fn submit(
     change(&state, &acting, id, FaqAction::Submit).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     step: String,
@@ -230,6 +272,15 @@ pub struct Approval {
 }
 
 /// `POST /api/faq/{id}/approve`: `{"step", "comment"}` records that the step was obtained.
+#[utoipa::path(
+    post,
+    path = "/api/faq/{id}/approve",
+    tag = "faq",
+    operation_id = "approve_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    request_body = Approval,
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn approve(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -244,13 +295,22 @@ pub async fn approve(
     change(&state, &acting, id, action).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
     comment: Option<String>,
 }
 
 /// `POST /api/faq/{id}/reject`: optional `{"comment"}`; back to draft.
+#[utoipa::path(
+    post,
+    path = "/api/faq/{id}/reject",
+    tag = "faq",
+    operation_id = "reject_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    request_body = Option<Rejection>,
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn reject(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -294,6 +354,14 @@ fn comment(comment: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// `POST /api/faq/{id}/publish`: an approved entry is published (on `/faq` if it is public).
+#[utoipa::path(
+    post,
+    path = "/api/faq/{id}/publish",
+    tag = "faq",
+    operation_id = "publish_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn publish(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -304,6 +372,14 @@ pub async fn publish(
 }
 
 /// `POST /api/faq/{id}/withdraw`: a published entry is taken down now.
+#[utoipa::path(
+    post,
+    path = "/api/faq/{id}/withdraw",
+    tag = "faq",
+    operation_id = "withdraw_faq",
+    params(("id" = i64, Path, description = "the FAQ entry's id")),
+    responses((status = 200, description = "the entry", body = Object), (status = 403, description = "a role too small for this", body = super::openapi::ErrorBody), (status = 404, description = "no such entry", body = super::openapi::ErrorBody), (status = 409, description = "the entry's state does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn withdraw(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -330,8 +406,9 @@ async fn change(state: &AppState, acting: &Acting, id: i64, action: FaqAction<'_
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CandidateParams {
     from: Option<String>,
     to: Option<String>,
@@ -341,6 +418,14 @@ pub struct CandidateParams {
 /// `GET /api/faq/candidates?from=YYYY-MM-DD&to=YYYY-MM-DD` (JST days, both included; default
 /// the last 30 days): resolved and closed tickets opened then, by category and wording, most
 /// frequent first.
+#[utoipa::path(
+    get,
+    path = "/api/faq/candidates",
+    tag = "faq",
+    operation_id = "faq_candidates",
+    params(CandidateParams),
+    responses((status = 200, description = "{from, to, tickets_read, truncated, clusters, candidates}", body = Object), (status = 422, description = "a wrong date, period or limit", body = super::openapi::ErrorBody))
+)]
 pub async fn candidates(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<CandidateParams>,

@@ -16,11 +16,18 @@ use serde_json::{Map, Value, json};
 
 /// `GET /api/interviews`: `{"templates": [{"id", "name", "name_en", "categories", "questions":
 /// [{"id", "text", "text_en", "type", "required", "hint", "choices", "when", "personal"}]}]}`.
+#[utoipa::path(
+    get,
+    path = "/api/interviews",
+    tag = "interviews",
+    operation_id = "interview_templates",
+    responses((status = 200, description = "{templates}", body = Object))
+)]
 pub async fn templates(State(state): State<AppState>) -> Json<Value> {
     Json(json!(*state.store.interviews()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswersBody {
     /// A template id; default: the one already started, else the category's.
@@ -39,6 +46,14 @@ async fn ticket(state: &AppState, number: &str) -> Result<TicketSummary, ApiErro
 
 /// `GET /api/tickets/{number}/interview`: `{"template", "complete", "answers", "updated_by",
 /// "updated_at"}`; before anything is saved, the category's template and no answers.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/interview",
+    tag = "interviews",
+    operation_id = "show_interview",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    responses((status = 200, description = "{template, complete, answers, updated_by, updated_at}", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn show(State(state): State<AppState>, ApiPath(number): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     let t = ticket(&state, &number).await?;
     let saved = state.store.interview(t.id).await?;
@@ -58,6 +73,15 @@ fn refused(problems: Vec<AnswerProblem>) -> ApiError {
 
 /// `PUT /api/tickets/{number}/interview` `{"template"?, "answers": {id: value}}`: the whole
 /// interview; 200 with it, 422 naming each question missing or wrong.
+#[utoipa::path(
+    put,
+    path = "/api/tickets/{number}/interview",
+    tag = "interviews",
+    operation_id = "put_interview",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = AnswersBody,
+    responses((status = 200, description = "{interview, changed}", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "an answer that does not fit (the message names each question)", body = super::openapi::ErrorBody))
+)]
 pub async fn put(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -69,6 +93,15 @@ pub async fn put(
 
 /// `PATCH /api/tickets/{number}/interview`: answers to add or change (`null` clears one);
 /// required questions may still be open. 200 with the interview.
+#[utoipa::path(
+    patch,
+    path = "/api/tickets/{number}/interview",
+    tag = "interviews",
+    operation_id = "patch_interview",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = AnswersBody,
+    responses((status = 200, description = "{interview, changed}", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "an answer that does not fit (the message names each question)", body = super::openapi::ErrorBody))
+)]
 pub async fn patch(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
     into: String,
@@ -25,6 +25,15 @@ pub struct MergeAnswer {
     contacts_moved: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/merge",
+    tag = "tickets",
+    operation_id = "merge",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = MergeBody,
+    responses((status = 200, description = "{source, target, contacts_moved}", body = Object), (status = 404, description = "either ticket does not exist", body = super::openapi::ErrorBody), (status = 409, description = "into is closed, or the ticket is merged already", body = super::openapi::ErrorBody), (status = 422, description = "into itself, or into is not a ticket number", body = super::openapi::ErrorBody))
+)]
 pub async fn merge(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

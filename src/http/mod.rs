@@ -23,6 +23,7 @@ mod merge;
 mod metrics;
 mod notices;
 mod notices_public;
+pub(crate) mod openapi;
 mod pages;
 mod prompts;
 mod rate;
@@ -43,6 +44,8 @@ use crate::store::{AttachmentFiles, Store};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -118,73 +121,81 @@ impl Limits {
 
 pub fn router(mut state: AppState, max_body_bytes: usize) -> Router {
     state.store = state.store.with_read_timeout(state.limits.query_timeout);
+    // Every /api/ route is registered from its handler's `#[utoipa::path]` (path, method,
+    // parameters, answers), so the router and the OpenAPI document come from the same place.
     // Every route but /healthz, the sign-in page and the console's assets needs an identity.
-    let authenticated = Router::new()
-        .route("/api/tickets", get(tickets::list))
-        .route("/api/tickets/{number}", get(tickets::show).patch(tickets::update))
-        .route("/api/tickets/{number}/contacts", get(tickets::contacts))
-        .route("/api/tickets/{number}/contacts/{id}/attachments", get(tickets::contact_attachments))
-        .route("/api/tickets/{number}/attachments", get(tickets::attachments))
-        .route("/api/tickets/{number}/history", get(tickets::history))
-        .route("/api/tickets/{number}/merge", axum::routing::post(merge::merge))
-        .route("/api/me/tickets", get(tickets::mine))
-        .route("/api/attachments/{id}", get(tickets::attachment))
-        .route("/api/contacts", axum::routing::post(contacts::create))
-        .route("/api/events", get(events::stream))
-        .route("/api/operators", get(users::operators))
-        .route("/api/users", get(users::list).post(users::add))
-        .route("/api/users/{login}/disable", axum::routing::post(users::disable))
-        .route("/api/tokens", get(users::tokens).post(users::add_token))
-        .route("/api/tokens/{id}", axum::routing::delete(users::revoke_token))
-        .route("/api/tickets/{number}/replies", axum::routing::post(replies::create))
-        .route("/api/attachments/{id}/pages", get(pages::count))
-        .route("/api/attachments/{id}/pages/{page}", get(pages::page))
-        .route("/api/calls", get(calls::list))
-        .route("/api/callbacks", get(callbacks::list))
-        .route("/api/callbacks/{id}", get(callbacks::show))
-        .route("/api/callbacks/{id}/attempts", axum::routing::post(callbacks::attempt))
-        .route("/api/prompts", get(prompts::list))
-        .route("/api/prompts/{slot}/versions", axum::routing::post(prompts::request))
-        .route("/api/prompts/{slot}/versions/{version}/approve", axum::routing::post(prompts::approve))
-        .route("/api/prompts/{slot}/versions/{version}/reject", axum::routing::post(prompts::reject))
-        .route("/api/prompts/{slot}/versions/{version}/rollback", axum::routing::post(prompts::roll_back))
-        .route("/api/prompts/{slot}/versions/{version}/audio", get(prompts::audio))
-        .route("/api/groups", get(escalation::groups))
-        .route("/api/contact-list", get(documents::show_contact_list).put(documents::save_contact_list))
-        .route("/api/interview-templates", get(documents::show_interviews).put(documents::save_interviews))
-        .route("/api/tickets/{number}/escalate", axum::routing::post(escalation::escalate))
-        .route("/api/tickets/{number}/relays", axum::routing::post(escalation::log_relay))
-        .route("/api/tickets/{number}/sla", get(escalation::clocks))
-        .route("/api/tickets/{number}/suggestions", get(suggest::suggestions))
-        .route("/api/interviews", get(interviews::templates))
-        .route("/api/tickets/{number}/interview", get(interviews::show).put(interviews::put).patch(interviews::patch))
-        .route("/api/tickets/{number}/answered-from", axum::routing::post(suggest::answered_from))
-        .route("/api/tickets/{number}/system-facts", get(facts::list).post(facts::fetch))
-        .route("/api/tickets/{number}/survey", get(survey::show))
-        .route("/api/notices", get(notices::list).post(notices::draft))
-        .route("/api/notices/{id}/approve", axum::routing::post(notices::approve))
-        .route("/api/notices/{id}/reject", axum::routing::post(notices::reject))
-        .route("/api/notices/{id}/withdraw", axum::routing::post(notices::withdraw))
-        .route("/api/notices/{id}/audio", get(notices::audio))
-        .route("/api/faq", get(faq::list).post(faq::draft))
-        .route("/api/faq/candidates", get(faq::candidates))
-        .route("/api/faq/{id}", get(faq::show).patch(faq::edit))
-        .route("/api/faq/{id}/submit", axum::routing::post(faq::submit))
-        .route("/api/faq/{id}/approve", axum::routing::post(faq::approve))
-        .route("/api/faq/{id}/reject", axum::routing::post(faq::reject))
-        .route("/api/faq/{id}/publish", axum::routing::post(faq::publish))
-        .route("/api/faq/{id}/withdraw", axum::routing::post(faq::withdraw))
-        .route("/api/reports/{kind}", get(reports::show))
+    let authenticated = OpenApiRouter::new()
+        .routes(routes!(tickets::list))
+        .routes(routes!(tickets::show, tickets::update))
+        .routes(routes!(tickets::contacts))
+        .routes(routes!(tickets::contact_attachments))
+        .routes(routes!(tickets::attachments))
+        .routes(routes!(tickets::history))
+        .routes(routes!(merge::merge))
+        .routes(routes!(tickets::mine))
+        .routes(routes!(tickets::attachment))
+        .routes(routes!(contacts::create))
+        .routes(routes!(events::stream))
+        .routes(routes!(users::operators))
+        .routes(routes!(users::list, users::add))
+        .routes(routes!(users::disable))
+        .routes(routes!(users::tokens, users::add_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(replies::create))
+        .routes(routes!(pages::count))
+        .routes(routes!(pages::page))
+        .routes(routes!(calls::list))
+        .routes(routes!(callbacks::list))
+        .routes(routes!(callbacks::show))
+        .routes(routes!(callbacks::attempt))
+        .routes(routes!(prompts::list))
+        .routes(routes!(prompts::request))
+        .routes(routes!(prompts::approve))
+        .routes(routes!(prompts::reject))
+        .routes(routes!(prompts::roll_back))
+        .routes(routes!(prompts::audio))
+        .routes(routes!(escalation::groups))
+        .routes(routes!(documents::show_contact_list, documents::save_contact_list))
+        .routes(routes!(documents::show_interviews, documents::save_interviews))
+        .routes(routes!(escalation::escalate))
+        .routes(routes!(escalation::log_relay))
+        .routes(routes!(escalation::clocks))
+        .routes(routes!(suggest::suggestions))
+        .routes(routes!(interviews::templates))
+        .routes(routes!(interviews::show, interviews::put, interviews::patch))
+        .routes(routes!(suggest::answered_from))
+        .routes(routes!(facts::list, facts::fetch))
+        .routes(routes!(survey::show))
+        .routes(routes!(notices::list, notices::draft))
+        .routes(routes!(notices::approve))
+        .routes(routes!(notices::reject))
+        .routes(routes!(notices::withdraw))
+        .routes(routes!(notices::audio))
+        .routes(routes!(faq::list, faq::draft))
+        .routes(routes!(faq::candidates))
+        .routes(routes!(faq::show, faq::edit))
+        .routes(routes!(faq::submit))
+        .routes(routes!(faq::approve))
+        .routes(routes!(faq::reject))
+        .routes(routes!(faq::publish))
+        .routes(routes!(faq::withdraw))
+        .routes(routes!(reports::show))
         .route_layer(axum::middleware::from_fn_with_state(
             rate::RateLimiter::new(state.limits.requests_per_minute),
             rate::limit,
         ))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
     let access_log = state.limits.access_log;
+    let (api, doc) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(authenticated)
+        .merge(console::api_routes(&state))
+        .routes(routes!(openapi::serve))
+        .split_for_parts();
+    let api = api.layer(axum::Extension(openapi::Document::of(&openapi::complete(doc))));
     let app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::scrape))
-        .merge(authenticated)
+        .merge(api)
         .merge(console::routes(&state))
         .merge(notices_public::routes())
         .merge(faq_public::routes())

@@ -21,12 +21,17 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-type Time = chrono::DateTime<chrono::FixedOffset>;
-
 /// How many notices the console's list shows.
 const LIST_LIMIT: i64 = 500;
 
 /// `GET /api/notices`: `{"notices": [...]}`, newest first, each with `public` (shown now).
+#[utoipa::path(
+    get,
+    path = "/api/notices",
+    tag = "notices",
+    operation_id = "list_notices",
+    responses((status = 200, description = "{notices}: newest first", body = Object))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let now = now_millis();
     let notices: Vec<Value> = state
@@ -44,7 +49,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({ "notices": notices })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewNotice {
     kind: Kind,
@@ -54,8 +59,8 @@ pub struct NewNotice {
     body: String,
     #[serde(default)]
     body_en: String,
-    valid_from: Option<Time>,
-    valid_until: Option<Time>,
+    valid_from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    valid_until: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Audio for callers (WAV or MP3), base64; or
     audio_base64: Option<String>,
     /// Japanese text for the speech synthesiser; or neither: callers hear nothing of it.
@@ -63,6 +68,14 @@ pub struct NewNotice {
 }
 
 /// `POST /api/notices`: 201 with the draft.
+#[utoipa::path(
+    post,
+    path = "/api/notices",
+    tag = "notices",
+    operation_id = "draft_notice",
+    request_body = NewNotice,
+    responses((status = 201, description = "the draft", body = Object), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn draft(
     State(state): State<AppState>,
     acting: Acting,
@@ -96,6 +109,15 @@ pub async fn draft(
     Ok((StatusCode::CREATED, Json(notice)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/notices/{id}/approve",
+    tag = "notices",
+    operation_id = "approve_notice",
+    params(("id" = i64, Path, description = "the notice's id")),
+    request_body = Option<super::prompts::Decision>,
+    responses((status = 200, description = "the notice, published", body = Object), (status = 403, description = "a supervisor who did not draft it", body = super::openapi::ErrorBody), (status = 404, description = "no such notice", body = super::openapi::ErrorBody), (status = 409, description = "the notice is decided already", body = super::openapi::ErrorBody), (status = 422, description = "the body is not {comment}", body = super::openapi::ErrorBody))
+)]
 pub async fn approve(
     state: State<AppState>,
     path: ApiPath<i64>,
@@ -105,6 +127,15 @@ pub async fn approve(
     decide(state, path, acting, body, true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/notices/{id}/reject",
+    tag = "notices",
+    operation_id = "reject_notice",
+    params(("id" = i64, Path, description = "the notice's id")),
+    request_body = Option<super::prompts::Decision>,
+    responses((status = 200, description = "the notice, rejected", body = Object), (status = 403, description = "a supervisor who did not draft it", body = super::openapi::ErrorBody), (status = 404, description = "no such notice", body = super::openapi::ErrorBody), (status = 409, description = "the notice is decided already", body = super::openapi::ErrorBody), (status = 422, description = "the body is not {comment}", body = super::openapi::ErrorBody))
+)]
 pub async fn reject(
     state: State<AppState>,
     path: ApiPath<i64>,
@@ -130,6 +161,14 @@ async fn decide(
 }
 
 /// `POST /api/notices/{id}/withdraw`: a published notice is taken down now.
+#[utoipa::path(
+    post,
+    path = "/api/notices/{id}/withdraw",
+    tag = "notices",
+    operation_id = "withdraw_notice",
+    params(("id" = i64, Path, description = "the notice's id")),
+    responses((status = 200, description = "the notice, withdrawn", body = Object), (status = 403, description = "supervisors only", body = super::openapi::ErrorBody), (status = 404, description = "no such notice", body = super::openapi::ErrorBody), (status = 409, description = "the notice is not published", body = super::openapi::ErrorBody))
+)]
 pub async fn withdraw(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -161,6 +200,14 @@ async fn done(
 }
 
 /// `GET /api/notices/{id}/audio`: what callers hear of it, to preview in a browser.
+#[utoipa::path(
+    get,
+    path = "/api/notices/{id}/audio",
+    tag = "notices",
+    operation_id = "notice_audio",
+    params(("id" = i64, Path, description = "the notice's id")),
+    responses((status = 200, description = "what callers hear, as 8 kHz WAV", body = Vec<u8>, content_type = "audio/wav"), (status = 404, description = "no such notice, or no audio", body = super::openapi::ErrorBody))
+)]
 pub async fn audio(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Response, ApiError> {
     match state.store.notice_audio(id).await? {
         Some(wav) => Ok(wav_response(wav)),

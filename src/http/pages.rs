@@ -17,6 +17,14 @@ use tokio::sync::Semaphore;
 /// Pages decoded at once; more requests wait their turn (each page is up to 50 megapixels).
 static DECODING: Semaphore = Semaphore::const_new(2);
 
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}/pages",
+    tag = "attachments",
+    operation_id = "fax_pages",
+    params(("id" = i64, Path, description = "the attachment's id")),
+    responses((status = 200, description = "{pages}", body = Object), (status = 404, description = "no such attachment", body = super::openapi::ErrorBody), (status = 415, description = "the attachment is not a TIFF", body = super::openapi::ErrorBody), (status = 422, description = "the TIFF is damaged or too large", body = super::openapi::ErrorBody))
+)]
 pub async fn count(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -28,6 +36,14 @@ pub async fn count(
     Ok(Json(json!({ "pages": pages })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}/pages/{page}",
+    tag = "attachments",
+    operation_id = "fax_page",
+    params(("id" = i64, Path, description = "the attachment's id"), ("page" = u32, Path, minimum = 1, description = "the page, from 1")),
+    responses((status = 200, description = "the page as PNG", body = Vec<u8>, content_type = "image/png"), (status = 404, description = "no such attachment or page", body = super::openapi::ErrorBody), (status = 415, description = "the attachment is not a TIFF", body = super::openapi::ErrorBody), (status = 422, description = "the TIFF is damaged or too large", body = super::openapi::ErrorBody))
+)]
 pub async fn page(
     State(state): State<AppState>,
     ApiPath((id, number)): ApiPath<(i64, u32)>,

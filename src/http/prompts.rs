@@ -21,10 +21,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-type Time = chrono::DateTime<chrono::FixedOffset>;
-
 /// `GET /api/prompts`: `{"slots": {"welcome": [versions…], …}, "playing": {"welcome": 2, …},
 /// "notices_playing": [ids of the notices callers hear now]}`.
+#[utoipa::path(
+    get,
+    path = "/api/prompts",
+    tag = "announcements",
+    operation_id = "list_prompts",
+    responses((status = 200, description = "{slots, playing, notices_playing}", body = Object))
+)]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let mut slots: BTreeMap<String, Vec<PromptVersion>> = BTreeMap::new();
     for v in state.store.prompt_versions(None).await? {
@@ -35,7 +40,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({ "slots": slots, "playing": playing, "notices_playing": notices })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersion {
     /// The audio file (WAV or MP3), base64; or
@@ -44,12 +49,21 @@ pub struct NewVersion {
     text: Option<String>,
     #[serde(default)]
     reason: String,
-    valid_from: Option<Time>,
-    valid_until: Option<Time>,
+    valid_from: Option<chrono::DateTime<chrono::FixedOffset>>,
+    valid_until: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// `POST /api/prompts/{slot}/versions`: 201 `{"slot", "version", "state": "pending"}`. A slot
 /// that does not exist yet is added only by an admin.
+#[utoipa::path(
+    post,
+    path = "/api/prompts/{slot}/versions",
+    tag = "announcements",
+    operation_id = "request_prompt",
+    params(("slot" = String, Path, description = "the announcement slot (welcome, menu, ...)")),
+    request_body = NewVersion,
+    responses((status = 201, description = "{slot, version, state}", body = Object), (status = 403, description = "a new slot needs an admin", body = super::openapi::ErrorBody), (status = 422, description = "a bad slot name, window, or audio", body = super::openapi::ErrorBody))
+)]
 pub async fn request(
     State(state): State<AppState>,
     ApiPath(slot): ApiPath<String>,
@@ -127,12 +141,21 @@ pub(super) fn comment_of(body: &[u8]) -> Result<Option<String>, ApiError> {
     Ok(decision.comment.filter(|c| !c.trim().is_empty()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     comment: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/prompts/{slot}/versions/{version}/approve",
+    tag = "announcements",
+    operation_id = "approve_prompt",
+    params(("slot" = String, Path, description = "the announcement slot (welcome, menu, ...)"), ("version" = i64, Path, description = "the version's number")),
+    request_body = Option<Decision>,
+    responses((status = 200, description = "the version, approved", body = Object), (status = 403, description = "a supervisor who did not request it", body = super::openapi::ErrorBody), (status = 404, description = "no such version", body = super::openapi::ErrorBody), (status = 409, description = "the version is decided already", body = super::openapi::ErrorBody), (status = 422, description = "the body is not {comment}", body = super::openapi::ErrorBody))
+)]
 pub async fn approve(
     state: State<AppState>,
     path: ApiPath<(String, i64)>,
@@ -142,6 +165,15 @@ pub async fn approve(
     decide(state, path, acting, body, true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/prompts/{slot}/versions/{version}/reject",
+    tag = "announcements",
+    operation_id = "reject_prompt",
+    params(("slot" = String, Path, description = "the announcement slot (welcome, menu, ...)"), ("version" = i64, Path, description = "the version's number")),
+    request_body = Option<Decision>,
+    responses((status = 200, description = "the version, rejected", body = Object), (status = 403, description = "a supervisor who did not request it", body = super::openapi::ErrorBody), (status = 404, description = "no such version", body = super::openapi::ErrorBody), (status = 409, description = "the version is decided already", body = super::openapi::ErrorBody), (status = 422, description = "the body is not {comment}", body = super::openapi::ErrorBody))
+)]
 pub async fn reject(
     state: State<AppState>,
     path: ApiPath<(String, i64)>,
@@ -170,6 +202,14 @@ async fn decide(
 }
 
 /// `POST /api/prompts/{slot}/versions/{version}/rollback`: that approved version plays again.
+#[utoipa::path(
+    post,
+    path = "/api/prompts/{slot}/versions/{version}/rollback",
+    tag = "announcements",
+    operation_id = "roll_back_prompt",
+    params(("slot" = String, Path, description = "the announcement slot (welcome, menu, ...)"), ("version" = i64, Path, description = "the version's number")),
+    responses((status = 200, description = "the version, playing again", body = Object), (status = 403, description = "supervisors only", body = super::openapi::ErrorBody), (status = 404, description = "no such version", body = super::openapi::ErrorBody), (status = 409, description = "the version was not approved", body = super::openapi::ErrorBody))
+)]
 pub async fn roll_back(
     State(state): State<AppState>,
     ApiPath((slot, version)): ApiPath<(String, i64)>,
@@ -203,6 +243,14 @@ async fn done(
 }
 
 /// `GET /api/prompts/{slot}/versions/{version}/audio`: 8 kHz WAV, to preview in a browser.
+#[utoipa::path(
+    get,
+    path = "/api/prompts/{slot}/versions/{version}/audio",
+    tag = "announcements",
+    operation_id = "prompt_audio",
+    params(("slot" = String, Path, description = "the announcement slot (welcome, menu, ...)"), ("version" = i64, Path, description = "the version's number")),
+    responses((status = 200, description = "the 8 kHz WAV", body = Vec<u8>, content_type = "audio/wav"), (status = 404, description = "no such version, or the shipped one", body = super::openapi::ErrorBody))
+)]
 pub async fn audio(
     State(state): State<AppState>,
     ApiPath((slot, version)): ApiPath<(String, i64)>,

@@ -37,7 +37,7 @@ impl ReplySetup {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
     body: String,
@@ -45,6 +45,15 @@ pub struct ReplyBody {
     to: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/replies",
+    tag = "tickets",
+    operation_id = "reply",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = ReplyBody,
+    responses((status = 202, description = "{ticket, status, outbox_id, to, subject, message_id, in_reply_to}: queued", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket is closed", body = super::openapi::ErrorBody), (status = 422, description = "no address to reply to, an address not on the ticket, or a body empty or too long", body = super::openapi::ErrorBody))
+)]
 pub async fn create(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

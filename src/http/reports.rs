@@ -13,8 +13,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// Any day of the period, `YYYY-MM-DD` (JST).
     pub date: Option<String>,
@@ -37,6 +38,14 @@ pub(crate) async fn report_of(state: &AppState, period: &Period) -> Result<Repor
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/reports/{kind}",
+    tag = "reports",
+    operation_id = "report",
+    params(("kind" = String, Path, description = "daily, weekly or monthly"), ReportParams),
+    responses((status = 200, description = "the report: JSON, or CSV with format=csv", content((Object = "application/json"), (String = "text/csv"))), (status = 403, description = "supervisors only", body = super::openapi::ErrorBody), (status = 404, description = "another kind", body = super::openapi::ErrorBody))
+)]
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(kind): ApiPath<String>,

@@ -16,14 +16,23 @@ use serde_json::{Value, json};
 const DEFAULT_LIMIT: usize = 5;
 const MAX_LIMIT: usize = 20;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SuggestQuery {
     limit: Option<usize>,
 }
 
 /// `GET /api/tickets/{number}/suggestions?limit=5`: `{"suggestions": [{"kind", "ticket" |
 /// "faq_id", "title", "answer", "category", "score", "relevance", "why"}]}`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/suggestions",
+    tag = "tickets",
+    operation_id = "suggestions",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), SuggestQuery),
+    responses((status = 200, description = "{suggestions}: best first", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 422, description = "limit out of range", body = super::openapi::ErrorBody))
+)]
 pub async fn suggestions(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -41,7 +50,7 @@ pub async fn suggestions(
     Ok(Json(json!({ "suggestions": found })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnsweredFrom {
     /// A resolved ticket whose answer was used…
@@ -52,6 +61,15 @@ pub struct AnsweredFrom {
 
 /// `POST /api/tickets/{number}/answered-from` `{"ticket": "…"}` or `{"faq_id": N}`: recorded
 /// in the ticket's history (`answered_from`); 201.
+#[utoipa::path(
+    post,
+    path = "/api/tickets/{number}/answered-from",
+    tag = "tickets",
+    operation_id = "answered_from",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = AnsweredFrom,
+    responses((status = 201, description = "what was recorded", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "neither, both, this ticket, or an unknown one", body = super::openapi::ErrorBody))
+)]
 pub async fn answered_from(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

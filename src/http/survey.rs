@@ -11,6 +11,14 @@ use axum::Json;
 use axum::extract::State;
 
 /// `GET /api/tickets/{number}/survey`
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/survey",
+    tag = "tickets",
+    operation_id = "ticket_survey",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    responses((status = 200, description = "{sent_at, expires_at, answered_at, rating, comment}", body = Object), (status = 404, description = "no such ticket, or no survey sent", body = super::openapi::ErrorBody))
+)]
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,

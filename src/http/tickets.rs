@@ -21,8 +21,9 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 500;
 /// Who is acting, until the console's sign-in (a later issue) supplies it.
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Comma-separated statuses, or `open` for every status before resolved.
     status: Option<String>,
@@ -40,6 +41,14 @@ pub struct ListParams {
 /// The longest phone number or address a caller filter may be.
 const CALLER_MAX_CHARS: usize = 254;
 
+#[utoipa::path(
+    get,
+    path = "/api/tickets",
+    tag = "tickets",
+    operation_id = "list_tickets",
+    params(ListParams),
+    responses((status = 200, description = "{tickets, next}: a page of tickets, newest first", body = Object))
+)]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<ListParams>,
@@ -94,14 +103,23 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MineParams {
     before: Option<i64>,
     limit: Option<u32>,
 }
 
 /// `GET /api/me/tickets`: the acting user's open tickets, newest first (the console's "my tickets").
+#[utoipa::path(
+    get,
+    path = "/api/me/tickets",
+    tag = "tickets",
+    operation_id = "my_tickets",
+    params(MineParams),
+    responses((status = 200, description = "{tickets, next}: the acting user's open tickets", body = Object))
+)]
 pub async fn mine(
     State(state): State<AppState>,
     acting: Acting,
@@ -127,6 +145,14 @@ pub const DETAIL: DetailLimits =
 /// The most one page of a ticket's list may ask for.
 pub const MAX_LIST_PAGE: u32 = 200;
 
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}",
+    tag = "tickets",
+    operation_id = "show_ticket",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    responses((status = 200, description = "the ticket with the first page of its lists", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn show(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -142,8 +168,9 @@ fn no_ticket(number: &TicketNumber) -> ApiError {
     ApiError::NotFound(format!("ticket {number} does not exist"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// The `next` of the previous page.
     after: Option<i64>,
@@ -173,6 +200,14 @@ fn list_page<T: Serialize>(name: &'static str, page: Page<T>) -> Json<ListPage<T
 
 /// `GET /api/tickets/{number}/contacts?after=&limit=`: contacts oldest first, each with its first
 /// attachments and `attachment_count`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/contacts",
+    tag = "tickets",
+    operation_id = "ticket_contacts",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), PageParams),
+    responses((status = 200, description = "{contacts, next}: one page, oldest first", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn contacts(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -188,6 +223,14 @@ pub async fn contacts(
 }
 
 /// `GET /api/tickets/{number}/contacts/{id}/attachments?after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/contacts/{id}/attachments",
+    tag = "tickets",
+    operation_id = "contact_attachments",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), ("id" = i64, Path, description = "the contact's id"), PageParams),
+    responses((status = 200, description = "{attachments, next}: one page, oldest first", body = Object), (status = 404, description = "no such ticket or contact", body = super::openapi::ErrorBody))
+)]
 pub async fn contact_attachments(
     State(state): State<AppState>,
     ApiPath((number, contact)): ApiPath<(String, i64)>,
@@ -201,6 +244,14 @@ pub async fn contact_attachments(
 }
 
 /// `GET /api/tickets/{number}/attachments?after=&limit=`: every contact's, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/attachments",
+    tag = "tickets",
+    operation_id = "ticket_attachments",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), PageParams),
+    responses((status = 200, description = "{attachments, next}: one page, oldest first", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn attachments(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -213,6 +264,14 @@ pub async fn attachments(
 }
 
 /// `GET /api/tickets/{number}/history?after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{number}/history",
+    tag = "tickets",
+    operation_id = "ticket_history",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$"), PageParams),
+    responses((status = 200, description = "{history, next}: one page, oldest first", body = Object), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody))
+)]
 pub async fn history(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -224,7 +283,7 @@ pub async fn history(
     Ok(list_page("history", page.ok_or_else(|| no_ticket(&number))?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchBody {
     status: Option<Status>,
@@ -246,6 +305,15 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 pub const NOTE_MAX_CHARS: usize = 20_000;
 pub const RESOLUTION_MAX_CHARS: usize = 20_000;
 
+#[utoipa::path(
+    patch,
+    path = "/api/tickets/{number}",
+    tag = "tickets",
+    operation_id = "update_ticket",
+    params(("number" = String, Path, description = "the ticket number, YYYYMMDD-NNNN", example = "20261121-0001", pattern = r"^[0-9]{8}-[0-9]{4}$")),
+    request_body = PatchBody,
+    responses((status = 200, description = "the ticket summary after the change", body = Object), (status = 403, description = "reopening a closed ticket needs a supervisor", body = super::openapi::ErrorBody), (status = 404, description = "no such ticket", body = super::openapi::ErrorBody), (status = 409, description = "the ticket's status does not allow it", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn update(
     State(state): State<AppState>,
     ApiPath(number): ApiPath<String>,
@@ -291,6 +359,14 @@ pub async fn update(
     Ok(Json(updated.ticket))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}",
+    tag = "attachments",
+    operation_id = "attachment",
+    params(("id" = i64, Path, description = "the attachment's id")),
+    responses((status = 200, description = "the file, as a download (a type a browser could run is served as application/octet-stream)", content((Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/bmp"), (Vec<u8> = "image/tiff"), (Vec<u8> = "text/plain"), (Vec<u8> = "audio/wav"), (Vec<u8> = "audio/x-wav"), (Vec<u8> = "audio/wave"))), (status = 404, description = "no such attachment", body = super::openapi::ErrorBody))
+)]
 pub async fn attachment(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,

@@ -12,6 +12,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "list_users",
+    responses((status = 200, description = "{users}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, ApiError> {
     acting.require(Role::Admin)?;
     let users: Vec<UserRecord> = state.store.users().await?;
@@ -19,6 +26,13 @@ pub async fn list(State(state): State<AppState>, acting: Acting) -> Result<Json<
 }
 
 /// `GET /api/operators`: the enabled users a ticket can be assigned to (login, name, role).
+#[utoipa::path(
+    get,
+    path = "/api/operators",
+    tag = "users",
+    operation_id = "operators",
+    responses((status = 200, description = "{users: [{login, name, role}]}: the enabled users", body = Object))
+)]
 pub async fn operators(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let users: Vec<Value> = state
         .store
@@ -31,7 +45,7 @@ pub async fn operators(State(state): State<AppState>) -> Result<Json<Value>, Api
     Ok(Json(json!({ "users": users })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     login: String,
@@ -41,6 +55,14 @@ pub struct NewUser {
 }
 
 /// `POST /api/users` (admin): 201, or 409 when the login is taken.
+#[utoipa::path(
+    post,
+    path = "/api/users",
+    tag = "users",
+    operation_id = "add_user",
+    request_body = NewUser,
+    responses((status = 201, description = "{login, name, role}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 409, description = "the login is taken", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn add(
     State(state): State<AppState>,
     acting: Acting,
@@ -66,6 +88,14 @@ pub async fn add(
 }
 
 /// `POST /api/users/{login}/disable` (admin): the user's tokens and sessions stop working at once.
+#[utoipa::path(
+    post,
+    path = "/api/users/{login}/disable",
+    tag = "users",
+    operation_id = "disable_user",
+    params(("login" = String, Path, description = "the user's login")),
+    responses((status = 200, description = "{login, disabled}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 404, description = "no such user", body = super::openapi::ErrorBody))
+)]
 pub async fn disable(
     State(state): State<AppState>,
     acting: Acting,
@@ -80,13 +110,20 @@ pub async fn disable(
     Ok(Json(json!({"login": login, "disabled": true})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tokens",
+    tag = "users",
+    operation_id = "list_tokens",
+    responses((status = 200, description = "{tokens}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody))
+)]
 pub async fn tokens(State(state): State<AppState>, acting: Acting) -> Result<Json<Value>, ApiError> {
     acting.require(Role::Admin)?;
     let tokens: Vec<TokenRecord> = state.store.tokens(None).await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     login: String,
@@ -94,6 +131,14 @@ pub struct NewToken {
 }
 
 /// `POST /api/tokens` (admin): the new token, shown this once (only its hash is stored).
+#[utoipa::path(
+    post,
+    path = "/api/tokens",
+    tag = "users",
+    operation_id = "add_token",
+    request_body = NewToken,
+    responses((status = 201, description = "{id, login, label, token}: the token, shown once", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 404, description = "no such user", body = super::openapi::ErrorBody), (status = 422, description = "a field that does not fit (the message names it)", body = super::openapi::ErrorBody))
+)]
 pub async fn add_token(
     State(state): State<AppState>,
     acting: Acting,
@@ -114,6 +159,14 @@ pub async fn add_token(
 }
 
 /// `DELETE /api/tokens/{id}` (admin).
+#[utoipa::path(
+    delete,
+    path = "/api/tokens/{id}",
+    tag = "users",
+    operation_id = "revoke_token",
+    params(("id" = i64, Path, description = "the token's id")),
+    responses((status = 200, description = "{id, revoked}", body = Object), (status = 403, description = "admins only", body = super::openapi::ErrorBody), (status = 404, description = "no such token, or revoked already", body = super::openapi::ErrorBody))
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     acting: Acting,

@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// The console's routes: the sign-in page and assets open to all, the pages behind a session
-/// (or a token), `/api/session` behind the API's authentication.
+/// (or a token); `/api/session` is in [`api_routes`].
 pub fn routes(state: &AppState) -> Router<AppState> {
     let limiter: login::Limiter = Arc::new(Mutex::new(LoginLimiter::default()));
     let open = Router::new()
@@ -50,13 +50,25 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/tickets/{number}", get(ticket))
         .route("/logout", post(login::sign_out))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate_page));
-    let api = Router::new()
-        .route("/api/session", get(session))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    open.merge(pages).merge(api)
+    open.merge(pages)
+}
+
+/// The console's JSON route, `/api/session`, behind the API's authentication (not its rate
+/// limit); in the OpenAPI document with the rest of the API.
+pub fn api_routes(state: &AppState) -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(session))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
 }
 
 /// `GET /api/session`: who is signed in, and the CSRF token (`null` for a Bearer token).
+#[utoipa::path(
+    get,
+    path = "/api/session",
+    tag = "session",
+    operation_id = "session",
+    responses((status = 200, description = "{login, name, role, csrf}: who is signed in", body = Object))
+)]
 async fn session(acting: Acting, MaybeSession(session): MaybeSession) -> Json<Value> {
     let who = acting.0;
     Json(json!({
