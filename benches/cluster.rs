@@ -46,7 +46,7 @@ async fn node(db: &TestDb, dir: &std::path::Path, n: usize) -> Process {
             ("MADOGUCHI_SIP_PROMPTS", dir.join("prompts").to_str().unwrap()),
             ("MADOGUCHI_SIP_RTP_PORTS", rtp.as_str()),
             ("MADOGUCHI_MAIL_ACKNOWLEDGE", "false"),
-            ("RUST_LOG", "warn"),
+            ("RUST_LOG", "warn,madoguchi=info"),
         ],
     )
     .await
@@ -136,6 +136,7 @@ async fn run(count: usize, args: &Args) {
     for n in 0..count {
         nodes.push(node(&db, dir.path(), n).await);
     }
+    eprintln!("{count} node(s) up");
     let stop = CancellationToken::new();
     let mut consoles = Vec::new();
     for (n, p) in nodes.iter().enumerate() {
@@ -145,6 +146,7 @@ async fn run(count: usize, args: &Args) {
         consoles.push(tokio::spawn(console(stream, stop.clone())));
     }
 
+    eprintln!("consoles following");
     // Calls: K callers at a time, each call to node i % count.
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -170,6 +172,7 @@ async fn run(count: usize, args: &Args) {
         answered += w.await.unwrap_or(0);
     }
     let call_rate = answered as f64 / started.elapsed().as_secs_f64();
+    eprintln!("calls done");
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.cancel();
     let mut heard = Vec::new();

@@ -161,6 +161,9 @@ impl Line {
             drain: drain.clone(),
         };
         let mut ending_all = false;
+        // A source that has ended (its task stopped) is not asked again: a closed channel answers
+        // at once, every time, and would keep this loop spinning.
+        let (mut reloads_open, mut versions_open) = (true, true);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -168,14 +171,18 @@ impl Line {
                     ending_all = true;
                     line.end_all();
                 },
-                r = reload.recv() => if let Some(r) = r {
-                    line.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
-                    line.shipped = r.prompts;
-                    line.refresh_prompts(true);
-                    tracing::info!(lines = line.plans.len(), "dialplans and announcements reloaded");
+                r = reload.recv(), if reloads_open => match r {
+                    Some(r) => {
+                        line.plans = Arc::new(r.plans.into_iter().map(Arc::new).collect());
+                        line.shipped = r.prompts;
+                        line.refresh_prompts(true);
+                        tracing::info!(lines = line.plans.len(), "dialplans and announcements reloaded");
+                    }
+                    None => reloads_open = false,
                 },
-                changed = line.versions.changed() => if changed.is_ok() {
-                    line.refresh_prompts(true);
+                changed = line.versions.changed(), if versions_open => match changed {
+                    Ok(()) => line.refresh_prompts(true),
+                    Err(_) => versions_open = false,
                 },
                 e = events.recv() => match e {
                     Some(e) => line.event(e),
