@@ -108,12 +108,12 @@ impl Bus {
     /// (every handle dropped, after the service stopped); what is queued then is still written.
     pub(crate) fn run(self, store: Store, url: String, tracker: &TaskTracker) {
         let Bus { events, rx, node, wake, gone } = self;
-        tracker.spawn(write(store.clone(), node, rx));
+        tracker.spawn(write(store.clone(), node, rx, wake.clone()));
         tracker.spawn(follow(store, url, events, wake, gone));
     }
 }
 
-async fn write(store: Store, node: Arc<str>, mut rx: mpsc::Receiver<Pending>) {
+async fn write(store: Store, node: Arc<str>, mut rx: mpsc::Receiver<Pending>, written: Arc<Notify>) {
     let mut pruned = tokio::time::Instant::now();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -144,6 +144,8 @@ async fn write(store: Store, node: Arc<str>, mut rx: mpsc::Receiver<Pending>) {
             }
             tokio::time::sleep(RETRY).await;
         }
+        // This node's own events are read back at once, without waiting for the notification.
+        written.notify_one();
         if failed {
             tracing::info!(events = rows.len(), "events written to the shared table again");
         }

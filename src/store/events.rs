@@ -37,6 +37,10 @@ impl Store {
     pub(crate) async fn insert_events(&self, node: &str, events: &[NewEvent]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
+            // Events are a live view, not a record: the commit need not wait for the disk (one
+            // lost in a crash is a resync for the consoles), and the screen-pop does not wait
+            // for a flush.
+            sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
             // Held to the commit: ids are drawn and committed one writer after the other.
             sqlx::query("SELECT pg_advisory_xact_lock(7242, 1)").execute(&mut *tx).await?;
         }
