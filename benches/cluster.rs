@@ -52,12 +52,14 @@ async fn node(db: &TestDb, dir: &std::path::Path, n: usize) -> Process {
     .await
 }
 
-/// One short call to `sip`: the INVITE's instant, and whether it was answered.
-async fn call(sip: std::net::SocketAddr, i: usize, sent: Arc<Mutex<HashMap<usize, Instant>>>) -> bool {
+/// One short call to `sip`: the INVITE's instant, and INVITE → 200 OK if it was answered.
+async fn call(sip: std::net::SocketAddr, i: usize, sent: Arc<Mutex<HashMap<usize, Instant>>>) -> Option<Duration> {
     let mut phone = Phone::udp(sip, &format!("cluster-{i}")).await;
     let identity = format!("P-Asserted-Identity: <sip:0{}@trunk.test>\r\n", FIRST_NUMBER + i as u64);
-    sent.lock().unwrap().insert(i, Instant::now());
-    let Some(ok) = phone.invite(&identity).await.0.filter(|m| m.code() == 200) else { return false };
+    let t0 = Instant::now();
+    sent.lock().unwrap().insert(i, t0);
+    let ok = phone.invite(&identity).await.0.filter(|m| m.code() == 200)?;
+    let setup = t0.elapsed();
     let tag = tag_of(&ok);
     phone.ack(&tag).await;
     let bye = phone.request("BYE", &format!("z9hG4bKbye{i}"), Some(&tag), "", "");
@@ -67,7 +69,7 @@ async fn call(sip: std::net::SocketAddr, i: usize, sent: Arc<Mutex<HashMap<usize
             break;
         }
     }
-    true
+    Some(setup)
 }
 
 /// A console on one node: when each call's `call.ringing` arrived.
@@ -156,21 +158,23 @@ async fn run(count: usize, args: &Args) {
         .map(|_| {
             let (sent, next, sips, calls) = (sent.clone(), next.clone(), sips.clone(), args.calls);
             tokio::spawn(async move {
-                let mut answered = 0;
+                let mut setups = Vec::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if i >= calls {
-                        return answered;
+                        return setups;
                     }
-                    answered += usize::from(call(sips[i % sips.len()], i, sent.clone()).await);
+                    setups.extend(call(sips[i % sips.len()], i, sent.clone()).await);
                 }
             })
         })
         .collect();
-    let mut answered = 0;
+    let mut setups = Vec::new();
     for w in workers {
-        answered += w.await.unwrap_or(0);
+        setups.extend(w.await.unwrap_or_default());
     }
+    setups.sort();
+    let answered = setups.len();
     let call_rate = answered as f64 / started.elapsed().as_secs_f64();
     eprintln!("calls done");
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -213,6 +217,7 @@ async fn run(count: usize, args: &Args) {
     };
     show("INVITE → call.ringing at the console on the node that took the call", &local);
     show("INVITE → call.ringing at the console on the other node", &remote);
+    show("INVITE → 200 OK (the ticket committed first)", &setups);
     println!("pops missing: {missing}");
     drop(nodes);
     db.cleanup().await;

@@ -27,6 +27,9 @@ const KEEP_MS: i64 = 3_600_000;
 /// Rows kept, at least, for clients resuming with an older Last-Event-ID than a node holds.
 const KEEP_EVENTS: i64 = 100_000;
 
+/// Rows one INSERT statement carries at most (4 parameters each, well under the drivers' limits).
+const INSERT_ROWS: usize = 128;
+
 /// The channel every node listens on for new rows.
 pub(crate) const EVENTS_CHANNEL: &str = "madoguchi_events";
 
@@ -44,15 +47,20 @@ impl Store {
             // Held to the commit: ids are drawn and committed one writer after the other.
             sqlx::query("SELECT pg_advisory_xact_lock(7242, 1)").execute(&mut *tx).await?;
         }
-        for e in events {
-            sqlx::query("INSERT INTO events (at, node, kind, tier, body) VALUES ($1, $2, $3, $4, $5)")
-                .bind(e.at)
-                .bind(node)
-                .bind(&e.kind)
-                .bind(e.tier)
-                .bind(&e.body)
-                .execute(&mut *tx)
-                .await?;
+        // One statement for the batch: its rows take their ids in the order given.
+        for chunk in events.chunks(INSERT_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 4 * i + 2;
+                    format!("(${}, $1, ${}, ${}, ${})", p, p + 1, p + 2, p + 3)
+                })
+                .collect();
+            let sql = format!("INSERT INTO events (at, node, kind, tier, body) VALUES {}", rows.join(", "));
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(node);
+            for e in chunk {
+                insert = insert.bind(e.at).bind(&e.kind).bind(e.tier).bind(&e.body);
+            }
+            insert.execute(&mut *tx).await?;
         }
         if self.backend == Backend::Postgres {
             // Delivered at the commit.
