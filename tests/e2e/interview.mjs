@@ -30,8 +30,8 @@ await scenario('interview', async ({ page, env }) => {
   await steps.waitFor();
   await answer('steps', '月次帳票の出力ボタンを押す');
   await saved();
-  // Every change is its own save; wait for the last one to reach the server.
-  await page.waitForResponse((r) => r.url().endsWith('/interview') && r.request().method() === 'PATCH').catch(() => {});
+  // Answers go one request at a time; the form says when none is left unsaved.
+  await page.locator('form.interview[data-unsaved="0"]').waitFor();
 
   await page.reload();
   await form.locator('[data-question="steps"]').waitFor();

@@ -320,7 +320,13 @@ function interviewForm(number, opts) {
   // Answers entered but not yet sent (question id → value), and the timer that sends them.
   let pending = {};
   let timer = null;
-  let sent = Promise.resolve();
+  // The answers being sent now, and that request: one at a time, so a later answer to a question
+  // is never overtaken by an earlier one; what is entered meanwhile waits in `pending`.
+  let inflight = null;
+  let sending = null;
+  function unsaved() {
+    form.dataset.unsaved = String(Object.keys(pending).length + (inflight ? Object.keys(inflight).length : 0));
+  }
   function values() {
     const out = {};
     for (const c of fields.querySelectorAll('[data-question]')) out[c.dataset.question] = c.value.trim() === '' ? null : c.value;
@@ -341,25 +347,42 @@ function interviewForm(number, opts) {
     try {
       const r = await api(method, '/api/tickets/' + encodeURIComponent(number) + '/interview', { template: current.id, answers }, keepalive);
       status.textContent = (r.interview && r.interview.complete ? t('interview_done') : t('saved')) + ' ' + when(r.interview && r.interview.updated_at);
+      return true;
     } catch (err) {
       problems.textContent = err.message;
       problems.hidden = false;
+      return false;
     }
   }
-  async function flush(keepalive) {
+  function flush(keepalive) {
     clearTimeout(timer);
     timer = null;
-    const delta = pending;
+    if (!current) return Promise.resolve();
+    if (keepalive) {
+      // The page is being left: everything not yet acknowledged goes now, in a request that
+      // outlives the page (the one in flight may be cut off).
+      const delta = Object.assign({}, inflight || {}, pending);
+      pending = {};
+      if (Object.keys(delta).length > 0) save('PATCH', delta, true);
+      return Promise.resolve();
+    }
+    if (sending) return sending.then(() => flush());
+    if (Object.keys(pending).length === 0) return Promise.resolve();
+    inflight = pending;
     pending = {};
-    if (!current || Object.keys(delta).length === 0) return sent;
-    // One save after the other, so a later answer to a question is never overtaken by an earlier
-    // one; a page being left sends at once (it cannot wait).
-    if (keepalive) return save('PATCH', delta, true);
-    sent = sent.then(() => save('PATCH', delta));
-    return sent;
+    unsaved();
+    sending = save('PATCH', inflight).then((ok) => {
+      // Not stored: kept to be sent with the next answer (newer entries win).
+      if (!ok) pending = Object.assign({}, inflight, pending);
+      inflight = null;
+      sending = null;
+      unsaved();
+    });
+    return sending;
   }
   function entered(q, c, now) {
     pending[q.id] = c.value.trim() === '' ? null : c.value;
+    unsaved();
     showAsked();
     clearTimeout(timer);
     timer = now ? null : setTimeout(() => flush(), INTERVIEW_PAUSE_MS);
