@@ -176,10 +176,24 @@ routing rules give, so no new ticket gets this source's answer by itself",
     }
     report.ok(format!("HTTP limits: {}", http_limits(http)));
     report.ok(format!("SIP limits: {}", sip_limits(settings)));
+    report.ok(node_and_metrics(settings));
     for door in settings.open_doors() {
         report.0.push(Finding::Warning(door));
     }
     report
+}
+
+/// The node's name and drain, and where `/metrics` is served.
+fn node_and_metrics(settings: &Settings) -> String {
+    let node = settings.node.resolved_name(settings.sip.listen.port());
+    let mut metrics = match settings.metrics.listen {
+        Some(addr) => format!("/metrics also on {addr} without authentication"),
+        None => "/metrics on [http] listen for supervisors and admins".into(),
+    };
+    if !settings.metrics.token.is_empty() {
+        metrics.push_str(" (and [metrics] token)");
+    }
+    format!("node {node}: on SIGTERM calls may go on {} s; {metrics}", settings.node.drain_seconds)
 }
 
 fn describe_prompts(sip: &crate::config::SipSettings) -> String {
@@ -370,5 +384,22 @@ mod tests {
                 .into(),
         );
         assert!(report.0.contains(&limits), "{:?}", report.0);
+    }
+
+    #[test]
+    fn the_node_and_where_metrics_are_served_are_reported() {
+        let mut settings = Settings::default();
+        settings.node.name = "helpdesk1".into();
+        settings.node.drain_seconds = 45;
+        assert_eq!(
+            node_and_metrics(&settings),
+            "node helpdesk1: on SIGTERM calls may go on 45 s; /metrics on [http] listen for supervisors and admins"
+        );
+        settings.metrics.listen = Some("127.0.0.1:9464".parse().unwrap());
+        settings.metrics.token = crate::config::Secret::new("a-long-enough-token");
+        assert!(
+            node_and_metrics(&settings)
+                .ends_with("also on 127.0.0.1:9464 without authentication (and [metrics] token)")
+        );
     }
 }
