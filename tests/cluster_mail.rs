@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Db, Process, TestDb, skip, spawn_binary, tool};
+use common::{Db, Process, TestDb, spawn_binary};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
@@ -20,11 +20,6 @@ enum Kill {
     MidData,
     /// When the node answers the message's end (it has stored it), before the MTA hears it.
     BeforeTheReply,
-}
-
-fn postconf(args: &[&str]) {
-    let out = Command::new("postconf").args(args).output().expect("postconf runs");
-    assert!(out.status.success(), "postconf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 async fn node(db: &TestDb, name: &str) -> Process {
@@ -102,13 +97,7 @@ async fn tickets_with(app: &Process, token: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_during_a_delivery_loses_nothing_and_duplicates_nothing() {
     let test = "cluster_mail::a_node_killed_during_a_delivery";
-    let wanted = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("MADOGUCHI_TEST_POSTFIX").is_ok_and(|v| v == "1");
-    if !wanted {
-        skip(test, "it reconfigures the machine's Postfix; set MADOGUCHI_TEST_POSTFIX=1 to run it");
-        return;
-    }
-    if !tool("postfix", test) {
+    if !common::postfix::wanted(test) {
         return;
     }
     let Some(db) = TestDb::new(Db::Postgres, "cluster_mail").await else { return };
@@ -122,40 +111,20 @@ async fn a_node_killed_during_a_delivery_loses_nothing_and_duplicates_nothing() 
         let killed = killing_relay(front, doomed, kill).await;
         // The MTA's relay is the doomed node (through the killing relay); the survivor is its
         // fallback, as a site lists its nodes.
-        postconf(&[
-            "-e",
-            "inet_interfaces=loopback-only",
-            "mydestination=",
-            "local_recipient_maps=",
-            "default_transport=smtp",
-            "local_transport=local",
-            &format!("relayhost=[127.0.0.1]:{front_port}"),
-            &format!("smtp_fallback_relay=[127.0.0.1]:{}", survivor.mail.port()),
-            "mynetworks=127.0.0.0/8",
-            "smtpd_relay_restrictions=permit_mynetworks,reject",
-            "smtp_tls_security_level=none",
-            "maillog_file=/var/log/postfix-test.log",
-        ]);
-        postconf(&["-M", &format!("{inbound}/inet={inbound} inet n - n - - smtpd")]);
-        let _ = Command::new("postfix").arg("stop").output();
-        let started = Command::new("postfix").arg("start").output().unwrap();
-        assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+        common::postfix::start(
+            inbound,
+            &[
+                format!("relayhost=[127.0.0.1]:{front_port}"),
+                format!("smtp_fallback_relay=[127.0.0.1]:{}", survivor.mail.port()),
+            ],
+        );
 
         let token = format!("failover{round}x{inbound}");
         let message = format!(
             "From: Sato <sato@example.go.jp>\r\nTo: helpdesk@example.jp\r\nSubject: 障害の連絡 {token}\r\nMessage-ID: <{token}@example.go.jp>\r\n\r\n{}\r\n",
             "画面が固まります。\r\n".repeat(200)
         );
-        let mut accepted = (0, String::new());
-        for _ in 0..50 {
-            let to = format!("127.0.0.1:{inbound}").parse().unwrap();
-            accepted =
-                common::smtp::send_mail(to, "sato@example.go.jp", "helpdesk@example.jp", message.as_bytes()).await;
-            if accepted.0 == 250 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let accepted = common::postfix::submit(inbound, message.as_bytes()).await;
         assert_eq!(accepted.0, 250, "Postfix took the message: {}", accepted.1);
         tokio::time::timeout(Duration::from_secs(60), killed).await.expect("the relay killed the node").unwrap();
         // Postfix hands it to the survivor; then its queue is empty.
@@ -183,8 +152,6 @@ async fn a_node_killed_during_a_delivery_loses_nothing_and_duplicates_nothing() 
         let body = t["contacts"][0]["body"].as_str().unwrap();
         assert!(body.contains("画面が固まります。"), "{kill:?}: {body}");
     }
-    let _ = Command::new("postfix").arg("stop").output();
-    let _ = Command::new("postconf").args(["-MX", &format!("{inbound}/inet")]).output();
-    let _ = Command::new("postconf").args(["-X", "smtp_fallback_relay"]).output();
+    common::postfix::stop(inbound);
     db.cleanup().await;
 }

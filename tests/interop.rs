@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Db, TestDb, self_signed, skip, spawn_with, tool};
+use common::{Db, TestDb, self_signed, spawn_with, tool};
 use std::path::Path;
 use std::process::Command;
 
@@ -114,65 +114,24 @@ async fn sipp_presses_a_key_with_rfc2833_and_is_transferred() {
     app.stop().await;
 }
 
-fn postconf(args: &[&str]) {
-    let out = Command::new("postconf").args(args).output().expect("postconf runs");
-    assert!(out.status.success(), "postconf {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// Postfix (from Debian) takes a message and relays it to madoguchi, as a site's MTA would.
 /// It reconfigures the machine's Postfix, so it runs under CI (which installs Postfix) or when
 /// MADOGUCHI_TEST_POSTFIX=1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_relays_mail_into_madoguchi() {
     let test = "postfix_relays_mail_into_madoguchi";
-    let wanted = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("MADOGUCHI_TEST_POSTFIX").is_ok_and(|v| v == "1");
-    if !wanted {
-        skip(test, "it reconfigures the machine's Postfix; set MADOGUCHI_TEST_POSTFIX=1 to run it");
-        return;
-    }
-    if !tool("postfix", test) {
+    if !common::postfix::wanted(test) {
         return;
     }
     let app = common::spawn_app(Db::Sqlite, test).await.unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let relay = format!("relayhost=[127.0.0.1]:{}", app.mail.port());
-    postconf(&[
-        "-e",
-        "inet_interfaces=loopback-only",
-        "mydestination=",
-        "local_recipient_maps=",
-        "default_transport=smtp",
-        "local_transport=local",
-        &relay,
-        "mynetworks=127.0.0.0/8",
-        "smtpd_relay_restrictions=permit_mynetworks,reject",
-        "smtp_tls_security_level=none",
-        "maillog_file=/var/log/postfix-test.log",
-    ]);
-    postconf(&["-M", &format!("{port}/inet={port} inet n - n - - smtpd")]);
-    let _ = Command::new("postfix").arg("stop").output();
-    let started = Command::new("postfix").arg("start").output().unwrap();
-    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    common::postfix::start(port, &[format!("relayhost=[127.0.0.1]:{}", app.mail.port())]);
 
     let token = format!("pf{port}");
     let message = format!(
         "From: Sato <sato@example.go.jp>\r\nTo: helpdesk@example.jp\r\nSubject: =?UTF-8?B?44OX44Oq44Oz44K/44Gr5Y2w5Yi344Gn44GN44Gq44GE?= {token}\r\nMessage-ID: <{token}@example.go.jp>\r\n\r\nPostfix経由のお問い合わせです。\r\n"
     );
-    let mut accepted = (0, String::new());
-    for _ in 0..50 {
-        accepted = common::smtp::send_mail(
-            format!("127.0.0.1:{port}").parse().unwrap(),
-            "sato@example.go.jp",
-            "helpdesk@example.jp",
-            message.as_bytes(),
-        )
-        .await;
-        if accepted.0 == 250 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let accepted = common::postfix::submit(port, message.as_bytes()).await;
     assert_eq!(accepted.0, 250, "Postfix took the message: {}", accepted.1);
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     let number = loop {
@@ -187,7 +146,6 @@ async fn postfix_relays_mail_into_madoguchi() {
     assert!(t["subject"].as_str().unwrap().starts_with("プリンタに印刷できない"), "{}", t["subject"]);
     let raw = t["contacts"][0]["raw"].as_str().unwrap();
     assert!(raw.contains("Postfix") || raw.contains("ESMTP"), "the relay's Received header is kept: {raw}");
-    let _ = Command::new("postfix").arg("stop").output();
-    let _ = Command::new("postconf").args(["-MX", &format!("{port}/inet")]).output();
+    common::postfix::stop(port);
     app.stop().await;
 }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod browser;
 pub mod cli;
 pub mod mime;
+pub mod postfix;
 pub mod sip;
 pub mod smtp;
 pub mod sse;
